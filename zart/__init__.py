@@ -1,0 +1,1 @@
+from .errors import *  # noqa: F403  (placeholder until the public API lands)

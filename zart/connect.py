@@ -1,0 +1,35 @@
+"""``zart.connect(url)``: a store from a URL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .errors import StoreError
+from .store import Store
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, safe for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def connect(url: str, **options: Any) -> Store:
+    """``memory://``, ``sqlite:///path.db`` (``sqlite:///:memory:`` too) or
+    ``postgresql://user:pass@host/db``. Options go to the store's constructor."""
+    if url.startswith("memory://"):
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    if url.startswith("sqlite://"):
+        from .sqlite import SqliteStore
+
+        return SqliteStore.from_url(url, **options)
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return PostgresStore.from_url(url, **options)
+    raise StoreError(
+        f"unknown database URL scheme in {redact(url)!r}: "
+        "use memory://, sqlite:///PATH or postgresql://..."
+    )

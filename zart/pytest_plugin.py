@@ -1,0 +1,1 @@
+"""pytest plugin (filled in with zart.testing)."""

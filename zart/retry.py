@@ -1,0 +1,142 @@
+"""Durations and retry policies.
+
+A retry policy is a pure function from the attempt that just failed to the
+delay before the next one (or ``None``: give up). The delay becomes a durable
+timer in the log, so a backoff never holds a worker.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+
+import attrs
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_SPEC = re.compile(r"^\s*(none|fixed|exponential)\s*(?:\((.*)\))?\s*$")
+
+
+def to_timedelta(value: timedelta | int | float, what: str = "duration") -> timedelta:
+    """A duration from a ``timedelta`` or a number of seconds; never negative."""
+    if isinstance(value, bool) or not isinstance(value, (timedelta, int, float)):
+        raise TypeError(f"{what} must be a timedelta or seconds, got {type(value).__name__}")
+    delta = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    if delta < timedelta(0):
+        raise ValueError(f"{what} must not be negative, got {delta}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value}")
+    return delta
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"250ms"``, ``"2s"``, ``"1.5m"``, ``"3h"``, ``"1d"``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"bad duration {text!r}: expected a number and a unit (ms s m h d)")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _check_retries(_: object, __: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"retries must be a non-negative integer, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How often a failing step is tried again, and how long to wait between.
+
+    ``retries`` counts retries after the first attempt: ``exponential(5, 1s)``
+    waits 1s, 2s, 4s, 8s, 16s and makes six attempts in all.
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(("none", "fixed", "exponential")))
+    retries: int = attrs.field(default=0, validator=_check_retries)
+    delay: timedelta = timedelta(0)
+    multiplier: float = 2.0
+    max_delay: timedelta | None = None
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        return cls(kind="none")
+
+    @classmethod
+    def fixed(cls, retries: int, delay: timedelta | int | float) -> RetryPolicy:
+        return cls(kind="fixed", retries=retries, delay=to_timedelta(delay, "retry delay"))
+
+    @classmethod
+    def exponential(
+        cls,
+        retries: int,
+        initial: timedelta | int | float,
+        multiplier: float = 2.0,
+        max_delay: timedelta | int | float | None = None,
+    ) -> RetryPolicy:
+        if not multiplier >= 1.0:
+            raise ValueError(f"multiplier must be >= 1, got {multiplier!r}")
+        return cls(
+            kind="exponential",
+            retries=retries,
+            delay=to_timedelta(initial, "initial delay"),
+            multiplier=float(multiplier),
+            max_delay=None if max_delay is None else to_timedelta(max_delay, "max delay"),
+        )
+
+    @classmethod
+    def parse(cls, spec: str | RetryPolicy | None) -> RetryPolicy:
+        """Read ``"none"``, ``"fixed(3, 1s)"`` or ``"exponential(5, 1s[, 2.0[, 1m]])"``."""
+        if spec is None:
+            return cls.none()
+        if isinstance(spec, RetryPolicy):
+            return spec
+        if not isinstance(spec, str):
+            raise TypeError(f"retry must be a RetryPolicy or a string, got {type(spec).__name__}")
+        match = _SPEC.match(spec)
+        if not match:
+            raise ValueError(
+                f"bad retry spec {spec!r}: expected 'none', 'fixed(N, DELAY)' "
+                "or 'exponential(N, INITIAL[, MULTIPLIER[, MAX]])'"
+            )
+        kind, inner = match.group(1), match.group(2)
+        args = [a.strip() for a in inner.split(",")] if inner and inner.strip() else []
+        try:
+            return cls._from_args(kind, args)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"bad retry spec {spec!r}: {exc}") from None
+
+    @classmethod
+    def _from_args(cls, kind: str, args: list[str]) -> RetryPolicy:
+        if kind == "none":
+            if args:
+                raise ValueError("'none' takes no arguments")
+            return cls.none()
+        if not args or not args[0].isdigit():
+            raise ValueError("the first argument must be a whole number of retries")
+        if kind == "fixed":
+            if len(args) != 2:
+                raise ValueError("'fixed' takes (retries, delay)")
+            return cls.fixed(int(args[0]), parse_duration(args[1]))
+        if not 2 <= len(args) <= 4:
+            raise ValueError("'exponential' takes (retries, initial[, multiplier[, max]])")
+        multiplier = float(args[2]) if len(args) > 2 else 2.0
+        max_delay = parse_duration(args[3]) if len(args) > 3 else None
+        return cls.exponential(int(args[0]), parse_duration(args[1]), multiplier, max_delay)
+
+    def delay_after(self, attempts: int) -> timedelta | None:
+        """The wait after ``attempts`` failed attempts, or None when spent."""
+        if self.kind == "none" or attempts > self.retries:
+            return None
+        if self.kind == "fixed":
+            return self.delay
+        delay = self.delay * (self.multiplier ** (attempts - 1))
+        if self.max_delay is not None and delay > self.max_delay:
+            return self.max_delay
+        return delay
+
+    def __str__(self) -> str:
+        if self.kind == "none":
+            return "none"
+        if self.kind == "fixed":
+            return f"fixed({self.retries}, {self.delay.total_seconds():g}s)"
+        return f"exponential({self.retries}, {self.delay.total_seconds():g}s, {self.multiplier:g})"
