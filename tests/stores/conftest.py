@@ -13,22 +13,35 @@ from typing import Any
 
 import pytest
 
+from tests.pg import postgres_url_or_skip, scratch_schema
 from zart.memory import MemoryStore
 
-STORE_KINDS = ["memory"]
-
-
-def make_store(kind: str, tmp_path: Path, request: Any) -> Any:
-    if kind == "memory":
-        return MemoryStore()
-    raise ValueError(kind)
+STORE_KINDS = ["memory", "sqlite", "postgres"]
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    s = make_store(request.param, tmp_path, request)
-    s.migrate()
-    try:
-        yield s
-    finally:
-        s.close()
+    kind = request.param
+    if kind == "memory":
+        yield MemoryStore()
+        return
+    if kind == "sqlite":
+        from zart.sqlite import SqliteStore
+
+        s: Any = SqliteStore(str(tmp_path / "zart.db"))
+        s.migrate()
+        try:
+            yield s
+        finally:
+            s.close()
+        return
+    from zart.postgres import PostgresStore
+
+    url = postgres_url_or_skip()
+    with scratch_schema(url) as schema:
+        s = PostgresStore(url, schema=schema)
+        s.migrate()
+        try:
+            yield s
+        finally:
+            s.close()
