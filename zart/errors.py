@@ -176,6 +176,21 @@ class UnknownTaskError(ZartError, LookupError):
         self.task_name = task_name
 
 
+class InvalidCommand(ZartError, TypeError):
+    """A workflow yielded something that is not a zart command, or misused one."""
+
+
+class ResultTimeout(ZartError, TimeoutError):
+    """``Client.result`` gave up waiting before the execution finished."""
+
+    def __init__(self, execution_id: str, timeout: float, status: str) -> None:
+        super().__init__(
+            f"execution {execution_id!r} did not finish within {timeout}s (status {status})"
+        )
+        self.execution_id = execution_id
+        self.status = status
+
+
 class Cancelled(ZartError):
     """The execution was cancelled."""
 

@@ -138,6 +138,7 @@ class MemoryStore:
         now: datetime,
         lease: timedelta,
         limit: int,
+        under: str | None = None,
     ) -> list[Claimed]:
         with self._lock:
             due = [
@@ -146,6 +147,7 @@ class MemoryStore:
                 if e.wake_at is not None
                 and e.wake_at <= now
                 and (tasks is None or e.task_name in tasks)
+                and (under is None or e.id == under or e.id.startswith(under + ":"))
             ]
             due.sort(key=lambda e: (e.wake_at or now, e.created_at))
             claimed = []
@@ -317,6 +319,13 @@ class MemoryStore:
             child = self._executions[child_id]
             if child.status not in r.FINAL_STATUSES:
                 self._cancel(child, now)
+
+    def expire_leases(self, now: datetime) -> None:
+        """Test aid: every running execution's lease ends now (a restart)."""
+        with self._lock:
+            for e in self._executions.values():
+                if e.status == r.RUNNING:
+                    e.wake_at = now
 
     # -- reads -----------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:

@@ -13,6 +13,8 @@ Semantics every store implements (the memory store is the reference):
   status pending, sleeping or waiting, or status running with an expired
   lease. Claiming sets status running, ``wake_at = now + lease`` (the lease
   expiry) and a fresh lease token. Concurrent claimers never get the same row.
+  ``under``: only that execution and its descendants (ids ``under`` and
+  ``under:...``), for ``Client.run`` driving one workflow inline.
 - ``load``: the whole log and the offered events, in one read.
 - ``commit``: apply a ``Commit`` in one transaction, only if the lease still
   holds (status running and same token); otherwise raise ``LeaseLost`` and
@@ -76,6 +78,7 @@ class Store(Protocol):
         now: datetime,
         lease: timedelta,
         limit: int,
+        under: str | None = None,
     ) -> list[Claimed]: ...
 
     def load(self, execution_id: str) -> Log: ...

@@ -1,0 +1,197 @@
+"""The authoring layer: functions that build commands for workflows to yield."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import string
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from .commands import Capture, Handle, Schedule, Sleep, Step, WaitAll, WaitEvent, WorkflowCall
+from .retry import RetryPolicy, to_timedelta
+from .serde import return_type
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_formatter = string.Formatter()
+
+
+def _template_fields(template: str) -> list[str]:
+    """The argument names a ``{param}`` template refers to."""
+    try:
+        parsed = list(_formatter.parse(template))
+    except ValueError as exc:
+        raise ValueError(f"bad step name template {template!r}: {exc}") from None
+    fields = []
+    for _, field, _, _ in parsed:
+        if field is None:
+            continue
+        root = field.split(".", 1)[0].split("[", 1)[0]
+        if not root or root.isdigit():
+            raise ValueError(
+                f"step name template {template!r} must name parameters, like '{{index}}'"
+            )
+        fields.append(root)
+    return fields
+
+
+class StepFunction(Generic[P, R]):
+    """A function decorated with ``@zart.step``: calling it builds a ``Step``."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str,
+        retry: RetryPolicy,
+        timeout: timedelta | None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"step name must be a non-empty string, got {name!r}")
+        self.__wrapped__ = fn
+        functools.update_wrapper(self, fn)
+        self.template = name
+        self.retry = retry
+        self.timeout = timeout
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._signature = inspect.signature(fn)
+        self._fields = _template_fields(name)
+        params = self._signature.parameters
+        missing = [f for f in self._fields if f not in params]
+        if missing:
+            raise ValueError(
+                f"step name template {name!r} names {', '.join(map(repr, missing))}, "
+                f"which {'is' if len(missing) == 1 else 'are'} not a parameter of "
+                f"{fn.__qualname__}{self._signature}"
+            )
+        simple = all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params.values()
+        )
+        self._positional = list(params) if simple else None
+        self._result_type: Any = None
+
+    @property
+    def result_type(self) -> Any:
+        # Resolved on first use: annotations may name types defined later.
+        if self._result_type is None:
+            self._result_type = return_type(self.__wrapped__)
+        return self._result_type
+
+    def _name_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        if not self._fields:
+            return self.template
+        if self._positional is not None and len(args) <= len(self._positional):
+            bound = dict(zip(self._positional, args, strict=False))
+            bound.update(kwargs)
+            if all(f in bound for f in self._fields):
+                return self.template.format_map(bound)
+        try:
+            ba = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"step {self.template!r}: {exc}") from None
+        ba.apply_defaults()
+        return self.template.format_map(ba.arguments)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
+        return Step(
+            name=self._name_for(args, kwargs),
+            fn=self.__wrapped__,
+            args=args,
+            kwargs=kwargs,
+            retry=self.retry,
+            timeout=self.timeout,
+            step_id=self.template,
+            result_type=self.result_type,
+        )
+
+    def __repr__(self) -> str:
+        return f"<zart.step {self.template!r} of {self.__wrapped__.__qualname__}>"
+
+
+def step(
+    name: str,
+    *,
+    retry: str | RetryPolicy | None = None,
+    timeout: timedelta | int | float | None = None,
+) -> Callable[[Callable[P, R]], StepFunction[P, R]]:
+    """Decorate a function (``def`` or ``async def``) as a step.
+
+    Calling the result builds a ``Step`` command and runs nothing. ``name``
+    may hold ``{param}`` placeholders filled from the call's arguments.
+    ``retry`` is a ``RetryPolicy`` or its string form; a malformed one raises
+    ``ValueError`` here. ``timeout`` bounds each attempt (extension).
+    """
+    policy = RetryPolicy.parse(retry)
+    limit = None if timeout is None else to_timedelta(timeout, "step timeout")
+
+    def decorate(fn: Callable[P, R]) -> StepFunction[P, R]:
+        if not callable(fn):
+            raise TypeError(f"@zart.step({name!r}) decorates a function, got {fn!r}")
+        return StepFunction(fn, name, policy, limit)
+
+    return decorate
+
+
+def call(
+    name: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    retry: str | RetryPolicy | None = None,
+    **kwargs: Any,
+) -> Step:
+    """An ad-hoc step from any callable: ``yield zart.call("fetch", fetch, url)``."""
+    if not callable(fn):
+        raise TypeError(f"zart.call({name!r}, ...) needs a callable, got {fn!r}")
+    return Step(
+        name=name,
+        fn=fn,
+        args=args,
+        kwargs=kwargs,
+        retry=RetryPolicy.parse(retry),
+        result_type=return_type(fn),
+    )
+
+
+def sleep(name: str, duration: timedelta | int | float) -> Sleep:
+    """A durable timer: the workflow resumes after ``duration``, holding no worker."""
+    return Sleep(name=name, duration=duration)
+
+
+def sleep_until(name: str, when: datetime) -> Sleep:
+    """A durable timer until a timezone-aware ``when``."""
+    return Sleep(name=name, until=when)
+
+
+def wait_event(
+    name: str, *, timeout: timedelta | int | float | None = None, type: Any = Any
+) -> WaitEvent:
+    """Wait for the event offered under ``name``; ``EventTimeout`` after ``timeout``."""
+    return WaitEvent(name=name, timeout=timeout, type=type)
+
+
+def schedule(target: Step | WorkflowCall) -> Schedule:
+    """Start a step or a child workflow on any worker; yields a ``Handle``."""
+    if not isinstance(target, (Step, WorkflowCall)):
+        raise TypeError(
+            f"zart.schedule takes a step call or a workflow call, got {type(target).__name__}"
+        )
+    return Schedule(target=target)
+
+
+def wait_all(handles: Iterable[Handle], *, return_exceptions: bool = False) -> WaitAll:
+    """Wait for every handle's child; yields their results in handle order."""
+    return WaitAll(handles=tuple(handles), return_exceptions=return_exceptions)
+
+
+def capture(name: str, fn: Callable[[], Any]) -> Capture:
+    """Record ``fn()`` (a uuid, a random draw) once; replays return the recorded value."""
+    if not callable(fn):
+        raise TypeError(f"zart.capture({name!r}, ...) needs a callable, got {fn!r}")
+    return Capture(name=name, fn=fn, type=return_type(fn))
+
+
+def now(name: str) -> Capture:
+    """The current time (UTC), recorded once under ``name``."""
+    return Capture(name=name, fn=None, type=datetime)

@@ -1,0 +1,150 @@
+"""Commands: the values a workflow yields. Frozen, validated, no behaviour.
+
+Building a command never runs anything; only yielding it hands it to the
+interpreter. Each durable command has a name, unique within its execution,
+under which its outcome is logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .retry import RetryPolicy, to_timedelta
+
+if TYPE_CHECKING:
+    from .tasks import TaskHandler
+
+
+def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{attribute.name} must be a non-empty string, got {value!r}")
+
+
+def _check_aware(when: datetime | None, what: str) -> None:
+    if when is not None and (when.tzinfo is None or when.utcoffset() is None):
+        raise ValueError(f"{what} must be timezone-aware (UTC), got naive {when!r}")
+
+
+def _opt_duration(value: timedelta | int | float | None) -> timedelta | None:
+    return None if value is None else to_timedelta(value)
+
+
+_NO_RETRY = RetryPolicy.none()
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Step:
+    """Run ``fn(*args, **kwargs)`` once (at least once, recorded exactly once)."""
+
+    name: str = attrs.field(validator=_check_name)
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+    retry: RetryPolicy = _NO_RETRY
+    timeout: timedelta | None = attrs.field(default=None, converter=_opt_duration)
+    step_id: str = ""  # identity checked on replay: the template the name came from
+    result_type: Any = Any
+
+    def named(self, name: str) -> Step:
+        return attrs.evolve(self, name=name, step_id=self.step_id or self.name)
+
+    @property
+    def identity(self) -> str:
+        return self.step_id or self.name
+
+
+@attrs.frozen(kw_only=True)
+class Sleep:
+    """Wait for ``duration`` or until ``until``; the wake time is fixed when reached."""
+
+    name: str = attrs.field(validator=_check_name)
+    duration: timedelta | None = attrs.field(default=None, converter=_opt_duration)
+    until: datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.duration is None) == (self.until is None):
+            raise ValueError(f"sleep {self.name!r} needs exactly one of duration and until")
+        _check_aware(self.until, f"sleep {self.name!r} until")
+
+    def named(self, name: str) -> Sleep:
+        return attrs.evolve(self, name=name)
+
+
+@attrs.frozen(kw_only=True)
+class WaitEvent:
+    """Wait for the event offered under ``name``, at most ``timeout``."""
+
+    name: str = attrs.field(validator=_check_name)
+    timeout: timedelta | None = attrs.field(default=None, converter=_opt_duration)
+    type: Any = Any
+
+    def named(self, name: str) -> WaitEvent:
+        return attrs.evolve(self, name=name)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class WorkflowCall:
+    """A child workflow: what calling a ``TaskHandler`` with input returns."""
+
+    name: str = attrs.field(validator=_check_name)
+    task_name: str = attrs.field(validator=_check_name)
+    handler: TaskHandler
+    input: Any = None
+
+    def named(self, name: str) -> WorkflowCall:
+        return attrs.evolve(self, name=name)
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Schedule:
+    """Start a step or a workflow as a child execution; yields a ``Handle``."""
+
+    target: Step | WorkflowCall = attrs.field(
+        validator=attrs.validators.instance_of((Step, WorkflowCall))
+    )
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+
+@attrs.frozen(kw_only=True)
+class Handle:
+    """A scheduled child: pass handles to ``wait_all``."""
+
+    name: str = attrs.field(validator=_check_name)
+    execution_id: str = attrs.field(validator=_check_name)
+
+
+def _check_handles(_: object, __: attrs.Attribute[Any], value: tuple[Any, ...]) -> None:
+    for item in value:
+        if not isinstance(item, Handle):
+            raise TypeError(f"wait_all takes handles from zart.schedule, got {item!r}")
+
+
+@attrs.frozen(kw_only=True)
+class WaitAll:
+    """Wait for every child; results come back in handle order."""
+
+    handles: tuple[Handle, ...] = attrs.field(converter=tuple, validator=_check_handles)
+    return_exceptions: bool = False
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Capture:
+    """Record ``fn()`` once (``fn=None``: the current time) and replay it after."""
+
+    name: str = attrs.field(validator=_check_name)
+    fn: Callable[[], Any] | None = None
+    type: Any = Any
+
+    def named(self, name: str) -> Capture:
+        return attrs.evolve(self, name=name)
+
+
+Command = Step | Sleep | WaitEvent | Schedule | WaitAll | Capture | WorkflowCall
+COMMAND_TYPES = (Step, Sleep, WaitEvent, Schedule, WaitAll, Capture, WorkflowCall)

@@ -1,0 +1,103 @@
+"""Errors as stored documents, and back.
+
+Three shapes, told apart by ``kind``:
+- ``business``: a ``BusinessError`` with its fields; rebuilt through the
+  subclass registry into the same type with the same fields.
+- ``step``: a step that failed for good (``RetryExhausted``/``StepTimeout``).
+- ``error``: any other exception that ended an execution; rebuilt as
+  ``ExecutionFailed`` (its class is never imported from a stored name).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import attrs
+
+from .errors import (
+    BusinessError,
+    Cancelled,
+    ExecutionFailed,
+    RetryExhausted,
+    StepFailed,
+    StepTimeout,
+    UnknownBusinessError,
+    business_error_name,
+    lookup_business_error,
+)
+from .serde import converter, from_json, to_json
+
+_TRACEBACK_LINES = 12
+
+
+def type_name(exc: BaseException) -> str:
+    cls = type(exc)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def business_document(exc: BusinessError) -> dict[str, Any]:
+    cls = type(exc)
+    fields: Any = {}
+    if attrs.has(cls):
+        fields = to_json(converter.unstructure(exc), f"fields of {cls.__qualname__}")
+    return {
+        "kind": "business",
+        "type": business_error_name(cls),
+        "message": str(exc),
+        "fields": fields,
+    }
+
+
+def step_document(step: str, error_type: str, message: str, attempts: int, timeout: bool) -> dict[str, Any]:
+    return {
+        "kind": "step",
+        "type": "StepTimeout" if timeout else "RetryExhausted",
+        "step": step,
+        "error_type": error_type,
+        "message": message,
+        "attempts": attempts,
+    }
+
+
+def error_document(exc: BaseException) -> dict[str, Any]:
+    """The stored form of any exception that ends an attempt or an execution."""
+    if isinstance(exc, BusinessError):
+        return business_document(exc)
+    if isinstance(exc, StepFailed):
+        return step_document(
+            exc.step, exc.error_type, exc.message, exc.attempts, isinstance(exc, StepTimeout)
+        )
+    lines = traceback.format_exception(exc)
+    return {
+        "kind": "error",
+        "type": type_name(exc),
+        "message": str(exc),
+        "traceback": "".join(lines[-_TRACEBACK_LINES:]),
+    }
+
+
+def rebuild(document: dict[str, Any], execution_id: str = "") -> BaseException:
+    """The exception a workflow receives for a stored error document."""
+    kind = document.get("kind")
+    if kind == "business":
+        cls = lookup_business_error(str(document.get("type")))
+        fields = document.get("fields") or {}
+        if cls is None:
+            return UnknownBusinessError(str(document.get("type")), dict(fields))
+        if attrs.has(cls):
+            built: BaseException = from_json(fields, cls, f"business error {cls.__qualname__}")
+            return built
+        return cls(document.get("message", ""))
+    if kind == "step":
+        step_cls = StepTimeout if document.get("type") == "StepTimeout" else RetryExhausted
+        return step_cls(
+            str(document.get("step")),
+            str(document.get("error_type")),
+            str(document.get("message")),
+            int(document.get("attempts", 0)),
+        )
+    if document.get("type") == "Cancelled":
+        return Cancelled(execution_id)
+    return ExecutionFailed(execution_id, document)

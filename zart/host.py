@@ -1,0 +1,172 @@
+"""Carrying out the interpreter's decisions against a store.
+
+Every host (``Worker`` threads, ``AsyncWorker``, ``Client.run``, ``TestEnv``)
+does the same three things for a claimed execution: ``prepare`` an
+interpreter from the stored log, ``drive`` it (commit, run step, feed the
+outcome, repeat), and write the final commit. ``prepare`` and ``Host`` hold
+that logic once; the async worker awaits the same calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Generator
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import records as r
+from .clock import utcnow
+from .commands import Step
+from .errors import LeaseLost, NonDeterminismError, UnknownTaskError
+from .interpreter import Decision, Interpreter, RunStep, StepChild, interpreter_for
+from .records import Claimed, Commit, Lease
+from .steps import Overrides, run_step_sync, step_info
+from .store import Store
+from .tasks import TaskContext, TaskHandler, TaskRegistry
+
+log = logging.getLogger("zart")
+
+Clock = Callable[[], datetime]
+AfterCommit = Callable[[Commit], None]
+
+
+class StepCache:
+    """Steps this process scheduled, by child id: a child claimed by the same
+    process runs its step without replaying the parent to rebuild it."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._steps: OrderedDict[str, Step] = OrderedDict()
+
+    def add(self, steps: dict[str, Step]) -> None:
+        self._steps.update(steps)
+        while len(self._steps) > self._size:
+            self._steps.popitem(last=False)
+
+    def pop(self, child_id: str) -> Step | None:
+        return self._steps.pop(child_id, None)
+
+
+class _Unrunnable(TaskHandler):
+    """Fails the execution with a fixed error (a step child whose parent no
+    longer schedules that step)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def run(self, ctx: TaskContext, data: Any) -> Generator[Any, Any, Any]:
+        raise self.error
+        yield  # pragma: no cover - makes this a generator
+
+    def input_type(self) -> Any:
+        return Any
+
+
+def find_step(store: Store, registry: TaskRegistry, record: r.ExecutionRecord) -> Step | None:
+    """Rebuild a scheduled step by replaying its parent's log (pure CPU)."""
+    if record.parent_id is None or record.parent_step is None:
+        return None
+    parent = store.get(record.parent_id)
+    handler = registry.get(parent.task_name)
+    target = interpreter_for(handler, parent, store.load(parent.id)).find_scheduled(
+        record.parent_step
+    )
+    return target if isinstance(target, Step) else None
+
+
+def prepare(
+    store: Store, registry: TaskRegistry, claimed: Claimed, cache: StepCache | None
+) -> Interpreter:
+    record = claimed.record
+    log_ = store.load(record.id)
+    if record.kind != r.STEP:
+        return interpreter_for(registry.get(record.task_name), record, log_)
+    step = cache.pop(record.id) if cache is not None else None
+    if step is None:
+        step = find_step(store, registry, record)
+    handler: TaskHandler
+    if step is None:
+        handler = _Unrunnable(NonDeterminismError(
+            record.parent_step or record.id,
+            f"a scheduled step in parent {record.parent_id!r}",
+            "nothing (the parent's code no longer schedules it)",
+        ))
+    else:
+        handler = StepChild(step, record.task_name)
+    return interpreter_for(handler, record, log_)
+
+
+class Host:
+    """Runs claimed executions in the calling thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: TaskRegistry,
+        *,
+        clock: Clock = utcnow,
+        lease: timedelta = timedelta(seconds=30),
+        worker_id: str | None = None,
+        overrides: Overrides | None = None,
+        after_commit: AfterCommit | None = None,
+        cache: StepCache | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.lease = lease
+        self.worker_id = worker_id or f"host-{uuid.uuid4().hex[:8]}"
+        self.overrides = overrides
+        self.after_commit = after_commit
+        self.cache = cache if cache is not None else StepCache()
+
+    def claim(self, limit: int, under: str | None = None) -> list[Claimed]:
+        return self.store.claim(
+            worker=self.worker_id,
+            tasks=self.registry.names(),
+            now=self.clock(),
+            lease=self.lease,
+            limit=limit,
+            under=under,
+        )
+
+    def tick(self, limit: int = 16, under: str | None = None) -> int:
+        """Claim and run up to ``limit`` due executions; how many ran."""
+        claimed = self.claim(limit, under)
+        for item in claimed:
+            self.process(item)
+        return len(claimed)
+
+    def process(self, claimed: Claimed) -> Decision | None:
+        """Drive one claimed execution until it suspends or ends."""
+        try:
+            interp = prepare(self.store, self.registry, claimed, self.cache)
+            return self.drive(interp, claimed.lease)
+        except LeaseLost:
+            log.warning("lost the lease on %s; dropping it", claimed.record.id)
+            return None
+        except UnknownTaskError:
+            log.warning("no handler for task %r; releasing %s",
+                        claimed.record.task_name, claimed.record.id)
+            self.store.release(claimed.lease, self.clock())
+            return None
+
+    def drive(self, interp: Interpreter, lease: Lease) -> Decision:
+        decision = interp.start(self.clock())
+        while isinstance(decision, RunStep):
+            if not decision.commit.is_empty:
+                self._commit(interp, lease, decision.commit)
+            outcome = run_step_sync(decision, step_info(interp.info, decision), self.overrides)
+            decision = interp.step_finished(outcome, self.clock())
+        self._commit(interp, lease, decision.commit)
+        return decision
+
+    def _commit(self, interp: Interpreter, lease: Lease, commit: Commit) -> None:
+        self.store.commit(lease, commit, self.clock())
+        if interp.scheduled_steps:
+            self.cache.add(interp.scheduled_steps)
+            interp.scheduled_steps = {}
+        if self.after_commit is not None:
+            self.after_commit(commit)

@@ -1,0 +1,693 @@
+"""The SQLite store: one database file, shared by threads and processes.
+
+SQLite lets one writer at a time into a file. Every write here is a
+``BEGIN IMMEDIATE`` transaction, which takes that write lock before reading
+anything, so a claim's select-then-update can never interleave with another
+claimer's: the lock is the queue, and no row can be handed out twice. WAL mode
+keeps readers running beside the writer; the busy timeout makes a second writer
+wait for the lock instead of failing.
+
+A sqlite3 connection must not run two transactions at once, so each thread
+gets its own. ``:memory:`` is the exception: every connection to it would be a
+separate database, so it has one shared connection behind a lock.
+
+SQLite has no LISTEN/NOTIFY. ``wait`` polls ``PRAGMA data_version``, which
+moves when another connection commits, and a condition that this process's
+own commits notify, so a waiting worker wakes within a poll slice.
+
+Datetimes are stored as integer microseconds since the epoch: they sort as
+numbers and come back as the exact UTC datetime that went in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import records as r
+from .errors import (
+    EventRejected,
+    ExecutionAlreadyExists,
+    ExecutionNotFound,
+    LeaseLost,
+    SchemaOutdated,
+    StoreError,
+)
+from .migrations import latest_version, migration_files
+from .records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
+
+log = logging.getLogger("zart")
+
+SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+_POLL = 0.05  # the longest ``wait`` sleeps before looking for commits of other processes
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_CANCELLED = {"type": "Cancelled", "message": "cancelled"}
+
+# The table migrate() needs before it can know which migrations to run.
+VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)"""
+
+_EXEC_FIELDS = (
+    "id", "task_name", "kind", "status", "input", "output", "error", "state", "attempt",
+    "parent_id", "parent_step", "created_at", "updated_at", "wake_at", "waiting_for",
+    "format_version",
+)
+_EXEC_COLS = ", ".join(_EXEC_FIELDS)
+_STEP_FIELDS = (
+    "seq", "name", "kind", "status", "step", "result", "error", "attempts", "wake_at",
+    "child_id", "created_at", "updated_at",
+)
+_JSON_FIELDS = frozenset({"input", "output", "error", "state", "result"})
+_TIME_FIELDS = frozenset({"created_at", "updated_at", "wake_at"})
+_INSERT_EXEC = (
+    "INSERT INTO executions (id, task_name, kind, status, input, parent_id, parent_step, "
+    "created_at, updated_at, wake_at, format_version) "
+    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+)
+# Upsert by name: an existing record keeps its seq, created_at and awaited flag.
+_UPSERT_STEP = (
+    "INSERT INTO steps (execution_id, name, seq, kind, status, step, result, error, "
+    "attempts, wake_at, child_id, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (execution_id, name) DO UPDATE SET kind = excluded.kind, "
+    "status = excluded.status, step = excluded.step, result = excluded.result, "
+    "error = excluded.error, attempts = excluded.attempts, wake_at = excluded.wake_at, "
+    "child_id = excluded.child_id, updated_at = excluded.updated_at"
+)
+# The existence check, the log and the events in one read: ``part`` tells them apart.
+_LOAD = """
+SELECT 0 AS part, 0 AS ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM executions WHERE id = :id
+UNION ALL
+SELECT 1, seq, name, kind, status, step, result, error, attempts, wake_at, child_id,
+       created_at, updated_at
+  FROM steps WHERE execution_id = :id
+UNION ALL
+SELECT 2, rowid, name, NULL, NULL, NULL, payload, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM events WHERE execution_id = :id
+ORDER BY part, ord
+"""
+# A finished child counts down its parent's awaited children; the last one
+# re-queues the parent. SET expressions all see the row as it was before.
+_WAKE_PARENT = """
+UPDATE executions SET
+    awaiting = awaiting - 1,
+    status = CASE WHEN awaiting <= 1 THEN 'pending' ELSE status END,
+    wake_at = CASE WHEN awaiting <= 1 THEN :now ELSE wake_at END,
+    waiting_for = CASE WHEN awaiting <= 1 THEN NULL ELSE waiting_for END
+WHERE id = :parent AND status = 'waiting' AND waiting_for = 'children'
+  AND EXISTS (SELECT 1 FROM steps
+              WHERE execution_id = :parent AND name = :step AND awaited = 1)
+"""
+# An execution and its unfinished descendants; a final child's subtree is left alone.
+_DESCENDANTS = """
+WITH RECURSIVE tree (id) AS (
+    VALUES (?)
+    UNION
+    SELECT e.id FROM executions e JOIN tree ON e.parent_id = tree.id
+     WHERE e.status NOT IN ('completed', 'failed', 'cancelled')
+)
+SELECT id FROM tree
+"""
+_IN_JSON = "IN (SELECT value FROM json_each(?))"
+
+
+def _us(dt: datetime | None) -> int | None:
+    return None if dt is None else (dt - _EPOCH) // _MICROSECOND
+
+
+def _dt(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _fields(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    """A row as keyword arguments: JSON text parsed, microseconds made datetimes."""
+    out = dict(zip(names, row, strict=True))
+    for name in _JSON_FIELDS.intersection(out):
+        out[name] = _load(out[name])
+    for name in _TIME_FIELDS.intersection(out):
+        out[name] = _dt(out[name])
+    return out
+
+
+def _execution(row: Sequence[Any]) -> ExecutionRecord:
+    return ExecutionRecord(**_fields(_EXEC_FIELDS, row))
+
+
+def _new_row(new: NewExecution, now: datetime) -> tuple[Any, ...]:
+    t = _us(now)
+    return (new.id, new.task_name, new.kind, _dump(new.input), new.parent_id,
+            new.parent_step, t, t, t, r.FORMAT_VERSION)
+
+
+def _task_filter(tasks: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
+    if tasks is None:
+        return "", ()
+    return f" AND task_name {_IN_JSON}", (json.dumps(list(tasks)),)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (execute() runs one at a time, and
+    executescript() would commit the migration's transaction)."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            yield buf
+            buf = ""
+    if any(ln.strip() and not ln.strip().startswith("--") for ln in buf.splitlines()):
+        raise StoreError(f"incomplete SQL statement at the end of a migration: {buf!r}")
+
+
+def _newer(found: int, expected: int) -> StoreError:
+    return StoreError(
+        f"database schema is at version {found}, newer than this code knows ({expected}): "
+        "upgrade zart"
+    )
+
+
+class _Handle:
+    """Holds a thread's connection. The store keeps only weak references to
+    handles, so a connection is closed when its thread ends."""
+
+    __slots__ = ("__weakref__", "conn", "key")
+
+    def __init__(self, conn: sqlite3.Connection, key: tuple[int, int]) -> None:
+        self.conn = conn
+        self.key = key
+
+
+class SqliteStore:
+    """A store in one SQLite file, safe for many threads and processes."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout: float = 30.0) -> None:
+        mode = synchronous.upper()
+        if mode not in SYNC_MODES:
+            raise ValueError(f"synchronous must be one of {SYNC_MODES}, not {synchronous!r}")
+        if busy_timeout < 0:
+            raise ValueError(f"busy_timeout must be >= 0, not {busy_timeout!r}")
+        if sqlite3.sqlite_version_info < (3, 35, 0):
+            raise StoreError(f"zart needs SQLite 3.35 or newer, found {sqlite3.sqlite_version}")
+        self.path = path
+        self.url = "sqlite:///" + path
+        self.synchronous = mode
+        self.busy_timeout = busy_timeout
+        self._memory = path == ":memory:"
+        self._guard: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self._memory else contextlib.nullcontext()
+        )
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        self._shared: _Handle | None = None
+        self._generation = 0
+        self._changed = threading.Condition()
+        self._commits = 0
+        self._checked = False
+        self._conn()  # a path that cannot be opened fails here, not in a worker
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SqliteStore:
+        """``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``."""
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) or len(url) == len(prefix):
+            raise StoreError(
+                f"bad SQLite URL {url!r}: use sqlite:///relative.db, "
+                "sqlite:////absolute/path.db or sqlite:///:memory:"
+            )
+        return cls(url[len(prefix):], **options)
+
+    # -- connections and transactions ------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        key = (os.getpid(), self._generation)  # a forked child must not reuse the parent's
+        if self._memory:
+            with self._lock:
+                if self._shared is None or self._shared.key != key:
+                    self._shared = _Handle(self._open(), key)
+                return self._shared.conn
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is None or handle.key != key:
+            handle = self._local.handle = _Handle(self._open(), key)
+            with self._lock:
+                self._handles.add(handle)
+        return handle.conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal" and not self._memory:
+                log.warning("SQLite %s: journal_mode is %s, not wal", self.url, mode)
+            # PRAGMA takes no parameters; the value was checked against SYNC_MODES.
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot use SQLite database {self.url!r}: {exc}") from exc
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            handles = [*self._handles, *([self._shared] if self._shared else [])]
+            self._handles = weakref.WeakSet()
+            self._shared = None
+            self._generation += 1
+        for handle in handles:
+            handle.conn.close()
+
+    @contextlib.contextmanager
+    def _tx(
+        self, *, write: bool = False, notify: bool = False, check: bool = True
+    ) -> Iterator[sqlite3.Connection]:
+        """A connection, in a write transaction when ``write``. Any exception
+        rolls the transaction back, so a failed operation never half-writes."""
+        with self._guard:
+            conn = self._conn()
+            try:
+                if check:
+                    self._check_schema(conn)
+                if write:
+                    conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                if write:
+                    conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(conn)
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"SQLite {self.url!r}: {exc}") from exc
+                raise
+        if notify:
+            with self._changed:
+                self._commits += 1
+                self._changed.notify_all()
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("SQLite %s: rollback failed", self.url)
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            seen = self._commits
+        version = self._data_version()
+        while (left := deadline - time.monotonic()) > 0:
+            with self._changed:
+                if self._commits == seen:
+                    self._changed.wait(min(left, _POLL))
+                if self._commits != seen:
+                    return
+            if self._data_version() != version:
+                return
+
+    def _data_version(self) -> int:
+        if self._memory:
+            return 0  # one connection: every commit is this process's and notifies
+        with self._tx(check=False) as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- schema ----------------------------------------------------------
+    def migrate(self) -> None:
+        """Apply the migrations above the recorded version. The IMMEDIATE
+        transaction is the lock: a second process waits, then finds nothing to do."""
+        files = migration_files("sqlite")
+        latest = files[-1][0] if files else 0
+        with self._tx(write=True, check=False) as conn:
+            conn.execute(VERSION_TABLE)
+            found = self._version(conn)
+            if found > latest:
+                raise _newer(found, latest)
+            for version, sql in files:
+                if version <= found:
+                    continue
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+                log.info("SQLite %s: applied migration %04d", self.url, version)
+        self._checked = True
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if table is None:
+            return 0
+        (found,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        return int(found)
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        if self._checked:
+            return
+        found, expected = self._version(conn), latest_version("sqlite")
+        if found > expected:
+            raise _newer(found, expected)
+        if found < expected:
+            raise SchemaOutdated(found, expected)
+        self._checked = True
+
+    # -- executions ------------------------------------------------------
+    def create(self, new: NewExecution, now: datetime) -> ExecutionRecord:
+        with self._tx(write=True, notify=True) as conn:
+            rows = conn.execute(
+                f"{_INSERT_EXEC} RETURNING {_EXEC_COLS}", _new_row(new, now)
+            ).fetchall()
+            if not rows:
+                (status,) = conn.execute(
+                    "SELECT status FROM executions WHERE id = ?", (new.id,)
+                ).fetchone()
+                raise ExecutionAlreadyExists(new.id, status)
+        return _execution(rows[0])
+
+    def claim(
+        self,
+        *,
+        worker: str,
+        tasks: Collection[str] | None,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[Claimed]:
+        if limit <= 0:
+            return []
+        where, args = _task_filter(tasks)
+        with self._tx(write=True) as conn:
+            ids = [row[0] for row in conn.execute(
+                f"SELECT id FROM executions WHERE wake_at <= ?{where} "
+                "ORDER BY wake_at, created_at, rowid LIMIT ?",
+                (_us(now), *args, limit),
+            )]
+            if not ids:
+                return []
+            rows = conn.execute(
+                "UPDATE executions SET status = 'running', token = token + 1, owner = ?, "
+                f"wake_at = ?, waiting_for = NULL, updated_at = ? WHERE id {_IN_JSON} "
+                f"RETURNING token, {_EXEC_COLS}",
+                (worker, _us(now + lease), _us(now), json.dumps(ids)),
+            ).fetchall()
+        order = {eid: i for i, eid in enumerate(ids)}
+        rows.sort(key=lambda row: order[row[1]])
+        return [Claimed(_execution(row[1:]), Lease(row[1], row[0])) for row in rows]
+
+    def load(self, execution_id: str) -> Log:
+        with self._tx() as conn:
+            rows = conn.execute(_LOAD, {"id": execution_id}).fetchall()
+        if not rows or rows[0][0] != 0:
+            raise ExecutionNotFound(execution_id)
+        steps = [StepRecord(**_fields(_STEP_FIELDS, row[1:])) for row in rows if row[0] == 1]
+        records = {step.name: step for step in steps}
+        events = {row[2]: _load(row[6]) for row in rows if row[0] == 2}
+        return Log(records=records, events=events)
+
+    def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
+        eid = lease.execution_id
+        with self._tx(write=True, notify=True) as conn:
+            # The fence comes first: a lost lease writes nothing at all.
+            fenced = conn.execute(
+                "UPDATE executions SET updated_at = ? WHERE id = ? AND status = 'running' "
+                "AND token = ? RETURNING seq, parent_id, parent_step",
+                (_us(now), eid, lease.token),
+            ).fetchall()
+            if not fenced:
+                raise LeaseLost(eid)
+            seq, parent_id, parent_step = fenced[0]
+            if commit.records:
+                _write_records(conn, eid, seq, commit.records, now)
+            if commit.children:
+                conn.executemany(_INSERT_EXEC, [_new_row(c, now) for c in commit.children])
+            if commit.has_state:
+                conn.execute(
+                    "UPDATE executions SET state = ? WHERE id = ?", (_dump(commit.state), eid)
+                )
+            if commit.outcome is None:
+                return True
+            return _apply(conn, eid, (parent_id, parent_step), commit.outcome, now)
+
+    def heartbeat(self, leases: Sequence[Lease], now: datetime, lease: timedelta) -> list[Lease]:
+        if not leases:
+            return []
+        lost = []
+        with self._tx(write=True) as conn:
+            for held in leases:
+                cur = conn.execute(
+                    "UPDATE executions SET wake_at = ? "
+                    "WHERE id = ? AND status = 'running' AND token = ?",
+                    (_us(now + lease), held.execution_id, held.token),
+                )
+                if cur.rowcount == 0:
+                    lost.append(held)
+        return lost
+
+    def release(self, lease: Lease, now: datetime) -> None:
+        with self._tx(write=True, notify=True) as conn:
+            conn.execute(
+                "UPDATE executions SET status = 'pending', wake_at = ?, owner = NULL, "
+                "updated_at = ? WHERE id = ? AND status = 'running' AND token = ?",
+                (_us(now), _us(now), lease.execution_id, lease.token),
+            )
+
+    def offer_event(self, execution_id: str, name: str, payload: Any, now: datetime) -> bool:
+        with self._tx(write=True, notify=True) as conn:
+            status = _status(conn, execution_id)
+            if status in r.FINAL_STATUSES:
+                raise EventRejected(execution_id, name, status)
+            cur = conn.execute(
+                "INSERT INTO events (execution_id, name, payload, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (execution_id, name) DO NOTHING",
+                (execution_id, name, _dump(payload), _us(now)),
+            )
+            if cur.rowcount == 0:
+                return False  # the first payload offered under a name wins
+            conn.execute(
+                "UPDATE executions SET status = 'pending', wake_at = ?, waiting_for = NULL, "
+                "updated_at = ? WHERE id = ? AND status = 'waiting' AND waiting_for = ?",
+                (_us(now), _us(now), execution_id, name),
+            )
+            return True
+
+    def cancel(self, execution_id: str, now: datetime) -> bool:
+        error = _dump(_CANCELLED)
+        with self._tx(write=True, notify=True) as conn:
+            if _status(conn, execution_id) in r.FINAL_STATUSES:
+                return False
+            ids = [row[0] for row in conn.execute(_DESCENDANTS, (execution_id,))]
+            # token + 1 voids any lease held on them.
+            parents = conn.execute(
+                "UPDATE executions SET status = 'cancelled', token = token + 1, owner = NULL, "
+                "wake_at = NULL, waiting_for = NULL, output = NULL, error = ?, updated_at = ? "
+                f"WHERE id {_IN_JSON} RETURNING parent_id, parent_step",
+                (error, _us(now), json.dumps(ids)),
+            ).fetchall()
+            pairs = [(p, s) for p, s in parents if p is not None and s is not None]
+            _to_parents(conn, pairs, r.R_CANCELLED, None, error, now)
+            return True
+
+    # -- reads -----------------------------------------------------------
+    def get(self, execution_id: str) -> ExecutionRecord:
+        with self._tx() as conn:
+            row = conn.execute(
+                f"SELECT {_EXEC_COLS} FROM executions WHERE id = ?", (execution_id,)
+            ).fetchone()
+        if row is None:
+            raise ExecutionNotFound(execution_id)
+        return _execution(row)
+
+    def history(self, execution_id: str) -> list[StepRecord]:
+        return list(self.load(execution_id).records.values())
+
+    def next_wake(self, tasks: Collection[str] | None) -> datetime | None:
+        where, args = _task_filter(tasks)
+        with self._tx() as conn:
+            (wake,) = conn.execute(
+                f"SELECT min(wake_at) FROM executions WHERE wake_at IS NOT NULL{where}", args
+            ).fetchone()
+        return _dt(wake)
+
+    def unknown_tasks(self, known: Collection[str], now: datetime) -> list[str]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT task_name FROM executions "
+                f"WHERE wake_at <= ? AND task_name NOT {_IN_JSON} ORDER BY task_name",
+                (_us(now), json.dumps(list(known))),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        task: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExecutionRecord]:
+        filters = {"status": status, "task_name": task, "parent_id": parent_id}
+        used = {k: v for k, v in filters.items() if v is not None}
+        where = " AND ".join(f"{column} = ?" for column in used) or "1"
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_EXEC_COLS} FROM executions WHERE {where} "
+                "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                (*used.values(), max(limit, 0), max(offset, 0)),
+            ).fetchall()
+        return [_execution(row) for row in rows]
+
+# -- the steps of a commit, inside its transaction ------------------------
+def _status(conn: sqlite3.Connection, execution_id: str) -> str:
+    row = conn.execute("SELECT status FROM executions WHERE id = ?", (execution_id,)).fetchone()
+    if row is None:
+        raise ExecutionNotFound(execution_id)
+    return str(row[0])
+
+
+def _write_records(
+    conn: sqlite3.Connection, eid: str, seq: int, writes: Sequence[r.RecordWrite], now: datetime
+) -> None:
+    """Upsert the records; a name not in the log yet takes the next seq."""
+    known = {row[0] for row in conn.execute(
+        f"SELECT name FROM steps WHERE execution_id = ? AND name {_IN_JSON}",
+        (eid, json.dumps([w.name for w in writes])),
+    )}
+    t = _us(now)
+    rows = []
+    for w in writes:
+        if w.name not in known:
+            known.add(w.name)
+            seq += 1
+        rows.append((eid, w.name, seq, w.kind, w.status, w.step, _dump(w.result),
+                     _dump(w.error), w.attempts, _us(w.wake_at), w.child_id, t, t))
+    conn.executemany(_UPSERT_STEP, rows)
+    conn.execute("UPDATE executions SET seq = ? WHERE id = ?", (seq, eid))
+
+
+def _apply(
+    conn: sqlite3.Connection,
+    eid: str,
+    parent: tuple[str | None, str | None],
+    outcome: r.Outcome,
+    now: datetime,
+) -> bool:
+    if isinstance(outcome, r.Suspend):
+        return _suspend(conn, eid, outcome, now)
+    if isinstance(outcome, r.Complete):
+        _finish(conn, eid, parent, r.COMPLETED, r.R_COMPLETED, now, output=_dump(outcome.output))
+    elif isinstance(outcome, r.Fail):
+        rec_status = r.R_ERROR if outcome.business else r.R_FAILED
+        _finish(conn, eid, parent, r.FAILED, rec_status, now, error=_dump(outcome.error))
+    else:
+        conn.execute(
+            "UPDATE executions SET status = 'pending', wake_at = ?, attempt = attempt + 1, "
+            "error = ?, owner = NULL WHERE id = ?",
+            (_us(outcome.wake_at), _dump(outcome.error), eid),
+        )
+        # Failed steps run afresh on the next attempt; their names get new seqs.
+        conn.execute(
+            "DELETE FROM steps WHERE execution_id = ? AND kind = 'step' AND status = 'failed'",
+            (eid,),
+        )
+    return True
+
+
+def _suspend(conn: sqlite3.Connection, eid: str, s: r.Suspend, now: datetime) -> bool:
+    awaiting = None
+    if s.event is not None and conn.execute(
+        "SELECT 1 FROM events WHERE execution_id = ? AND name = ?", (eid, s.event)
+    ).fetchone():
+        awaiting = 0  # the event is here already
+    elif s.children:
+        awaiting = _await_children(conn, eid, s.children)
+    if awaiting == 0:
+        conn.execute(
+            "UPDATE executions SET status = 'pending', wake_at = ?, owner = NULL WHERE id = ?",
+            (_us(now), eid),
+        )
+        return False
+    waiting = s.event is not None or bool(s.children)
+    waiting_for = s.event if s.event is not None else ("children" if s.children else None)
+    conn.execute(
+        "UPDATE executions SET status = ?, waiting_for = ?, wake_at = ?, "
+        "awaiting = coalesce(?, awaiting), owner = NULL WHERE id = ?",
+        (r.WAITING if waiting else r.SLEEPING, waiting_for, _us(s.wake_at), awaiting, eid),
+    )
+    return True
+
+
+def _await_children(conn: sqlite3.Connection, eid: str, names: Sequence[str]) -> int:
+    """Mark the schedule records awaited; return how many are still open."""
+    args = (eid, json.dumps(list(names)))
+    status = dict(conn.execute(
+        f"SELECT name, status FROM steps WHERE execution_id = ? AND name {_IN_JSON}", args
+    ).fetchall())
+    missing = [n for n in names if n not in status]
+    if missing:
+        raise KeyError(f"execution {eid!r} awaits children with no schedule record: {missing}")
+    conn.execute(f"UPDATE steps SET awaited = 1 WHERE execution_id = ? AND name {_IN_JSON}", args)
+    return sum(status[n] not in r.R_FINAL for n in names)
+
+
+def _finish(
+    conn: sqlite3.Connection,
+    eid: str,
+    parent: tuple[str | None, str | None],
+    status: str,
+    rec_status: str,
+    now: datetime,
+    *,
+    output: str | None = None,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        "UPDATE executions SET status = ?, wake_at = NULL, waiting_for = NULL, updated_at = ?, "
+        "output = ?, error = ?, owner = NULL WHERE id = ?",
+        (status, _us(now), output, error, eid),
+    )
+    parent_id, parent_step = parent
+    if parent_id is not None and parent_step is not None:
+        _to_parents(conn, [(parent_id, parent_step)], rec_status, output, error, now)
+
+
+def _to_parents(
+    conn: sqlite3.Connection,
+    pairs: Sequence[tuple[str, str]],
+    rec_status: str,
+    result: str | None,
+    error: str | None,
+    now: datetime,
+) -> None:
+    """Write finished children's outcomes into their parents' schedule records."""
+    t = _us(now)
+    conn.executemany(
+        "UPDATE steps SET status = ?, result = ?, error = ?, updated_at = ? "
+        "WHERE execution_id = ? AND name = ?",
+        [(rec_status, result, error, t, p, s) for p, s in pairs],
+    )
+    conn.executemany(_WAKE_PARENT, [{"now": t, "parent": p, "step": s} for p, s in pairs])

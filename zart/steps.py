@@ -1,0 +1,122 @@
+"""Running one step: sync or async function, in a sync or an async host.
+
+Both hosts set the step's ``ExecutionInfo`` around the call, turn the
+result or exception into a ``StepOutcome``, and honour a step timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .context import ExecutionInfo, current
+from .interpreter import RunStep, StepOutcome
+
+Overrides = Mapping[str, Callable[..., Any]]
+
+_local = threading.local()
+
+
+def step_info(body: ExecutionInfo, decision: RunStep) -> ExecutionInfo:
+    return ExecutionInfo(
+        execution_id=body.execution_id,
+        task_name=body.task_name,
+        data=body.data,
+        current_attempt=decision.attempt,
+        max_retries=decision.step.retry.retries,
+        step=decision.name,
+    )
+
+
+def step_function(decision: RunStep, overrides: Overrides | None) -> Callable[..., Any]:
+    step = decision.step
+    if overrides:
+        fn = overrides.get(step.name) or overrides.get(step.identity)
+        if fn is not None:
+            return fn
+    return step.fn
+
+
+def _runner() -> asyncio.Runner:
+    # One event loop per host thread: async steps in a sync host reuse it
+    # instead of paying for a new loop per step.
+    runner: asyncio.Runner | None = getattr(_local, "runner", None)
+    if runner is None:
+        runner = asyncio.Runner()
+        _local.runner = runner
+    return runner
+
+
+def run_step_sync(
+    decision: RunStep, info: ExecutionInfo, overrides: Overrides | None = None
+) -> StepOutcome:
+    fn = step_function(decision, overrides)
+    step = decision.step
+    token = current.set(info)
+    try:
+        if step.timeout is not None and not inspect.iscoroutinefunction(fn):
+            return _call_with_timeout(fn, step.args, dict(step.kwargs), step.timeout.total_seconds())
+        value = fn(*step.args, **step.kwargs)
+        if inspect.isawaitable(value):
+            limit = None if step.timeout is None else step.timeout.total_seconds()
+            value = _runner().run(_await(value, limit))
+        return StepOutcome(value=value)
+    except TimeoutError:
+        return StepOutcome(timed_out=True)
+    except Exception as exc:
+        return StepOutcome(error=exc)
+    finally:
+        current.reset(token)
+
+
+async def _await(awaitable: Any, limit: float | None) -> Any:
+    return await asyncio.wait_for(awaitable, limit)
+
+
+def _call_with_timeout(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limit: float
+) -> StepOutcome:
+    # A thread cannot be killed: past the limit its result is ignored and
+    # the attempt counts as timed out. Steps must be idempotent anyway.
+    import contextvars
+
+    ctx = contextvars.copy_context()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="zart-step")
+    try:
+        future = pool.submit(ctx.run, fn, *args, **kwargs)
+        try:
+            return StepOutcome(value=future.result(timeout=limit))
+        except concurrent.futures.TimeoutError:
+            return StepOutcome(timed_out=True)
+        except Exception as exc:
+            return StepOutcome(error=exc)
+    finally:
+        pool.shutdown(wait=False)
+
+
+async def run_step_async(
+    decision: RunStep, info: ExecutionInfo, overrides: Overrides | None = None
+) -> StepOutcome:
+    fn = step_function(decision, overrides)
+    step = decision.step
+    token = current.set(info)
+    try:
+        if inspect.iscoroutinefunction(fn):
+            pending: Any = fn(*step.args, **step.kwargs)
+        else:
+            pending = asyncio.to_thread(fn, *step.args, **step.kwargs)
+        limit = None if step.timeout is None else step.timeout.total_seconds()
+        value = await asyncio.wait_for(pending, limit)
+        if inspect.isawaitable(value):
+            value = await asyncio.wait_for(value, limit)
+        return StepOutcome(value=value)
+    except TimeoutError:
+        return StepOutcome(timed_out=True)
+    except Exception as exc:
+        return StepOutcome(error=exc)
+    finally:
+        current.reset(token)
