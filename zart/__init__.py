@@ -6,6 +6,7 @@ against a stored log, so they survive crashes, restarts and long waits.
 
 from __future__ import annotations
 
+from .async_worker import AsyncWorker
 from .authoring import (
     StepFunction,
     call,
@@ -49,8 +50,10 @@ from .memory import MemoryStore
 from .records import ExecutionRecord, StepRecord
 from .retry import RetryPolicy
 from .tasks import TaskContext, TaskHandler, TaskRegistry, durable
+from .worker import Worker, WorkerConfig
 
 __all__ = [
+    "AsyncWorker",
     "BusinessError",
     "Cancelled",
     "Capture",
@@ -88,6 +91,8 @@ __all__ = [
     "UnknownTaskError",
     "WaitAll",
     "WaitEvent",
+    "Worker",
+    "WorkerConfig",
     "WorkflowCall",
     "ZartError",
     "call",

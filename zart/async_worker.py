@@ -1,0 +1,137 @@
+"""``zart.AsyncWorker``: the worker for asyncio services.
+
+It runs the same ``prepare`` and the same interpreter decisions as the thread
+worker; only the waiting differs. Async steps run on the event loop, sync
+steps in threads, and store calls (sync drivers) in threads so the loop
+never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from .errors import LeaseLost, UnknownTaskError
+from .host import prepare
+from .interpreter import Decision, Interpreter, RunStep
+from .records import Claimed, Commit, Lease
+from .steps import run_step_async, step_info
+from .worker import WorkerBase
+
+log = logging.getLogger("zart")
+
+
+class AsyncWorker(WorkerBase):
+    """``await AsyncWorker(store, registry).run()`` inside an asyncio service."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopping = asyncio.Event()
+        self._tasks: dict[str, tuple[asyncio.Task[None], Lease]] = {}
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Run until ``stop()``, SIGINT or SIGTERM."""
+        self._stopping.clear()
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.stop)
+                installed.append(sig)
+        try:
+            await self._loop(until_idle=False)
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    async def run_until_idle(self) -> int:
+        self._stopping.clear()
+        before = self.processed
+        await self._loop(until_idle=True)
+        return self.processed - before
+
+    async def _loop(self, until_idle: bool) -> None:
+        beat = asyncio.create_task(self._heartbeat())
+        try:
+            while not self._stopping.is_set():
+                busy = len(self._tasks)
+                free = self.config.concurrency - busy
+                claimed = await asyncio.to_thread(
+                    self.host.claim, min(free, self.config.claim_batch)
+                ) if free else []
+                for item in claimed:
+                    task = asyncio.create_task(self._run_one(item))
+                    self._tasks[item.record.id] = (task, item.lease)
+                if claimed:
+                    continue
+                if busy:
+                    await asyncio.wait([t for t, _ in self._tasks.values()],
+                                       timeout=self.config.poll_interval,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if until_idle:
+                    break
+                await asyncio.to_thread(self.warn_unknown)
+                wait = await asyncio.to_thread(self.idle_wait)
+                await asyncio.to_thread(self.store.wait, wait)
+        finally:
+            beat.cancel()
+            await self._drain()
+
+    async def _run_one(self, item: Claimed) -> None:
+        try:
+            interp = await asyncio.to_thread(
+                prepare, self.store, self.registry, item, self.host.cache
+            )
+            await self._drive(interp, item.lease)
+        except LeaseLost:
+            log.warning("lost the lease on %s; dropping it", item.record.id)
+        except UnknownTaskError:
+            await asyncio.to_thread(self.store.release, item.lease, self.clock())
+        except Exception:
+            log.exception("worker failed on %s; its lease will expire", item.record.id)
+        finally:
+            self._tasks.pop(item.record.id, None)
+            self.processed += 1
+
+    async def _drive(self, interp: Interpreter, lease: Lease) -> Decision:
+        decision = interp.start(self.clock())
+        while isinstance(decision, RunStep):
+            if not decision.commit.is_empty:
+                await self._commit(interp, lease, decision.commit)
+            outcome = await run_step_async(decision, step_info(interp.info, decision))
+            decision = interp.step_finished(outcome, self.clock())
+        await self._commit(interp, lease, decision.commit)
+        return decision
+
+    async def _commit(self, interp: Interpreter, lease: Lease, commit: Commit) -> None:
+        await asyncio.to_thread(self.store.commit, lease, commit, self.clock())
+        if interp.scheduled_steps:
+            self.host.cache.add(interp.scheduled_steps)
+            interp.scheduled_steps = {}
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait([t for t, _ in self._tasks.values()],
+                               timeout=self.config.shutdown_timeout.total_seconds())
+        for task, lease in list(self._tasks.values()):
+            task.cancel()
+            await asyncio.to_thread(self.store.release, lease, self.clock())
+
+    async def _heartbeat(self) -> None:
+        interval = self.config.heartbeat_interval.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            leases = [lease for _, lease in self._tasks.values()]
+            if leases:
+                try:
+                    await asyncio.to_thread(self.store.heartbeat, leases, self.clock(),
+                                            self.config.lease)
+                except Exception:
+                    log.exception("heartbeat failed")

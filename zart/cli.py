@@ -1,0 +1,208 @@
+"""The ``zart`` command line: ``migrate``, ``worker`` and client commands.
+
+The database comes from ``--db`` or ``ZART_DATABASE_URL`` (default
+``sqlite:///zart.db``). ``--app MODULE[:ATTR]`` names a ``TaskRegistry`` or a
+list of handlers (ATTR defaults to ``registry``); the current directory is
+importable, as with ``python -m``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from .client import Client
+from .connect import connect, redact
+from .errors import ZartError
+from .records import NewExecution
+from .store import Store
+from .tasks import TaskHandler, TaskRegistry
+from .worker import Worker, WorkerConfig
+
+DEFAULT_DB = "sqlite:///zart.db"
+
+
+def load_registry(spec: str | None) -> TaskRegistry:
+    """The registry named by ``MODULE[:ATTR]`` (empty registry for None)."""
+    if not spec:
+        return TaskRegistry()
+    module_name, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ZartError(f"--app {spec!r}: cannot import {module_name!r}: {exc}") from None
+    value = getattr(module, attr or "registry", None)
+    if isinstance(value, TaskRegistry):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(h, TaskHandler) for h in value):
+        return TaskRegistry(value)
+    raise ZartError(
+        f"--app {spec!r}: {module_name}.{attr or 'registry'} must be a TaskRegistry "
+        f"or a list of task handlers, got {type(value).__name__}"
+    )
+
+
+def _json_arg(text: str, flag: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ZartError(f"{flag} is not valid JSON: {exc}") from None
+
+
+def _dump(value: Any) -> str:
+    plain = attrs.asdict(value) if attrs.has(type(value)) else value
+    return json.dumps(plain, default=str, indent=2)
+
+
+def _store(args: argparse.Namespace, migrate: bool = False) -> Store:
+    url = args.db or os.environ.get("ZART_DATABASE_URL") or DEFAULT_DB
+    store = connect(url)
+    if migrate:
+        store.migrate()
+    return store
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    store = _store(args, migrate=True)
+    print(f"migrated {redact(store.url)}")
+    store.close()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    registry = load_registry(args.app)
+    if not len(registry):
+        raise ZartError("zart worker needs --app MODULE[:ATTR] naming the workflows it runs")
+    store = _store(args)
+    config = WorkerConfig(concurrency=args.concurrency, lease=args.lease,
+                          heartbeat_interval=max(0.1, args.lease / 3),
+                          poll_interval=args.poll_interval)
+    worker = Worker(store, registry, config)
+    logging.getLogger("zart").info("worker %s on %s: %s", worker.worker_id,
+                                   redact(store.url), ", ".join(registry.names()))
+    try:
+        if args.until_idle:
+            worker.run_until_idle()
+        else:
+            worker.run()
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    client = Client(_store(args), load_registry(args.app))
+    task: str = args.task
+    if args.app and task not in client.registry:
+        client.registry.get(task)  # raises UnknownTaskError naming the known tasks
+    data = _json_arg(args.data, "--data")
+    if task in client.registry:
+        eid = client.schedule(task, data, execution_id=args.id)
+    else:  # no --app: store the raw JSON for whichever worker knows the task
+        eid = args.id or uuid.uuid4().hex
+        client.store.create(NewExecution(id=eid, task_name=task, input=data), client.clock())
+    print(eid)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    print(_dump(Client(_store(args)).get(args.id)))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = Client(_store(args)).list(status=args.status, task=args.task, limit=args.limit)
+    for rec in rows:
+        print(f"{rec.id}\t{rec.task_name}\t{rec.status}\t{rec.updated_at.isoformat()}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    for step in Client(_store(args)).history(args.id):
+        print(_dump(step))
+    return 0
+
+
+def cmd_event(args: argparse.Namespace) -> int:
+    fresh = Client(_store(args)).offer_event(args.id, args.name, _json_arg(args.data, "--data"))
+    print("delivered" if fresh else "ignored (an event of that name was offered before)")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    done = Client(_store(args)).cancel(args.id)
+    print("cancelled" if done else "already finished")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zart", description="durable execution for Python")
+    parser.add_argument("--db", help=f"database URL (env ZART_DATABASE_URL, default {DEFAULT_DB})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(fn=cmd_migrate)
+
+    worker = sub.add_parser("worker", help="run workflows")
+    worker.add_argument("--app", required=True, help="MODULE[:ATTR] with the task registry")
+    worker.add_argument("--concurrency", type=int, default=4)
+    worker.add_argument("--lease", type=float, default=30.0, help="lease seconds")
+    worker.add_argument("--poll-interval", type=float, default=1.0)
+    worker.add_argument("--until-idle", action="store_true", help="exit when nothing is due")
+    worker.set_defaults(fn=cmd_worker)
+
+    schedule = sub.add_parser("schedule", help="start an execution")
+    schedule.add_argument("task")
+    schedule.add_argument("--data", default="null", help="input as JSON")
+    schedule.add_argument("--id", help="execution id (idempotency key)")
+    schedule.add_argument("--app", help="MODULE[:ATTR]: validate the task and its input")
+    schedule.set_defaults(fn=cmd_schedule)
+
+    for name, fn, text in (("status", cmd_status, "show an execution"),
+                           ("history", cmd_history, "show an execution's log"),
+                           ("cancel", cmd_cancel, "cancel an execution and its children")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("id")
+        p.set_defaults(fn=fn)
+
+    listing = sub.add_parser("list", help="list executions")
+    listing.add_argument("--status")
+    listing.add_argument("--task")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(fn=cmd_list)
+
+    event = sub.add_parser("event", help="offer an event to an execution")
+    event.add_argument("id")
+    event.add_argument("name")
+    event.add_argument("--data", default="null", help="payload as JSON")
+    event.set_defaults(fn=cmd_event)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.fn(args)
+        return code
+    except (ZartError, ValueError) as exc:
+        print(f"zart: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""``zart.Worker``: claims due executions and runs them on a thread pool.
+
+The loop: claim up to the free slots, hand each claim to a thread running
+the shared ``Host``, and when nothing is due sleep until the store says work
+may be new (LISTEN/NOTIFY on PostgreSQL) or the next timer is due, whichever
+is first; ``poll_interval`` only bounds that wait. A heartbeat thread keeps
+the leases of in-flight executions alive. SIGINT/SIGTERM stop claiming, let
+in-flight work finish for up to ``shutdown_timeout``, then give back what
+is left so another worker takes it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import attrs
+
+from .clock import utcnow
+from .host import Clock, Host
+from .records import Claimed, Lease
+from .retry import to_timedelta
+from .store import Store
+from .tasks import TaskRegistry
+
+log = logging.getLogger("zart")
+
+
+def _seconds(value: Any) -> timedelta:
+    return to_timedelta(value, "worker setting")
+
+
+def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and value <= (timedelta(0) if isinstance(value, timedelta) else 0):
+        raise ValueError(f"WorkerConfig.{attribute.name} must be positive, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class WorkerConfig:
+    concurrency: int = attrs.field(default=4, validator=_positive)
+    poll_interval: float = attrs.field(default=1.0, validator=_positive)
+    lease: timedelta = attrs.field(default=timedelta(seconds=30), converter=_seconds,
+                                   validator=_positive)
+    heartbeat_interval: timedelta = attrs.field(default=timedelta(seconds=10),
+                                                converter=_seconds, validator=_positive)
+    shutdown_timeout: timedelta = attrs.field(default=timedelta(seconds=30), converter=_seconds)
+    batch_size: int | None = attrs.field(default=None, validator=_positive)
+
+    @property
+    def claim_batch(self) -> int:
+        return self.batch_size or self.concurrency
+
+
+class WorkerBase:
+    """What the thread and asyncio workers share: config, identity, waiting."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: TaskRegistry,
+        config: WorkerConfig | None = None,
+        *,
+        clock: Clock = utcnow,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.config = config or WorkerConfig()
+        self.clock = clock
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.host = Host(store, registry, clock=clock, lease=self.config.lease,
+                         worker_id=self.worker_id)
+        self.processed = 0
+        self._warned: set[str] = set()
+
+    def idle_wait(self) -> float:
+        """Seconds to wait for work: until the next timer, at most poll_interval."""
+        wake: datetime | None = self.store.next_wake(self.registry.names())
+        limit = self.config.poll_interval
+        if wake is None:
+            return limit
+        return max(0.0, min(limit, (wake - self.clock()).total_seconds()))
+
+    def warn_unknown(self) -> None:
+        for name in self.store.unknown_tasks(self.registry.names(), self.clock()):
+            if name not in self._warned:
+                self._warned.add(name)
+                log.warning("due executions of task %r wait: no handler for it in this "
+                            "worker's registry (%s)", name, ", ".join(self.registry.names()))
+
+
+class Worker(WorkerBase):
+    """Runs workflows on ``config.concurrency`` threads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopping = threading.Event()
+        self._lock = threading.Condition()
+        self._inflight: dict[str, Lease] = {}
+
+    def stop(self) -> None:
+        """Stop claiming; ``run`` returns once in-flight work is done or released."""
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+
+    def run(self) -> None:
+        """Run until ``stop()``, SIGINT or SIGTERM."""
+        self._stopping.clear()
+        restore = self._install_signals()
+        try:
+            self._loop(until_idle=False)
+        finally:
+            restore()
+
+    def run_until_idle(self) -> int:
+        """Run until nothing is due and nothing is in flight; how many runs."""
+        self._stopping.clear()
+        before = self.processed
+        self._loop(until_idle=True)
+        return self.processed - before
+
+    def _loop(self, until_idle: bool) -> None:
+        beat = threading.Thread(target=self._heartbeat, name="zart-heartbeat", daemon=True)
+        beat.start()
+        pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="zart-worker")
+        try:
+            while not self._stopping.is_set():
+                busy = len(self._inflight)
+                free = self.config.concurrency - busy
+                claimed = self.host.claim(min(free, self.config.claim_batch)) if free else []
+                for item in claimed:
+                    with self._lock:
+                        self._inflight[item.record.id] = item.lease
+                    pool.submit(self._run_one, item)
+                if claimed:
+                    continue
+                if busy:
+                    # Wait for a slot, or for a finished run to make more work due.
+                    with self._lock:
+                        if len(self._inflight) == busy:
+                            self._lock.wait(self.config.poll_interval)
+                    continue
+                if until_idle:
+                    break  # nothing ran, nothing was due: idle
+                self.warn_unknown()
+                self.store.wait(self.idle_wait())
+        finally:
+            self._stopping.set()
+            self._drain(pool)
+
+    def _run_one(self, item: Claimed) -> None:
+        try:
+            self.host.process(item)
+        except Exception:
+            log.exception("worker failed on %s; its lease will expire", item.record.id)
+        finally:
+            with self._lock:
+                self._inflight.pop(item.record.id, None)
+                self.processed += 1
+                self._lock.notify_all()
+
+    def _drain(self, pool: ThreadPoolExecutor) -> None:
+        deadline = self.config.shutdown_timeout.total_seconds()
+        with self._lock:
+            self._lock.wait_for(lambda: not self._inflight, timeout=deadline)
+            left = list(self._inflight.values())
+        for lease in left:
+            log.warning("shutdown: releasing %s unfinished", lease.execution_id)
+            self.store.release(lease, self.clock())
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def _heartbeat(self) -> None:
+        interval = self.config.heartbeat_interval.total_seconds()
+        while not self._stopping.wait(interval):
+            with self._lock:
+                leases = list(self._inflight.values())
+            if not leases:
+                continue
+            try:
+                lost = self.store.heartbeat(leases, self.clock(), self.config.lease)
+            except Exception:
+                log.exception("heartbeat failed; retrying in %ss", interval)
+                continue
+            for lease in lost:
+                log.warning("lease on %s lost; its next write will be refused",
+                            lease.execution_id)
+
+    def _install_signals(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            log.info("signal %s: finishing in-flight work, then stopping", signum)
+            self.stop()
+
+        old = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, previous in old.items():
+                signal.signal(sig, previous)
+
+        return restore
