@@ -62,18 +62,22 @@ class AsyncWorker(WorkerBase):
             while not self._stopping.is_set():
                 busy = len(self._tasks)
                 free = self.config.concurrency - busy
-                claimed = await asyncio.to_thread(
-                    self.host.claim, min(free, self.config.claim_batch)
-                ) if free else []
+                claimed = (
+                    await asyncio.to_thread(self.host.claim, min(free, self.config.claim_batch))
+                    if free
+                    else []
+                )
                 for item in claimed:
                     task = asyncio.create_task(self._run_one(item))
                     self._tasks[item.record.id] = (task, item.lease)
                 if claimed:
                     continue
                 if busy:
-                    await asyncio.wait([t for t, _ in self._tasks.values()],
-                                       timeout=self.config.poll_interval,
-                                       return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(
+                        [t for t, _ in self._tasks.values()],
+                        timeout=self.config.poll_interval,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
                     continue
                 if until_idle:
                     break
@@ -118,8 +122,10 @@ class AsyncWorker(WorkerBase):
 
     async def _drain(self) -> None:
         if self._tasks:
-            await asyncio.wait([t for t, _ in self._tasks.values()],
-                               timeout=self.config.shutdown_timeout.total_seconds())
+            await asyncio.wait(
+                [t for t, _ in self._tasks.values()],
+                timeout=self.config.shutdown_timeout.total_seconds(),
+            )
         for task, lease in list(self._tasks.values()):
             task.cancel()
             await asyncio.to_thread(self.store.release, lease, self.clock())
@@ -131,7 +137,8 @@ class AsyncWorker(WorkerBase):
             leases = [lease for _, lease in self._tasks.values()]
             if leases:
                 try:
-                    await asyncio.to_thread(self.store.heartbeat, leases, self.clock(),
-                                            self.config.lease)
+                    await asyncio.to_thread(
+                        self.store.heartbeat, leases, self.clock(), self.config.lease
+                    )
                 except Exception:
                     log.exception("heartbeat failed")

@@ -85,12 +85,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not len(registry):
         raise ZartError("zart worker needs --app MODULE[:ATTR] naming the workflows it runs")
     store = _store(args)
-    config = WorkerConfig(concurrency=args.concurrency, lease=args.lease,
-                          heartbeat_interval=max(0.1, args.lease / 3),
-                          poll_interval=args.poll_interval)
+    config = WorkerConfig(
+        concurrency=args.concurrency,
+        lease=args.lease,
+        heartbeat_interval=max(0.1, args.lease / 3),
+        poll_interval=args.poll_interval,
+    )
     worker = Worker(store, registry, config)
-    logging.getLogger("zart").info("worker %s on %s: %s", worker.worker_id,
-                                   redact(store.url), ", ".join(registry.names()))
+    logging.getLogger("zart").info(
+        "worker %s on %s: %s", worker.worker_id, redact(store.url), ", ".join(registry.names())
+    )
     try:
         if args.until_idle:
             worker.run_until_idle()
@@ -169,9 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--app", help="MODULE[:ATTR]: validate the task and its input")
     schedule.set_defaults(fn=cmd_schedule)
 
-    for name, fn, text in (("status", cmd_status, "show an execution"),
-                           ("history", cmd_history, "show an execution's log"),
-                           ("cancel", cmd_cancel, "cancel an execution and its children")):
+    for name, fn, text in (
+        ("status", cmd_status, "show an execution"),
+        ("history", cmd_history, "show an execution's log"),
+        ("cancel", cmd_cancel, "cancel an execution and its children"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("id")
         p.set_defaults(fn=fn)

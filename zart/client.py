@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Callable
@@ -79,12 +80,13 @@ class Client:
         limit: int = 50,
         offset: int = 0,
         parent_id: str | None = None,
-    ) -> list[ExecutionRecord]:
+    ) -> builtins.list[ExecutionRecord]:
         check_status(status)
         if limit < 1 or offset < 0:
             raise ValueError(f"limit must be >= 1 and offset >= 0, got {limit} and {offset}")
-        return self.store.list(status=status, task=task, limit=limit, offset=offset,
-                               parent_id=parent_id)
+        return self.store.list(
+            status=status, task=task, limit=limit, offset=offset, parent_id=parent_id
+        )
 
     def cancel(self, execution_id: str) -> bool:
         """Cancel the execution and its unfinished children; False if it had ended."""

@@ -126,11 +126,15 @@ def _check_handles(_: object, __: attrs.Attribute[Any], value: tuple[Any, ...]) 
             raise TypeError(f"wait_all takes handles from zart.schedule, got {item!r}")
 
 
+def _to_handles(value: Any) -> tuple[Handle, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class WaitAll:
     """Wait for every child; results come back in handle order."""
 
-    handles: tuple[Handle, ...] = attrs.field(converter=tuple, validator=_check_handles)
+    handles: tuple[Handle, ...] = attrs.field(converter=_to_handles, validator=_check_handles)
     return_exceptions: bool = False
 
 

@@ -24,11 +24,13 @@ def connect(url: str, **options: Any) -> Store:
     if url.startswith("sqlite://"):
         from .sqlite import SqliteStore
 
-        return SqliteStore.from_url(url, **options)
+        sqlite_store: Store = SqliteStore.from_url(url, **options)
+        return sqlite_store
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore.from_url(url, **options)
+        pg_store: Store = PostgresStore.from_url(url, **options)
+        return pg_store
     raise StoreError(
         f"unknown database URL scheme in {redact(url)!r}: "
         "use memory://, sqlite:///PATH or postgresql://..."

@@ -38,10 +38,9 @@ class BusinessError(Exception):
         BusinessError._registry[business_error_name(cls)] = cls
 
     def __str__(self) -> str:
-        if attrs.has(type(self)):
-            fields = ", ".join(
-                f"{a.name}={getattr(self, a.name)!r}" for a in attrs.fields(type(self))
-            )
+        cls: Any = type(self)
+        if attrs.has(cls):
+            fields = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in attrs.fields(cls))
             return f"{type(self).__name__}({fields})"
         return super().__str__()
 
@@ -231,9 +230,7 @@ class EventRejected(ZartError):
     """An event was offered to an execution that can no longer receive it."""
 
     def __init__(self, execution_id: str, event: str, status: str) -> None:
-        super().__init__(
-            f"cannot deliver event {event!r}: execution {execution_id!r} is {status}"
-        )
+        super().__init__(f"cannot deliver event {event!r}: execution {execution_id!r} is {status}")
         self.execution_id = execution_id
         self.event = event
         self.status = status

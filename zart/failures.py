@@ -50,7 +50,9 @@ def business_document(exc: BusinessError) -> dict[str, Any]:
     }
 
 
-def step_document(step: str, error_type: str, message: str, attempts: int, timeout: bool) -> dict[str, Any]:
+def step_document(
+    step: str, error_type: str, message: str, attempts: int, timeout: bool
+) -> dict[str, Any]:
     return {
         "kind": "step",
         "type": "StepTimeout" if timeout else "RetryExhausted",

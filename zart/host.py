@@ -88,11 +88,13 @@ def prepare(
         step = find_step(store, registry, record)
     handler: TaskHandler
     if step is None:
-        handler = _Unrunnable(NonDeterminismError(
-            record.parent_step or record.id,
-            f"a scheduled step in parent {record.parent_id!r}",
-            "nothing (the parent's code no longer schedules it)",
-        ))
+        handler = _Unrunnable(
+            NonDeterminismError(
+                record.parent_step or record.id,
+                f"a scheduled step in parent {record.parent_id!r}",
+                "nothing (the parent's code no longer schedules it)",
+            )
+        )
     else:
         handler = StepChild(step, record.task_name)
     return interpreter_for(handler, record, log_)
@@ -148,8 +150,9 @@ class Host:
             log.warning("lost the lease on %s; dropping it", claimed.record.id)
             return None
         except UnknownTaskError:
-            log.warning("no handler for task %r; releasing %s",
-                        claimed.record.task_name, claimed.record.id)
+            log.warning(
+                "no handler for task %r; releasing %s", claimed.record.task_name, claimed.record.id
+            )
             self.store.release(claimed.lease, self.clock())
             return None
 

@@ -50,8 +50,14 @@ Action = tuple[int, Any]
 
 # Errors that say the code is wrong, not that the world was: retrying the
 # execution would fail the same way, so they fail it at once.
-FATAL = (NonDeterminismError, DuplicateNameError, InvalidCommand, SerializationError,
-         TaskTimeout, Cancelled)
+FATAL = (
+    NonDeterminismError,
+    DuplicateNameError,
+    InvalidCommand,
+    SerializationError,
+    TaskTimeout,
+    Cancelled,
+)
 
 
 @attrs.frozen
@@ -193,9 +199,11 @@ class Interpreter:
         finally:
             current.reset(token)
         if not isinstance(gen, Generator):
-            return self._fail(InvalidCommand(
-                f"task {self.task_name!r}: run() returned {type(gen).__name__}, not a generator"
-            ))
+            return self._fail(
+                InvalidCommand(
+                    f"task {self.task_name!r}: run() returned {type(gen).__name__}, not a generator"
+                )
+            )
         self._gen = gen
         return self._drive(SEND, None)
 
@@ -232,7 +240,9 @@ class Interpreter:
         unseen = [rec for name, rec in self._records.items() if name not in self._seen]
         if unseen:
             raise NonDeterminismError(
-                unseen[0].name, _describe_record(unseen[0]), "nothing (the code no longer yields it)"
+                unseen[0].name,
+                _describe_record(unseen[0]),
+                "nothing (the code no longer yields it)",
             )
 
     # -- the resume loop ---------------------------------------------------
@@ -253,11 +263,13 @@ class Interpreter:
                     return self._attempt_failed(exc)
                 handler = dispatch.get(type(cmd))
                 if handler is None:
-                    return self._fail(InvalidCommand(
-                        f"task {self.task_name!r} yielded {cmd!r} ({type(cmd).__name__}), "
-                        "which is not a zart command (step, sleep, wait_event, schedule, "
-                        "wait_all, capture, now)"
-                    ))
+                    return self._fail(
+                        InvalidCommand(
+                            f"task {self.task_name!r} yielded {cmd!r} ({type(cmd).__name__}), "
+                            "which is not a zart command (step, sleep, wait_event, schedule, "
+                            "wait_all, capture, now)"
+                        )
+                    )
                 try:
                     result = handler(cmd)
                 except (NonDeterminismError, DuplicateNameError, InvalidCommand) as exc:
@@ -269,12 +281,16 @@ class Interpreter:
             current.reset(token)
 
     # -- command handlers --------------------------------------------------
-    def _lookup(self, name: str, kind: str, cmd: Any, identity: str | None = None) -> StepRecord | None:
+    def _lookup(
+        self, name: str, kind: str, cmd: Any, identity: str | None = None
+    ) -> StepRecord | None:
         if name in self._seen:
             raise DuplicateNameError(name, f"execution {self.execution_id!r}")
         self._seen.add(name)
         rec = self._records.get(name)
-        if rec is not None and (rec.kind != kind or (identity is not None and rec.step != identity)):
+        if rec is not None and (
+            rec.kind != kind or (identity is not None and rec.step != identity)
+        ):
             raise NonDeterminismError(name, _describe_record(rec), describe(cmd))
         return rec
 
@@ -304,37 +320,66 @@ class Interpreter:
                 doc = to_json(outcome.value, f"result of step {name!r}")
             except SerializationError as exc:
                 return self._fail(exc)
-            self._pending.append(RecordWrite(
-                name=name, kind=r.K_STEP, status=r.R_COMPLETED, step=cmd.identity,
-                result=doc, attempts=attempts,
-            ))
+            self._pending.append(
+                RecordWrite(
+                    name=name,
+                    kind=r.K_STEP,
+                    status=r.R_COMPLETED,
+                    step=cmd.identity,
+                    result=doc,
+                    attempts=attempts,
+                )
+            )
             return self._typed(doc, cmd.result_type, f"result of step {name!r}")
         if isinstance(error, BusinessError):
             doc = business_document(error)
-            self._pending.append(RecordWrite(
-                name=name, kind=r.K_STEP, status=r.R_ERROR, step=cmd.identity,
-                error=doc, attempts=attempts,
-            ))
+            self._pending.append(
+                RecordWrite(
+                    name=name,
+                    kind=r.K_STEP,
+                    status=r.R_ERROR,
+                    step=cmd.identity,
+                    error=doc,
+                    attempts=attempts,
+                )
+            )
             return THROW, rebuild(doc, self.execution_id)
         delay = cmd.retry.delay_after(attempts)
         if delay is not None:
             wake = self._now + delay
-            self._pending.append(RecordWrite(
-                name=name, kind=r.K_STEP, status=r.R_RETRYING, step=cmd.identity,
-                error=self._attempt_error(error, outcome, cmd), attempts=attempts, wake_at=wake,
-            ))
-            return self._run(cmd, attempts) if delay <= timedelta(0) else self._suspend(wake_at=wake)
+            self._pending.append(
+                RecordWrite(
+                    name=name,
+                    kind=r.K_STEP,
+                    status=r.R_RETRYING,
+                    step=cmd.identity,
+                    error=self._attempt_error(error, outcome, cmd),
+                    attempts=attempts,
+                    wake_at=wake,
+                )
+            )
+            return (
+                self._run(cmd, attempts) if delay <= timedelta(0) else self._suspend(wake_at=wake)
+            )
         err_type = "timeout" if outcome.timed_out else type_name(error) if error else "unknown"
         message = f"timed out after {cmd.timeout}" if outcome.timed_out else str(error)
         doc = step_document(name, err_type, message, attempts, outcome.timed_out)
-        self._pending.append(RecordWrite(
-            name=name, kind=r.K_STEP, status=r.R_FAILED, step=cmd.identity,
-            error=doc, attempts=attempts,
-        ))
+        self._pending.append(
+            RecordWrite(
+                name=name,
+                kind=r.K_STEP,
+                status=r.R_FAILED,
+                step=cmd.identity,
+                error=doc,
+                attempts=attempts,
+            )
+        )
         return THROW, rebuild(doc, self.execution_id)
 
     @staticmethod
-    def _attempt_error(error: BaseException | None, outcome: StepOutcome, cmd: Step) -> dict[str, Any]:
+    def _attempt_error(
+        error: BaseException | None, outcome: StepOutcome, cmd: Step
+    ) -> dict[str, Any]:
         if outcome.timed_out or error is None:
             return {"kind": "error", "type": "timeout", "message": f"timed out after {cmd.timeout}"}
         return error_document(error)
@@ -346,16 +391,18 @@ class Interpreter:
         if rec is not None and rec.wake_at is not None:
             wake = rec.wake_at
         else:
-            wake = cmd.until if cmd.until is not None else self._now + (cmd.duration or timedelta(0))
+            wake = (
+                cmd.until if cmd.until is not None else self._now + (cmd.duration or timedelta(0))
+            )
         if wake <= self._now:
-            self._pending.append(RecordWrite(
-                name=cmd.name, kind=r.K_SLEEP, status=r.R_COMPLETED, wake_at=wake
-            ))
+            self._pending.append(
+                RecordWrite(name=cmd.name, kind=r.K_SLEEP, status=r.R_COMPLETED, wake_at=wake)
+            )
             return SEND, None
         if rec is None:
-            self._pending.append(RecordWrite(
-                name=cmd.name, kind=r.K_SLEEP, status=r.R_WAITING, wake_at=wake
-            ))
+            self._pending.append(
+                RecordWrite(name=cmd.name, kind=r.K_SLEEP, status=r.R_WAITING, wake_at=wake)
+            )
         return self._suspend(wake_at=wake)
 
     def _on_event(self, cmd: WaitEvent) -> Action | Decision:
@@ -371,19 +418,25 @@ class Interpreter:
             deadline = None if cmd.timeout is None else self._now + cmd.timeout
         if name in self._events:
             payload = self._events[name]
-            self._pending.append(RecordWrite(
-                name=name, kind=r.K_EVENT, status=r.R_COMPLETED, result=payload, wake_at=deadline
-            ))
+            self._pending.append(
+                RecordWrite(
+                    name=name,
+                    kind=r.K_EVENT,
+                    status=r.R_COMPLETED,
+                    result=payload,
+                    wake_at=deadline,
+                )
+            )
             return self._typed(payload, cmd.type, f"payload of event {name!r}")
         if deadline is not None and deadline <= self._now:
-            self._pending.append(RecordWrite(
-                name=name, kind=r.K_EVENT, status=r.R_TIMED_OUT, wake_at=deadline
-            ))
+            self._pending.append(
+                RecordWrite(name=name, kind=r.K_EVENT, status=r.R_TIMED_OUT, wake_at=deadline)
+            )
             return THROW, EventTimeout(name, deadline)
         if rec is None:
-            self._pending.append(RecordWrite(
-                name=name, kind=r.K_EVENT, status=r.R_WAITING, wake_at=deadline
-            ))
+            self._pending.append(
+                RecordWrite(name=name, kind=r.K_EVENT, status=r.R_WAITING, wake_at=deadline)
+            )
         return self._suspend(wake_at=deadline, event=name)
 
     def _on_capture(self, cmd: Capture) -> Action | Decision:
@@ -397,9 +450,9 @@ class Interpreter:
             doc = to_json(self._now if cmd.fn is None else cmd.fn(), what)
         except Exception as exc:
             return THROW, exc
-        self._pending.append(RecordWrite(
-            name=cmd.name, kind=r.K_CAPTURE, status=r.R_COMPLETED, result=doc
-        ))
+        self._pending.append(
+            RecordWrite(name=cmd.name, kind=r.K_CAPTURE, status=r.R_COMPLETED, result=doc)
+        )
         return self._typed(doc, cmd.type, what)
 
     def _on_schedule(self, cmd: Schedule) -> Action | Decision:
@@ -436,15 +489,21 @@ class Interpreter:
         if isinstance(target, Step):
             self.scheduled_steps[child_id] = target
             return NewExecution(
-                id=child_id, task_name=self.task_name, kind=r.STEP,
-                parent_id=self.execution_id, parent_step=target.name,
+                id=child_id,
+                task_name=self.task_name,
+                kind=r.STEP,
+                parent_id=self.execution_id,
+                parent_step=target.name,
             )
         what = f"input of child workflow {target.name!r}"
         doc = to_json(target.input, what)
         from_json(doc, target.handler.input_type(), what)
         return NewExecution(
-            id=child_id, task_name=target.task_name, input=doc,
-            parent_id=self.execution_id, parent_step=target.name,
+            id=child_id,
+            task_name=target.task_name,
+            input=doc,
+            parent_id=self.execution_id,
+            parent_step=target.name,
         )
 
     def _on_workflow_call(self, cmd: WorkflowCall) -> Action | Decision:
@@ -475,7 +534,9 @@ class Interpreter:
         for rec in recs:
             if rec.status == r.R_COMPLETED:
                 mode, value = self._typed(
-                    rec.result, self._result_types.get(rec.name, Any), f"result of child {rec.name!r}"
+                    rec.result,
+                    self._result_types.get(rec.name, Any),
+                    f"result of child {rec.name!r}",
                 )
                 if mode == THROW:
                     return mode, value
@@ -508,11 +569,16 @@ class Interpreter:
         return commit
 
     def _suspend(
-        self, *, wake_at: datetime | None = None, event: str | None = None,
+        self,
+        *,
+        wake_at: datetime | None = None,
+        event: str | None = None,
         children: tuple[str, ...] = (),
     ) -> Decision:
         if self._replay_only:
-            raise _LiveNeeded(event or ",".join(children) or "sleep", "a wait the log has not seen end")
+            raise _LiveNeeded(
+                event or ",".join(children) or "sleep", "a wait the log has not seen end"
+            )
         deadline = self._deadline
         if deadline is not None and (wake_at is None or deadline < wake_at):
             wake_at = deadline
@@ -536,14 +602,18 @@ class Interpreter:
         return Finish(self._take(r.RetryExecution(error=error_document(exc), wake_at=self._now)))
 
     def _fail(self, exc: BaseException) -> Decision:
-        if self._replay_only and isinstance(exc, (NonDeterminismError, DuplicateNameError, InvalidCommand)):
+        if self._replay_only and isinstance(
+            exc, (NonDeterminismError, DuplicateNameError, InvalidCommand)
+        ):
             raise exc
         if isinstance(exc, (NonDeterminismError, DuplicateNameError, InvalidCommand)):
             # Code that disagrees with the log must not add to it; only the
             # outcomes of steps that really ran are kept.
             self._pending = [w for w in self._pending if w.kind == r.K_STEP]
             self._children.clear()
-        return Finish(self._take(r.Fail(error=error_document(exc), business=isinstance(exc, BusinessError))))
+        return Finish(
+            self._take(r.Fail(error=error_document(exc), business=isinstance(exc, BusinessError)))
+        )
 
 
 class StepChild(TaskHandler):

@@ -7,6 +7,7 @@ condition wakes waiting workers the way LISTEN/NOTIFY does for PostgreSQL.
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 from collections.abc import Collection, Sequence
@@ -217,7 +218,9 @@ class MemoryStore:
             e.status, e.wake_at, e.attempt = r.PENDING, outcome.wake_at, e.attempt + 1
             e.error = _dump(outcome.error)
             log = self._logs[e.id]
-            for name in [n for n, x in log.items() if x.kind == r.K_STEP and x.status == r.R_FAILED]:
+            for name in [
+                n for n, x in log.items() if x.kind == r.K_STEP and x.status == r.R_FAILED
+            ]:
                 del log[name]
         return True
 
@@ -314,7 +317,8 @@ class MemoryStore:
     def _cancel(self, e: _Execution, now: datetime) -> None:
         e.token += 1  # void any lease held on it
         e.owner = None
-        self._finish(e, r.CANCELLED, now, error=_dump({"type": "Cancelled", "message": "cancelled"}))
+        cancelled = _dump({"type": "Cancelled", "message": "cancelled"})
+        self._finish(e, r.CANCELLED, now, error=cancelled)
         for child_id in e.children:
             child = self._executions[child_id]
             if child.status not in r.FINAL_STATUSES:
@@ -340,7 +344,7 @@ class MemoryStore:
         parent_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> list[ExecutionRecord]:
+    ) -> builtins.list[ExecutionRecord]:
         with self._lock:
             rows = [
                 e
@@ -352,7 +356,7 @@ class MemoryStore:
             rows.sort(key=lambda e: (e.created_at, e.id), reverse=True)
             return [self._record(e) for e in rows[offset : offset + limit]]
 
-    def history(self, execution_id: str) -> list[StepRecord]:
+    def history(self, execution_id: str) -> builtins.list[StepRecord]:
         with self._lock:
             self._get(execution_id)
             recs = sorted(self._logs[execution_id].values(), key=lambda x: x.seq)
@@ -367,7 +371,7 @@ class MemoryStore:
             ]
             return min(wakes, default=None)
 
-    def unknown_tasks(self, known: Collection[str], now: datetime) -> list[str]:
+    def unknown_tasks(self, known: Collection[str], now: datetime) -> builtins.list[str]:
         with self._lock:
             return sorted(
                 {

@@ -84,7 +84,7 @@ def to_json(value: Any, what: str) -> Any:
 
 def from_json(document: Any, type_: Any, what: str) -> Any:
     """Structure a JSON document into ``type_`` (``Any``: the document itself)."""
-    if type_ is Any or type_ is None or type_ is type(None) and document is None:
+    if type_ is Any or type_ is None or (type_ is type(None) and document is None):
         return document
     try:
         return converter.structure(document, type_)

@@ -59,7 +59,8 @@ def run_step_sync(
     token = current.set(info)
     try:
         if step.timeout is not None and not inspect.iscoroutinefunction(fn):
-            return _call_with_timeout(fn, step.args, dict(step.kwargs), step.timeout.total_seconds())
+            seconds = step.timeout.total_seconds()
+            return _call_with_timeout(fn, step.args, dict(step.kwargs), seconds)
         value = fn(*step.args, **step.kwargs)
         if inspect.isawaitable(value):
             limit = None if step.timeout is None else step.timeout.total_seconds()

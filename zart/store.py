@@ -45,6 +45,7 @@ Semantics every store implements (the memory store is the reference):
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -105,15 +106,15 @@ class Store(Protocol):
         parent_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
-    ) -> list[ExecutionRecord]: ...
+    ) -> builtins.list[ExecutionRecord]: ...
 
-    def history(self, execution_id: str) -> list[StepRecord]: ...
+    def history(self, execution_id: str) -> builtins.list[StepRecord]: ...
 
     def next_wake(self, tasks: Collection[str] | None) -> datetime | None:
         """The earliest ``wake_at`` among claimable executions, for timed waits."""
         ...
 
-    def unknown_tasks(self, known: Collection[str], now: datetime) -> list[str]:
+    def unknown_tasks(self, known: Collection[str], now: datetime) -> builtins.list[str]:
         """Task names of due executions that no name in ``known`` covers."""
         ...
 

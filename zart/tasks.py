@@ -246,9 +246,7 @@ class TaskRegistry:
         if isinstance(name_or_handler, TaskHandler):
             handler, name = name_or_handler, name_or_handler.task_name
             if not name:
-                raise ValueError(
-                    f"{handler!r} has no name: use registry.register('name', handler)"
-                )
+                raise ValueError(f"{handler!r} has no name: use registry.register('name', handler)")
         else:
             name = name_or_handler
             if handler is None or not isinstance(handler, TaskHandler):

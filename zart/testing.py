@@ -8,6 +8,7 @@ time (``real_asyncio``) so async steps still run.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,7 +117,9 @@ class TestEnv:
     def history(self, execution_id: str) -> list[StepRecord]:
         return self.client.history(execution_id)
 
-    def list(self, status: str | None = None, task: str | None = None, limit: int = 50) -> list[ExecutionRecord]:
+    def list(
+        self, status: str | None = None, task: str | None = None, limit: int = 50
+    ) -> builtins.list[ExecutionRecord]:
         return self.client.list(status=status, task=task, limit=limit)
 
     def cancel(self, execution_id: str) -> bool:
@@ -165,7 +168,5 @@ class TestEnv:
         if record.kind != r.WORKFLOW:
             return
         handler = self.registry.get(record.task_name)
-        interp = interpreter_for(
-            handler, record, self.store.load(execution_id), replay_only=True
-        )
+        interp = interpreter_for(handler, record, self.store.load(execution_id), replay_only=True)
         interp.check()

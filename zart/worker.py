@@ -45,10 +45,12 @@ def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
 class WorkerConfig:
     concurrency: int = attrs.field(default=4, validator=_positive)
     poll_interval: float = attrs.field(default=1.0, validator=_positive)
-    lease: timedelta = attrs.field(default=timedelta(seconds=30), converter=_seconds,
-                                   validator=_positive)
-    heartbeat_interval: timedelta = attrs.field(default=timedelta(seconds=10),
-                                                converter=_seconds, validator=_positive)
+    lease: timedelta = attrs.field(
+        default=timedelta(seconds=30), converter=_seconds, validator=_positive
+    )
+    heartbeat_interval: timedelta = attrs.field(
+        default=timedelta(seconds=10), converter=_seconds, validator=_positive
+    )
     shutdown_timeout: timedelta = attrs.field(default=timedelta(seconds=30), converter=_seconds)
     batch_size: int | None = attrs.field(default=None, validator=_positive)
 
@@ -74,8 +76,9 @@ class WorkerBase:
         self.config = config or WorkerConfig()
         self.clock = clock
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
-        self.host = Host(store, registry, clock=clock, lease=self.config.lease,
-                         worker_id=self.worker_id)
+        self.host = Host(
+            store, registry, clock=clock, lease=self.config.lease, worker_id=self.worker_id
+        )
         self.processed = 0
         self._warned: set[str] = set()
 
@@ -91,8 +94,12 @@ class WorkerBase:
         for name in self.store.unknown_tasks(self.registry.names(), self.clock()):
             if name not in self._warned:
                 self._warned.add(name)
-                log.warning("due executions of task %r wait: no handler for it in this "
-                            "worker's registry (%s)", name, ", ".join(self.registry.names()))
+                log.warning(
+                    "due executions of task %r wait: no handler for it in this "
+                    "worker's registry (%s)",
+                    name,
+                    ", ".join(self.registry.names()),
+                )
 
 
 class Worker(WorkerBase):
@@ -189,8 +196,7 @@ class Worker(WorkerBase):
                 log.exception("heartbeat failed; retrying in %ss", interval)
                 continue
             for lease in lost:
-                log.warning("lease on %s lost; its next write will be refused",
-                            lease.execution_id)
+                log.warning("lease on %s lost; its next write will be refused", lease.execution_id)
 
     def _install_signals(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
