@@ -6,7 +6,9 @@ against a stored log, so they survive crashes, restarts and long waits.
 
 from __future__ import annotations
 
-from .async_worker import AsyncWorker
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .authoring import (
     StepFunction,
     call,
@@ -19,9 +21,7 @@ from .authoring import (
     wait_all,
     wait_event,
 )
-from .client import Client
 from .commands import Capture, Handle, Schedule, Sleep, Step, WaitAll, WaitEvent, WorkflowCall
-from .connect import connect
 from .context import ExecutionInfo, context
 from .errors import (
     BusinessError,
@@ -46,11 +46,37 @@ from .errors import (
     UnknownTaskError,
     ZartError,
 )
-from .memory import MemoryStore
 from .records import ExecutionRecord, StepRecord
 from .retry import RetryPolicy
 from .tasks import TaskContext, TaskHandler, TaskRegistry, durable
-from .worker import Worker, WorkerConfig
+
+# Hosts and stores load on first use (PEP 562), so `import zart` and the pure
+# core never pull in threads, event loops or database drivers.
+_LAZY = {
+    "AsyncWorker": ".async_worker",
+    "Client": ".client",
+    "MemoryStore": ".memory",
+    "Worker": ".worker",
+    "WorkerConfig": ".worker",
+    "connect": ".connect",
+}
+
+if TYPE_CHECKING:
+    from .async_worker import AsyncWorker
+    from .client import Client
+    from .connect import connect
+    from .memory import MemoryStore
+    from .worker import Worker, WorkerConfig
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zart' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AsyncWorker",

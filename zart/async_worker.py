@@ -116,9 +116,7 @@ class AsyncWorker(WorkerBase):
 
     async def _commit(self, interp: Interpreter, lease: Lease, commit: Commit) -> None:
         await asyncio.to_thread(self.store.commit, lease, commit, self.clock())
-        if interp.scheduled_steps:
-            self.host.cache.add(interp.scheduled_steps)
-            interp.scheduled_steps = {}
+        self.host.remember(interp)
 
     async def _drain(self) -> None:
         if self._tasks:

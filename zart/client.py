@@ -113,7 +113,7 @@ class Client:
     def outcome(self, record: ExecutionRecord, type: Any = None) -> Any:
         """The output of a finished execution, or its error raised."""
         if record.status == r.COMPLETED:
-            if type is None and record.task_name in self.registry:
+            if type is None and record.kind == r.WORKFLOW and record.task_name in self.registry:
                 type = self.registry.get(record.task_name).output_type()
             return from_json(record.output, type, f"output of execution {record.id!r}")
         if record.status == r.CANCELLED:

@@ -25,6 +25,8 @@ def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
 
 
 def _check_aware(when: datetime | None, what: str) -> None:
+    if when is not None and not isinstance(when, datetime):
+        raise TypeError(f"{what} must be a datetime, got {type(when).__name__}")
     if when is not None and (when.tzinfo is None or when.utcoffset() is None):
         raise ValueError(f"{what} must be timezone-aware (UTC), got naive {when!r}")
 

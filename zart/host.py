@@ -45,8 +45,8 @@ class StepCache:
         while len(self._steps) > self._size:
             self._steps.popitem(last=False)
 
-    def pop(self, child_id: str) -> Step | None:
-        return self._steps.pop(child_id, None)
+    def get(self, child_id: str) -> Step | None:
+        return self._steps.get(child_id)
 
 
 class _Unrunnable(TaskHandler):
@@ -83,7 +83,7 @@ def prepare(
     log_ = store.load(record.id)
     if record.kind != r.STEP:
         return interpreter_for(registry.get(record.task_name), record, log_)
-    step = cache.pop(record.id) if cache is not None else None
+    step = cache.get(record.id) if cache is not None else None
     if step is None:
         step = find_step(store, registry, record)
     handler: TaskHandler
@@ -166,10 +166,20 @@ class Host:
         self._commit(interp, lease, decision.commit)
         return decision
 
-    def _commit(self, interp: Interpreter, lease: Lease, commit: Commit) -> None:
-        self.store.commit(lease, commit, self.clock())
+    def remember(self, interp: Interpreter) -> None:
+        """After a commit: cache the steps it scheduled, and make the child
+        workflows it scheduled runnable here (handlers met in code are
+        registered on the fly, as ``Client.schedule`` does)."""
         if interp.scheduled_steps:
             self.cache.add(interp.scheduled_steps)
             interp.scheduled_steps = {}
+        for name, handler in interp.scheduled_workflows.items():
+            if name not in self.registry:
+                self.registry.register(name, handler)
+        interp.scheduled_workflows = {}
+
+    def _commit(self, interp: Interpreter, lease: Lease, commit: Commit) -> None:
+        self.store.commit(lease, commit, self.clock())
+        self.remember(interp)
         if self.after_commit is not None:
             self.after_commit(commit)

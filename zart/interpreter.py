@@ -156,7 +156,10 @@ class Interpreter:
         self._running: tuple[Step, int] | None = None
         self._now = created_at
         self._gen: Generator[Any, Any, Any] | None = None
-        self.scheduled_steps: dict[str, Step] = {}  # child id -> step, for the host's cache
+        # What this pass scheduled, for the host: steps to cache by child id,
+        # child workflows to make runnable here even if not registered.
+        self.scheduled_steps: dict[str, Step] = {}
+        self.scheduled_workflows: dict[str, TaskHandler] = {}
         self.ctx = TaskContext(
             execution_id=execution_id,
             task_name=task_name,
@@ -332,7 +335,11 @@ class Interpreter:
             )
             return self._typed(doc, cmd.result_type, f"result of step {name!r}")
         if isinstance(error, BusinessError):
-            doc = business_document(error)
+            try:
+                doc = business_document(error)
+                rebuilt = rebuild(doc, self.execution_id)
+            except SerializationError as exc:
+                return self._fail(exc)
             self._pending.append(
                 RecordWrite(
                     name=name,
@@ -343,7 +350,7 @@ class Interpreter:
                     attempts=attempts,
                 )
             )
-            return THROW, rebuild(doc, self.execution_id)
+            return THROW, rebuilt
         delay = cmd.retry.delay_after(attempts)
         if delay is not None:
             wake = self._now + delay
@@ -498,6 +505,7 @@ class Interpreter:
         what = f"input of child workflow {target.name!r}"
         doc = to_json(target.input, what)
         from_json(doc, target.handler.input_type(), what)
+        self.scheduled_workflows[target.task_name] = target.handler
         return NewExecution(
             id=child_id,
             task_name=target.task_name,

@@ -139,4 +139,7 @@ class RetryPolicy:
             return "none"
         if self.kind == "fixed":
             return f"fixed({self.retries}, {self.delay.total_seconds():g}s)"
-        return f"exponential({self.retries}, {self.delay.total_seconds():g}s, {self.multiplier:g})"
+        text = f"exponential({self.retries}, {self.delay.total_seconds():g}s, {self.multiplier:g}"
+        if self.max_delay is not None:
+            text += f", {self.max_delay.total_seconds():g}s"
+        return text + ")"

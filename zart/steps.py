@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import inspect
 import threading
 from collections.abc import Callable, Mapping
@@ -64,7 +65,9 @@ def run_step_sync(
         value = fn(*step.args, **step.kwargs)
         if inspect.isawaitable(value):
             limit = None if step.timeout is None else step.timeout.total_seconds()
-            value = _runner().run(_await(value, limit))
+            # A fresh context copy per step: the runner would otherwise keep
+            # the context of the first step it ever ran.
+            value = _runner().run(_await(value, limit), context=contextvars.copy_context())
         return StepOutcome(value=value)
     except TimeoutError:
         return StepOutcome(timed_out=True)
@@ -83,8 +86,6 @@ def _call_with_timeout(
 ) -> StepOutcome:
     # A thread cannot be killed: past the limit its result is ignored and
     # the attempt counts as timed out. Steps must be idempotent anyway.
-    import contextvars
-
     ctx = contextvars.copy_context()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="zart-step")
     try:

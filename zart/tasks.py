@@ -45,7 +45,8 @@ class TaskHandler:
     def input_type(self) -> Any:
         if self.Data is not None:
             return self.Data
-        return _param_type(type(self).run, index=2)
+        # run(self, ctx, data): the data parameter is the third.
+        return _param_type(type(self).run, index=3)
 
     def output_type(self) -> Any:
         return Any if self.Output is None else self.Output

@@ -479,11 +479,6 @@ def test_run_with_an_event_offered_from_a_step(client: zart.Client) -> None:
     assert client.run(self_signal) == "pong"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a scheduled step's child execution carries the parent's task name, so "
-    "Client.result structures its output into the parent's declared output type",
-)
 def test_result_of_a_scheduled_step_child_is_its_own_value(client: zart.Client) -> None:
     @zart.durable("typed-parent", output=Receipt)
     def typed_parent(_: Any):  # type: ignore[no-untyped-def]

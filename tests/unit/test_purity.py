@@ -154,10 +154,5 @@ def test_the_probe_would_notice_an_impure_import() -> None:
     assert "zart.host" in loaded and "zart.clock" in loaded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `import zart.interpreter` runs zart/__init__.py, which eagerly imports "
-    "zart.memory, zart.host, zart.client (threading, asyncio, socket, concurrent.futures)",
-)
 def test_import_zart_interpreter_loads_nothing_impure() -> None:
     assert _probe("") == []

@@ -247,30 +247,16 @@ class TypedByAnnotation(zart.TaskHandler):
         return {"type": type(data).__name__, "age": data.age}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: TaskHandler.input_type reads the annotation of `ctx` (parameter 2 counting "
-    "self), not of `data`",
-)
 def test_input_type_from_the_run_annotation() -> None:
     assert TypedByAnnotation().input_type() is SignupData
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a class handler with an annotated ctx cannot be scheduled: the input is "
-    "structured into TaskContext",
-)
 def test_class_handler_with_annotated_ctx_gets_typed_input() -> None:
     with TestEnv() as env:
         env.registry.register("typed", TypedByAnnotation())
         assert env.run("typed", SignupData("a@b.c", 5)) == {"type": "SignupData", "age": 5}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: TaskHandler.input_type never reads the `data` annotation of run()",
-)
 def test_input_type_from_the_run_annotation_when_ctx_is_unannotated() -> None:
     class Typed(zart.TaskHandler):
         def run(self, ctx, data: SignupData):  # type: ignore[no-untyped-def]
