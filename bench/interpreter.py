@@ -146,29 +146,47 @@ def main() -> None:
 
     rows = {}
     for n in SIZES:
-        rows[n] = (median(first_run, n, args.runs), median(resume, n, args.runs),
-                   median(pure_replay, n, args.runs))
+        rows[n] = (
+            median(first_run, n, args.runs),
+            median(resume, n, args.runs),
+            median(pure_replay, n, args.runs),
+        )
 
     print(f"zart interpreter benchmark: in-memory host, median of {args.runs} runs\n")
-    print(f"{'steps':>8} | {'first run':>10} | {'steps/s':>9} | {'resume':>10} | "
-          f"{'resume/first':>12} | {'pure replay':>11} | {'replay/first':>12}")
+    print(
+        f"{'steps':>8} | {'first run':>10} | {'steps/s':>9} | {'resume':>10} | "
+        f"{'resume/first':>12} | {'pure replay':>11} | {'replay/first':>12}"
+    )
     print("-" * 93)
     for n, (first, res, pure) in rows.items():
-        print(f"{n:>8,} | {first * 1e3:>8.1f}ms | {n / first:>9,.0f} | {res * 1e3:>8.1f}ms | "
-              f"{res / first:>12.2f} | {pure * 1e3:>9.1f}ms | {pure / first:>12.2f}")
+        print(
+            f"{n:>8,} | {first * 1e3:>8.1f}ms | {n / first:>9,.0f} | {res * 1e3:>8.1f}ms | "
+            f"{res / first:>12.2f} | {pure * 1e3:>9.1f}ms | {pure / first:>12.2f}"
+        )
     small, big = rows[SIZES[0]], rows[SIZES[1]]
     growth = [b / s for b, s in zip(big, small, strict=True)]
-    print(f"\ncost({SIZES[1]:,}) / cost({SIZES[0]:,}): first run {growth[0]:.1f}x, "
-          f"resume {growth[1]:.1f}x, pure replay {growth[2]:.1f}x")
+    print(
+        f"\ncost({SIZES[1]:,}) / cost({SIZES[0]:,}): first run {growth[0]:.1f}x, "
+        f"resume {growth[1]:.1f}x, pure replay {growth[2]:.1f}x"
+    )
 
     rate = SIZES[1] / big[0]
     checks = [
-        (f"> {TARGET_STEPS_PER_SECOND:,} steps/s (10,000-step first run)",
-         rate > TARGET_STEPS_PER_SECOND, f"{rate:,.0f}"),
-        ("replay cheaper than the first run (resume/first < 1)", big[1] < big[0],
-         f"{big[1] / big[0]:.2f}"),
-        (f"cost(10,000)/cost(1,000) within {TARGET_GROWTH:g}x", max(growth) <= TARGET_GROWTH,
-         f"{max(growth):.1f}x"),
+        (
+            f"> {TARGET_STEPS_PER_SECOND:,} steps/s (10,000-step first run)",
+            rate > TARGET_STEPS_PER_SECOND,
+            f"{rate:,.0f}",
+        ),
+        (
+            "replay cheaper than the first run (resume/first < 1)",
+            big[1] < big[0],
+            f"{big[1] / big[0]:.2f}",
+        ),
+        (
+            f"cost(10,000)/cost(1,000) within {TARGET_GROWTH:g}x",
+            max(growth) <= TARGET_GROWTH,
+            f"{max(growth):.1f}x",
+        ),
     ]
     print("\ntargets:")
     for what, ok, value in checks:

@@ -53,5 +53,7 @@ def main(url: str = "sqlite:///zart-example.db") -> dict[str, str]:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for service, state in main(sys.argv[1] if len(sys.argv) > 1 else "sqlite:///zart-example.db").items():
+    for service, state in main(
+        sys.argv[1] if len(sys.argv) > 1 else "sqlite:///zart-example.db"
+    ).items():
         print(f"{service:10} {state}")

@@ -74,7 +74,9 @@ def test_retries_run_out_into_retry_exhausted(make_env):
         env.result(eid)
     error = failed.value.error
     assert (error["type"], error["step"], error["attempts"]) == (
-        "RetryExhausted", "reserve-stock", 4
+        "RetryExhausted",
+        "reserve-stock",
+        4,
     )
     assert error["error_type"] == "ConnectionError"
     # exponential(3, 500ms): waits of 0.5s, 1s and 2s between the four attempts.

@@ -24,7 +24,9 @@ def test_sends_exactly_after_the_delay(make_env):
     assert env.result(eid) == ex.Delivery(start, start + timedelta(hours=1))
     assert calls["send-notification"] == 1
     assert [(h.name, h.kind) for h in env.history(eid)] == [
-        ("requested-at", "capture"), ("delay", "sleep"), ("send-notification", "step")
+        ("requested-at", "capture"),
+        ("delay", "sleep"),
+        ("send-notification", "step"),
     ]
     env.check_determinism(eid)
 

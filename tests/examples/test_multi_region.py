@@ -28,7 +28,9 @@ def test_one_child_workflow_per_region(make_env):
     assert (child.parent_id, child.status) == (eid, "completed")
     assert child.output == {"region": "us-east", "instances": 6, "healthy": True}
     assert [h.name for h in env.history(child.id)] == [
-        "push-image-us-east", "roll-instances-us-east", "smoke-test-us-east"
+        "push-image-us-east",
+        "roll-instances-us-east",
+        "smoke-test-us-east",
     ]
     env.check_determinism(eid)
     env.check_determinism(child.id)

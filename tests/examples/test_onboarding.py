@@ -6,8 +6,13 @@ from examples import onboarding as ex
 from tests.examples.driver import Calls
 
 DATA = ex.OnboardingData("ada@example.com")
-STEPS = ["create-user", "send-welcome-email", "send-verification-reminder",
-         "send-getting-started", "setup-billing"]
+STEPS = [
+    "create-user",
+    "send-welcome-email",
+    "send-verification-reminder",
+    "send-getting-started",
+    "setup-billing",
+]
 
 
 def count_all(env, calls):
@@ -48,8 +53,10 @@ def test_happy_path_sleeps_waits_for_the_event_and_fans_out(make_env):
         ("finished-at", "capture", "completed"),
     ]
     children = {c.id: c.status for c in env.list(task="onboarding") if c.parent_id == eid}
-    assert children == {f"{eid}:send-getting-started": "completed",
-                        f"{eid}:setup-billing": "completed"}
+    assert children == {
+        f"{eid}:send-getting-started": "completed",
+        f"{eid}:setup-billing": "completed",
+    }
     env.check_determinism(eid)
 
 
@@ -100,5 +107,7 @@ def test_a_crash_after_a_step_does_not_repeat_it(make_env):
 def test_main_runs_for_real():
     result = ex.main("memory://")
     assert (result.user_id, result.customer_id, result.verified) == (
-        "user-ada", "cus-user-ada", True
+        "user-ada",
+        "cus-user-ada",
+        True,
     )

@@ -67,8 +67,9 @@ ops = st.one_of(
     st.builds(Op, kind=st.just("event"), offer=st.just("never"), timeout=st.just(60)),
     st.builds(Op, kind=st.just("capture")),
     st.builds(Op, kind=st.just("now")),
-    st.builds(Op, kind=st.just("fanout"), children=st.lists(step_specs, min_size=1, max_size=3)
-              .map(tuple)),
+    st.builds(
+        Op, kind=st.just("fanout"), children=st.lists(step_specs, min_size=1, max_size=3).map(tuple)
+    ),
     st.builds(Op, kind=st.just("fail_once")),
 )
 plans = st.lists(ops, min_size=1, max_size=7)
