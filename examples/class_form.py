@@ -2,7 +2,8 @@
 ``zart.TaskContext``. The context builds the same commands as the
 decorators (which are built on it) from plain callables, names sleeps
 automatically, and keeps a mutable JSON blob (``set_data``) that operators
-see as the execution's ``state``.
+see as the execution's ``state``. The JSON input is structured into the
+annotation of ``run``'s data parameter.
 
     python -m examples.class_form [DATABASE_URL]
 """
@@ -39,7 +40,6 @@ def provision(customer_id: str, service: str) -> str:
 
 class ProvisioningTask(zart.TaskHandler):
     task_name = "provisioning"
-    Data = Signup  # the input is structured into this type
 
     def run(self, ctx: zart.TaskContext, data: Signup):
         ctx.set_data({"stage": "creating customer"})

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 import zart
 from examples import class_form as ex
 from tests.examples.driver import Calls
@@ -69,11 +67,6 @@ def test_scheduled_closures_survive_a_restart(make_env):
     assert calls == {"create-customer": 1, "provision-mailbox": 1, "provision-storage": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: TaskHandler.input_type() reads the annotation of run()'s 2nd "
-    "parameter (ctx) instead of the 3rd (data): zart/tasks.py _param_type(..., index=2)",
-)
 def test_the_data_annotation_gives_the_input_type(make_env):
     class Annotated(zart.TaskHandler):
         task_name = "annotated"
