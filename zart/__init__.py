@@ -58,13 +58,13 @@ _LAZY = {
     "MemoryStore": ".memory",
     "Worker": ".worker",
     "WorkerConfig": ".worker",
-    "connect": ".connect",
+    "connect": ".urls",
 }
 
 if TYPE_CHECKING:
     from .async_worker import AsyncWorker
     from .client import Client
-    from .connect import connect
+    from .urls import connect
     from .memory import MemoryStore
     from .worker import Worker, WorkerConfig
 

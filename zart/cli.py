@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from .client import Client
-from .connect import connect, redact
+from .urls import connect, redact
 from .errors import ZartError
 from .records import NewExecution
 from .store import Store
