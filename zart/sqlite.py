@@ -33,6 +33,8 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
+
 from . import records as r
 from .errors import (
     EventRejected,
@@ -46,6 +48,8 @@ from .migrations import latest_version, migration_files
 from .records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
 
 log = logging.getLogger("zart")
+Conn = sqlite3.Connection
+_Parent = tuple[str | None, str | None]  # an execution's parent_id and parent_step
 
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 _POLL = 0.05  # the longest ``wait`` sleeps before looking for commits of other processes
@@ -59,33 +63,36 @@ VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 )"""
 
-_EXEC_FIELDS = (
-    "id", "task_name", "kind", "status", "input", "output", "error", "state", "attempt",
-    "parent_id", "parent_step", "created_at", "updated_at", "wake_at", "waiting_for",
-    "format_version",
+_EXEC_COLS = (
+    "id, task_name, kind, status, input, output, error, state, attempt, parent_id, "
+    "parent_step, created_at, updated_at, wake_at, waiting_for, format_version"
 )
-_EXEC_COLS = ", ".join(_EXEC_FIELDS)
-_STEP_FIELDS = (
-    "seq", "name", "kind", "status", "step", "result", "error", "attempts", "wake_at",
-    "child_id", "created_at", "updated_at",
+_EXEC_FIELDS = _EXEC_COLS.split(", ")
+_STEP_COLS = (
+    "seq, name, kind, status, step, result, error, attempts, wake_at, child_id, "
+    "created_at, updated_at"
 )
+_STEP_FIELDS = _STEP_COLS.split(", ")
 _JSON_FIELDS = frozenset({"input", "output", "error", "state", "result"})
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "wake_at"})
-_INSERT_EXEC = (
-    "INSERT INTO executions (id, task_name, kind, status, input, parent_id, parent_step, "
-    "created_at, updated_at, wake_at, format_version) "
-    "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-)
+_INSERT_EXEC = """
+INSERT INTO executions (id, task_name, kind, status, input, parent_id, parent_step,
+                        created_at, updated_at, wake_at, format_version)
+VALUES (:id, :task_name, :kind, 'pending', :input, :parent_id, :parent_step,
+        :now, :now, :now, :format_version)
+ON CONFLICT (id) DO NOTHING
+"""
 # Upsert by name: an existing record keeps its seq, created_at and awaited flag.
-_UPSERT_STEP = (
-    "INSERT INTO steps (execution_id, name, seq, kind, status, step, result, error, "
-    "attempts, wake_at, child_id, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (execution_id, name) DO UPDATE SET kind = excluded.kind, "
-    "status = excluded.status, step = excluded.step, result = excluded.result, "
-    "error = excluded.error, attempts = excluded.attempts, wake_at = excluded.wake_at, "
-    "child_id = excluded.child_id, updated_at = excluded.updated_at"
-)
+_UPSERT_STEP = """
+INSERT INTO steps (execution_id, seq, name, kind, status, step, result, error, attempts,
+                   wake_at, child_id, created_at, updated_at)
+VALUES (:eid, :seq, :name, :kind, :status, :step, :result, :error, :attempts,
+        :wake_at, :child_id, :now, :now)
+ON CONFLICT (execution_id, name) DO UPDATE SET
+    kind = excluded.kind, status = excluded.status, step = excluded.step,
+    result = excluded.result, error = excluded.error, attempts = excluded.attempts,
+    wake_at = excluded.wake_at, child_id = excluded.child_id, updated_at = excluded.updated_at
+"""
 # The existence check, the log and the events in one read: ``part`` tells them apart.
 _LOAD = """
 SELECT 0 AS part, 0 AS ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
@@ -154,10 +161,10 @@ def _execution(row: Sequence[Any]) -> ExecutionRecord:
     return ExecutionRecord(**_fields(_EXEC_FIELDS, row))
 
 
-def _new_row(new: NewExecution, now: datetime) -> tuple[Any, ...]:
-    t = _us(now)
-    return (new.id, new.task_name, new.kind, _dump(new.input), new.parent_id,
-            new.parent_step, t, t, t, r.FORMAT_VERSION)
+def _new_row(new: NewExecution, now: datetime) -> dict[str, Any]:
+    row = attrs.asdict(new, recurse=False)
+    row.update(input=_dump(new.input), now=_us(now), format_version=r.FORMAT_VERSION)
+    return row
 
 
 def _task_filter(tasks: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
@@ -192,7 +199,7 @@ class _Handle:
 
     __slots__ = ("__weakref__", "conn", "key")
 
-    def __init__(self, conn: sqlite3.Connection, key: tuple[int, int]) -> None:
+    def __init__(self, conn: Conn, key: tuple[int, int]) -> None:
         self.conn = conn
         self.key = key
 
@@ -235,7 +242,7 @@ class SqliteStore:
                 f"bad SQLite URL {url!r}: use sqlite:///relative.db, "
                 "sqlite:////absolute/path.db or sqlite:///:memory:"
             )
-        return cls(url[len(prefix):], **options)
+        return cls(url[len(prefix) :], **options)
 
     # -- connections and transactions ------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -260,9 +267,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.url!r}: {exc}") from exc
         try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode != "wal" and not self._memory:
-                log.warning("SQLite %s: journal_mode is %s, not wal", self.url, mode)
+            self._set_wal(conn)
             # PRAGMA takes no parameters; the value was checked against SYNC_MODES.
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -270,6 +275,23 @@ class SqliteStore:
             conn.close()
             raise StoreError(f"cannot use SQLite database {self.url!r}: {exc}") from exc
         return conn
+
+    def _set_wal(self, conn: Conn) -> None:
+        """Switch the file to WAL (a no-op once it is). Two connections switching
+        a fresh file at once get SQLITE_BUSY at once: the switch upgrades a read
+        to a write, and SQLite never runs the busy handler for an upgrade."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+        if mode != "wal" and not self._memory:
+            log.warning("SQLite %s: journal_mode is %s, not wal", self.url, mode)
 
     def close(self) -> None:
         with self._lock:
@@ -306,7 +328,7 @@ class SqliteStore:
                 self._commits += 1
                 self._changed.notify_all()
 
-    def _rollback(self, conn: sqlite3.Connection) -> None:
+    def _rollback(self, conn: Conn) -> None:
         if not conn.in_transaction:
             return
         try:
@@ -355,7 +377,7 @@ class SqliteStore:
         self._checked = True
 
     @staticmethod
-    def _version(conn: sqlite3.Connection) -> int:
+    def _version(conn: Conn) -> int:
         table = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
         ).fetchone()
@@ -364,7 +386,7 @@ class SqliteStore:
         (found,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
         return int(found)
 
-    def _check_schema(self, conn: sqlite3.Connection) -> None:
+    def _check_schema(self, conn: Conn) -> None:
         if self._checked:
             return
         found, expected = self._version(conn), latest_version("sqlite")
@@ -395,16 +417,24 @@ class SqliteStore:
         now: datetime,
         lease: timedelta,
         limit: int,
+        under: str | None = None,
     ) -> list[Claimed]:
         if limit <= 0:
             return []
         where, args = _task_filter(tasks)
+        if under is not None:
+            # Descendant ids start with "under:", i.e. lie in [under + ":", under + ";").
+            where += " AND (id = ? OR (id >= ? AND id < ?))"
+            args += (under, under + ":", under + ";")
         with self._tx(write=True) as conn:
-            ids = [row[0] for row in conn.execute(
-                f"SELECT id FROM executions WHERE wake_at <= ?{where} "
-                "ORDER BY wake_at, created_at, rowid LIMIT ?",
-                (_us(now), *args, limit),
-            )]
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT id FROM executions WHERE wake_at <= ?{where} "
+                    "ORDER BY wake_at, created_at, rowid LIMIT ?",
+                    (_us(now), *args, limit),
+                )
+            ]
             if not ids:
                 return []
             rows = conn.execute(
@@ -540,7 +570,6 @@ class SqliteStore:
             ).fetchall()
         return [row[0] for row in rows]
 
-
     def list(
         self,
         *,
@@ -561,8 +590,9 @@ class SqliteStore:
             ).fetchall()
         return [_execution(row) for row in rows]
 
+
 # -- the steps of a commit, inside its transaction ------------------------
-def _status(conn: sqlite3.Connection, execution_id: str) -> str:
+def _status(conn: Conn, execution_id: str) -> str:
     row = conn.execute("SELECT status FROM executions WHERE id = ?", (execution_id,)).fetchone()
     if row is None:
         raise ExecutionNotFound(execution_id)
@@ -570,32 +600,29 @@ def _status(conn: sqlite3.Connection, execution_id: str) -> str:
 
 
 def _write_records(
-    conn: sqlite3.Connection, eid: str, seq: int, writes: Sequence[r.RecordWrite], now: datetime
+    conn: Conn, eid: str, seq: int, writes: Sequence[r.RecordWrite], now: datetime
 ) -> None:
     """Upsert the records; a name not in the log yet takes the next seq."""
-    known = {row[0] for row in conn.execute(
-        f"SELECT name FROM steps WHERE execution_id = ? AND name {_IN_JSON}",
-        (eid, json.dumps([w.name for w in writes])),
-    )}
-    t = _us(now)
+    known = {
+        row[0]
+        for row in conn.execute(
+            f"SELECT name FROM steps WHERE execution_id = ? AND name {_IN_JSON}",
+            (eid, json.dumps([w.name for w in writes])),
+        )
+    }
     rows = []
     for w in writes:
         if w.name not in known:
             known.add(w.name)
             seq += 1
-        rows.append((eid, w.name, seq, w.kind, w.status, w.step, _dump(w.result),
-                     _dump(w.error), w.attempts, _us(w.wake_at), w.child_id, t, t))
+        row = attrs.asdict(w, recurse=False)
+        row.update(result=_dump(w.result), error=_dump(w.error), wake_at=_us(w.wake_at))
+        rows.append({**row, "eid": eid, "seq": seq, "now": _us(now)})
     conn.executemany(_UPSERT_STEP, rows)
     conn.execute("UPDATE executions SET seq = ? WHERE id = ?", (seq, eid))
 
 
-def _apply(
-    conn: sqlite3.Connection,
-    eid: str,
-    parent: tuple[str | None, str | None],
-    outcome: r.Outcome,
-    now: datetime,
-) -> bool:
+def _apply(conn: Conn, eid: str, parent: _Parent, outcome: r.Outcome, now: datetime) -> bool:
     if isinstance(outcome, r.Suspend):
         return _suspend(conn, eid, outcome, now)
     if isinstance(outcome, r.Complete):
@@ -617,11 +644,14 @@ def _apply(
     return True
 
 
-def _suspend(conn: sqlite3.Connection, eid: str, s: r.Suspend, now: datetime) -> bool:
+def _suspend(conn: Conn, eid: str, s: r.Suspend, now: datetime) -> bool:
     awaiting = None
-    if s.event is not None and conn.execute(
-        "SELECT 1 FROM events WHERE execution_id = ? AND name = ?", (eid, s.event)
-    ).fetchone():
+    if (
+        s.event is not None
+        and conn.execute(
+            "SELECT 1 FROM events WHERE execution_id = ? AND name = ?", (eid, s.event)
+        ).fetchone()
+    ):
         awaiting = 0  # the event is here already
     elif s.children:
         awaiting = _await_children(conn, eid, s.children)
@@ -641,12 +671,14 @@ def _suspend(conn: sqlite3.Connection, eid: str, s: r.Suspend, now: datetime) ->
     return True
 
 
-def _await_children(conn: sqlite3.Connection, eid: str, names: Sequence[str]) -> int:
+def _await_children(conn: Conn, eid: str, names: Sequence[str]) -> int:
     """Mark the schedule records awaited; return how many are still open."""
     args = (eid, json.dumps(list(names)))
-    status = dict(conn.execute(
-        f"SELECT name, status FROM steps WHERE execution_id = ? AND name {_IN_JSON}", args
-    ).fetchall())
+    status = dict(
+        conn.execute(
+            f"SELECT name, status FROM steps WHERE execution_id = ? AND name {_IN_JSON}", args
+        ).fetchall()
+    )
     missing = [n for n in names if n not in status]
     if missing:
         raise KeyError(f"execution {eid!r} awaits children with no schedule record: {missing}")
@@ -655,9 +687,9 @@ def _await_children(conn: sqlite3.Connection, eid: str, names: Sequence[str]) ->
 
 
 def _finish(
-    conn: sqlite3.Connection,
+    conn: Conn,
     eid: str,
-    parent: tuple[str | None, str | None],
+    parent: _Parent,
     status: str,
     rec_status: str,
     now: datetime,
@@ -676,7 +708,7 @@ def _finish(
 
 
 def _to_parents(
-    conn: sqlite3.Connection,
+    conn: Conn,
     pairs: Sequence[tuple[str, str]],
     rec_status: str,
     result: str | None,

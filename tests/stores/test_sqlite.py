@@ -1,0 +1,482 @@
+"""What only the SQLite store has to prove: pragmas, URLs, migrations, several
+processes on one file, and rollback of a write that fails half-way.
+
+Process tests use the 'spawn' start method, so each child is a fresh
+interpreter with its own connections, as separate worker processes would be.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import zart.sqlite
+from zart import records as r
+from zart.errors import SchemaOutdated, StoreError
+from zart.migrations import latest_version, migration_files
+from zart.records import Commit, NewExecution, RecordWrite
+from zart.sqlite import VERSION_TABLE, SqliteStore
+from zart.urls import connect
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+SPAWN = multiprocessing.get_context("spawn")
+DEADLINE = 60.0  # generous bound for a condition that should hold at once
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "zart.db")
+
+
+@pytest.fixture
+def store(path: str) -> Iterator[SqliteStore]:
+    s = SqliteStore(path)
+    s.migrate()
+    yield s
+    s.close()
+
+
+def schema(path: str) -> list[tuple[str, str, str, str]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return sorted(conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+
+
+def versions(path: str) -> list[int]:
+    with closing(sqlite3.connect(path)) as conn:
+        return [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+
+
+def run_processes(target: Callable[..., Any], args_list: list[tuple[Any, ...]]) -> None:
+    procs = [SPAWN.Process(target=target, args=args) for args in args_list]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(DEADLINE)
+        assert p.exitcode == 0, f"{p.name} exited with {p.exitcode}"
+
+
+def wait_until(condition: Callable[[], bool], tick: Callable[[], None]) -> None:
+    """Call ``tick`` until ``condition`` holds, failing after DEADLINE."""
+    end = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < end, "condition not reached"
+        tick()
+
+
+# -- pragmas and connections ----------------------------------------------
+def test_wal_and_synchronous_full_by_default(store: SqliteStore) -> None:
+    conn = store._conn()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+
+
+@pytest.mark.parametrize(("mode", "level"), [("OFF", 0), ("normal", 1), ("FULL", 2), ("EXTRA", 3)])
+def test_synchronous_is_configurable_on_every_thread(path: str, mode: str, level: int) -> None:
+    s = SqliteStore(path, synchronous=mode, busy_timeout=2.5)
+    got: list[tuple[int, int]] = []
+
+    def probe() -> None:
+        conn = s._conn()
+        got.append(
+            (
+                conn.execute("PRAGMA synchronous").fetchone()[0],
+                conn.execute("PRAGMA busy_timeout").fetchone()[0],
+            )
+        )
+
+    probe()
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    assert got == [(level, 2500), (level, 2500)]
+    s.close()
+
+
+def test_bad_synchronous_is_rejected(path: str) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        SqliteStore(path, synchronous="SOMETIMES")
+
+
+def test_unopenable_path_raises_store_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "zart.db"
+    with pytest.raises(StoreError, match="no-such-dir"):
+        SqliteStore(str(missing))
+    with pytest.raises(StoreError, match="no-such-dir"):
+        connect(f"sqlite:///{missing}")
+
+
+def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database, not even close" * 100)
+    with pytest.raises(StoreError, match=r"junk\.db"):
+        SqliteStore(str(junk))
+
+
+def test_connections_of_finished_threads_are_closed(store: SqliteStore) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    threads = [threading.Thread(target=store.get, args=("e1",)) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gc.collect()
+    assert len(store._handles) == 1  # only this thread's
+
+
+def test_close_then_use_reopens(store: SqliteStore) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    store.close()
+    assert store.get("e1").status == r.PENDING
+
+
+# -- URLs ---------------------------------------------------------------
+def test_from_url_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = SqliteStore.from_url("sqlite:///rel.db", synchronous="NORMAL")
+    assert s.path == "rel.db" and s.url == "sqlite:///rel.db" and s.synchronous == "NORMAL"
+    s.migrate()
+    s.close()
+    assert (tmp_path / "rel.db").exists()
+
+
+def test_from_url_absolute_path(tmp_path: Path) -> None:
+    target = tmp_path / "abs.db"
+    s = connect(f"sqlite:///{target}")  # tmp_path starts with "/": sqlite:////...
+    assert isinstance(s, SqliteStore)
+    assert s.url == f"sqlite:////{str(target).lstrip('/')}" and s.path == str(target)
+    s.close()
+    assert target.exists()
+
+
+def test_memory_url_is_one_database_shared_by_threads() -> None:
+    s = SqliteStore.from_url("sqlite:///:memory:")
+    assert s.url == "sqlite:///:memory:"
+    s.migrate()
+    t = threading.Thread(target=s.create, args=(NewExecution(id="e1", task_name="t"), T0))
+    t.start()
+    t.join()
+    assert s.get("e1").task_name == "t"
+    got = s.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=5)
+    assert [c.record.id for c in got] == ["e1"]
+    s.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/x.db", "sqlite:x.db"])
+def test_bad_urls_are_rejected(url: str) -> None:
+    with pytest.raises(StoreError, match="SQLite URL"):
+        SqliteStore.from_url(url)
+
+
+# -- datetimes ----------------------------------------------------------
+def test_datetimes_round_trip_exactly_as_utc(store: SqliteStore) -> None:
+    plus2 = timezone(timedelta(hours=2))
+    created = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=plus2)
+    store.create(NewExecution(id="e1", task_name="t"), created)
+    rec = store.get("e1")
+    assert rec.created_at == created and rec.created_at.tzinfo == UTC
+    assert rec.created_at.microsecond == 123456
+    old = datetime(1901, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    store.create(NewExecution(id="e0", task_name="t"), old)
+    assert store.get("e0").wake_at == old
+    (c,) = store.claim(worker="w", tasks=None, now=old, lease=LEASE, limit=1)
+    assert c.record.id == "e0"
+    write = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, wake_at=created)
+    store.commit(c.lease, Commit(records=(write,)), created)
+    assert store.history("e0")[0].wake_at == created
+
+
+# -- migrations ---------------------------------------------------------
+def test_migrate_twice_is_a_no_op(store: SqliteStore, path: str) -> None:
+    before = schema(path)
+    store.migrate()
+    SqliteStore(path).migrate()
+    assert schema(path) == before
+    assert versions(path) == [v for v, _ in migration_files("sqlite")]
+
+
+def test_migrated_schema_equals_applying_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = migration_files("sqlite")
+    fresh = str(tmp_path / "fresh.db")
+    SqliteStore(fresh).migrate()
+    stepwise = str(tmp_path / "stepwise.db")
+    s = SqliteStore(stepwise)
+    for k in range(1, len(files) + 1):
+        monkeypatch.setattr(zart.sqlite, "migration_files", lambda _d, k=k: files[:k])
+        s.migrate()
+    direct = str(tmp_path / "direct.db")
+    with closing(sqlite3.connect(direct)) as conn:
+        conn.executescript(VERSION_TABLE + ";" + "".join(sql for _, sql in files))
+    assert schema(fresh) == schema(stepwise) == schema(direct)
+    assert versions(fresh) == versions(stepwise) == [v for v, _ in files]
+
+
+def _migrate_in_child(path: str, barrier: Any) -> None:
+    barrier.wait(DEADLINE)
+    store = SqliteStore(path)
+    store.migrate()
+    store.create(NewExecution(id=f"from-{os.getpid()}", task_name="t"), T0)
+    store.close()
+
+
+@pytest.mark.slow
+def test_concurrent_migrate_from_two_processes(path: str) -> None:
+    barrier = SPAWN.Barrier(2)
+    run_processes(_migrate_in_child, [(path, barrier), (path, barrier)])
+    assert versions(path) == [v for v, _ in migration_files("sqlite")]
+    store = SqliteStore(path)
+    assert len(store.list()) == 2
+    store.close()
+
+
+def test_concurrent_migrate_from_two_threads(path: str) -> None:
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            barrier.wait(DEADLINE)
+            SqliteStore(path).migrate()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert versions(path) == [v for v, _ in migration_files("sqlite")]
+
+
+def test_unmigrated_file_raises_schema_outdated(path: str) -> None:
+    s = SqliteStore(path)
+    with pytest.raises(SchemaOutdated, match="zart migrate") as info:
+        s.get("e1")
+    assert (info.value.found, info.value.expected) == (0, latest_version("sqlite"))
+    with pytest.raises(SchemaOutdated):
+        s.create(NewExecution(id="e1", task_name="t"), T0)
+    # Once another process migrates, the same instance works.
+    SqliteStore(path).migrate()
+    s.create(NewExecution(id="e1", task_name="t"), T0)
+    assert s.get("e1").status == r.PENDING
+
+
+def test_empty_version_table_raises_schema_outdated(path: str) -> None:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(VERSION_TABLE)
+    with pytest.raises(SchemaOutdated):
+        SqliteStore(path).list()
+
+
+def test_older_recorded_version_raises_schema_outdated(
+    store: SqliteStore, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    latest = latest_version("sqlite")
+    monkeypatch.setattr(zart.sqlite, "latest_version", lambda _d: latest + 1)
+    with pytest.raises(SchemaOutdated) as info:
+        SqliteStore(path).claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    assert (info.value.found, info.value.expected) == (latest, latest + 1)
+
+
+def test_newer_schema_than_the_code_is_refused(store: SqliteStore, path: str) -> None:
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("INSERT INTO schema_version (version) VALUES (?)", (9999,))
+    other = SqliteStore(path)
+    with pytest.raises(StoreError, match="newer") as info:
+        other.get("x")
+    assert not isinstance(info.value, SchemaOutdated)
+    with pytest.raises(StoreError, match="newer"):
+        other.migrate()
+
+
+# -- several processes on one file ----------------------------------------
+def _claim_all(path: str, name: str, barrier: Any, out: Any) -> None:
+    store = SqliteStore(path)
+    barrier.wait(DEADLINE)
+    mine: list[tuple[str, int]] = []
+    while batch := store.claim(worker=name, tasks=None, now=at(1), lease=LEASE, limit=5):
+        for c in batch:
+            mine.append((c.record.id, c.lease.token))
+            store.load(c.record.id)  # a worker reads the log next, outside any write lock
+    out.put((name, mine))
+    store.close()
+
+
+@pytest.mark.slow
+def test_two_processes_never_claim_the_same_execution(store: SqliteStore, path: str) -> None:
+    for i in range(200):
+        store.create(NewExecution(id=f"e{i:03}", task_name="t"), T0)
+    barrier, out = SPAWN.Barrier(2), SPAWN.Queue()
+    procs = [SPAWN.Process(target=_claim_all, args=(path, f"w{n}", barrier, out)) for n in (1, 2)]
+    for p in procs:
+        p.start()
+    claimed = {}
+    for _ in procs:
+        name, got = out.get(timeout=DEADLINE)
+        claimed[name] = got
+    for p in procs:
+        p.join(DEADLINE)
+        assert p.exitcode == 0
+    union = [eid for got in claimed.values() for eid, _ in got]
+    assert len(union) == len(set(union)) == 200
+    # Each row's owner and token are those of the one process that reported it.
+    with closing(sqlite3.connect(path)) as conn:
+        stored = {
+            eid: (owner, token)
+            for eid, owner, token in conn.execute(
+                "SELECT id, owner, token FROM executions WHERE status = 'running'"
+            )
+        }
+    assert stored == {eid: (name, token) for name, got in claimed.items() for eid, token in got}
+
+
+def test_threads_sharing_a_store_never_claim_the_same_execution(store: SqliteStore) -> None:
+    for i in range(100):
+        store.create(NewExecution(id=f"e{i:03}", task_name="t"), T0)
+    got: list[str] = []
+
+    def claim() -> None:
+        while batch := store.claim(worker="w", tasks=None, now=at(1), lease=LEASE, limit=3):
+            got.extend(c.record.id for c in batch)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == len(set(got)) == 100
+
+
+def test_claim_under_takes_only_that_tree(store: SqliteStore) -> None:
+    for eid in ("p", "p:c0", "p:c0:g", "px", "p;", "q:p"):
+        store.create(NewExecution(id=eid, task_name="t"), T0)
+    got = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=10, under="p")
+    assert sorted(c.record.id for c in got) == ["p", "p:c0", "p:c0:g"]
+
+
+# -- failures inside a transaction ----------------------------------------
+def _claimed(store: SqliteStore) -> r.Claimed:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    store.commit(
+        c.lease,
+        Commit(records=(RecordWrite(name="a", kind=r.K_STEP, status=r.R_COMPLETED, result=1),)),
+        T0,
+    )
+    return c
+
+
+def _assert_untouched(store: SqliteStore, c: r.Claimed) -> None:
+    rec = store.get("e1")
+    assert rec.status == r.RUNNING and rec.updated_at == T0 and rec.state is None
+    assert [h.name for h in store.history("e1")] == ["a"]
+    assert store.list(parent_id="e1") == []
+    # The lease still holds and the seq counter did not move.
+    write = RecordWrite(name="b", kind=r.K_STEP, status=r.R_COMPLETED)
+    store.commit(c.lease, Commit(records=(write,)), at(9))
+    assert [(h.name, h.seq) for h in store.history("e1")] == [("a", 1), ("b", 2)]
+
+
+def _big_commit(*records: RecordWrite, outcome: r.Outcome | None = None) -> Commit:
+    kid = NewExecution(id="e1:k", task_name="t", parent_id="e1", parent_step="k")
+    sched = RecordWrite(name="k", kind=r.K_SCHEDULE, status=r.R_PENDING, child_id="e1:k")
+    return Commit(records=(sched, *records), children=(kid,), state={"s": 1}, outcome=outcome)
+
+
+def test_python_error_mid_commit_writes_nothing(store: SqliteStore) -> None:
+    c = _claimed(store)
+    with pytest.raises(KeyError):  # awaits a record that is not in the log
+        store.commit(c.lease, _big_commit(outcome=r.Suspend(children=("k", "nope"))), at(5))
+    _assert_untouched(store, c)
+
+
+def test_database_error_mid_commit_writes_nothing(store: SqliteStore, path: str) -> None:
+    c = _claimed(store)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON steps WHEN NEW.name = 'boom' "
+            "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    boom = RecordWrite(name="boom", kind=r.K_STEP, status=r.R_COMPLETED)
+    with pytest.raises(StoreError, match="boom"):
+        store.commit(c.lease, _big_commit(boom, outcome=r.Complete(output=1)), at(5))
+    _assert_untouched(store, c)
+
+
+def _die_mid_commit(path: str) -> None:
+    store = SqliteStore(path)
+    (c,) = store.claim(worker="doomed", tasks=None, now=T0, lease=LEASE, limit=1)
+    # The process dies with the transaction open, records already written in it.
+    zart.sqlite._apply = lambda *_: os._exit(3)
+    store.commit(c.lease, _big_commit(outcome=r.Complete(output=1)), at(1))
+
+
+@pytest.mark.slow
+def test_process_dying_mid_commit_writes_nothing(store: SqliteStore, path: str) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    p = SPAWN.Process(target=_die_mid_commit, args=(path,))
+    p.start()
+    p.join(DEADLINE)
+    assert p.exitcode == 3
+    rec = store.get("e1")
+    assert rec.status == r.RUNNING and rec.state is None  # the claim committed; the rest did not
+    assert store.history("e1") == [] and store.list(parent_id="e1") == []
+    # The dead process's write lock is gone: its execution can be reclaimed.
+    (again,) = store.claim(worker="w", tasks=None, now=at(31), lease=LEASE, limit=1)
+    assert store.commit(again.lease, Commit(outcome=r.Complete(output=2)), at(32))
+    assert store.get("e1").output == 2
+
+
+# -- wait -----------------------------------------------------------------
+def _waiter(store: SqliteStore) -> threading.Thread:
+    t = threading.Thread(target=store.wait, args=(DEADLINE * 2,), daemon=True)
+    t.start()
+    return t
+
+
+def test_wait_wakes_on_a_commit_by_another_connection(store: SqliteStore, path: str) -> None:
+    other = SqliteStore(path)  # its own connections, as another process would have
+    waiter, n = _waiter(store), iter(range(10**6))
+    wait_until(
+        lambda: not waiter.is_alive(),
+        lambda: (
+            other.create(NewExecution(id=f"e{next(n)}", task_name="t"), T0),
+            waiter.join(0.01),
+        ),
+    )
+    other.close()
+
+
+def test_wait_wakes_on_a_commit_in_this_process(store: SqliteStore) -> None:
+    waiter, n = _waiter(store), iter(range(10**6))
+    wait_until(
+        lambda: not waiter.is_alive(),
+        lambda: (
+            store.create(NewExecution(id=f"e{next(n)}", task_name="t"), T0),
+            waiter.join(0.01),
+        ),
+    )
+
+
+def test_wait_returns_after_its_timeout(store: SqliteStore) -> None:
+    store.wait(0)
+    store.wait(0.01)
