@@ -1,11 +1,11 @@
 -- zart PostgreSQL schema, version 1.
 --
--- Placeholder convention (zart.postgres renders this text with
+-- Placeholder convention (zart.postgres_sql.render fills this text with
 -- psycopg.sql.SQL(...).format before running it, so every name is a quoted
 -- identifier and no value is ever spliced in):
 --   {executions} {records} {events}   the tables, prefixed ("<prefix>records")
 --                                     and schema-qualified when a schema is set
---   {name_<x>}                        the bare name "<prefix><x>", for indexes
+--   {name_suffix}                     the bare name "<prefix>suffix", for indexes
 --                                     (an index always lives in its table's schema)
 -- Braces meant literally must be doubled ({{ and }}). migrate() creates the
 -- schema and the {schema_version} table before running any file, and runs
@@ -55,6 +55,10 @@ CREATE INDEX {name_executions_parent} ON {executions} (parent_id)
 
 -- list(): newest first.
 CREATE INDEX {name_executions_created} ON {executions} (created_at, id);
+
+-- No foreign keys: log rows and events are only written while the owning
+-- execution's row is locked, and an FK check would cost every step write a
+-- lookup. Rows are never deleted except by RetryExecution's own cleanup.
 
 -- The log, keyed by name. seq is fixed when a name is first written.
 -- awaited marks schedule records a waiting parent counts on.

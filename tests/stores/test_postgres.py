@@ -1,0 +1,646 @@
+"""PostgreSQL-specific behaviour of PostgresStore, beyond the shared contract:
+URLs, schemas and prefixes, migrations, concurrency, LISTEN/NOTIFY, the claim
+index on a large table, and surviving lost connections.
+
+Every test runs against a real server (tests/pg.py), in scratch schemas.
+Nothing sleeps to wait for something: waits poll a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.pg import postgres_url_or_skip, scratch_schema
+from zart import records as r
+from zart.errors import ExecutionNotFound, LeaseLost, SchemaOutdated, StoreError
+from zart.migrations import latest_version, migration_files
+from zart.postgres import PostgresStore, split_url
+from zart.postgres_sql import CREATE_VERSION_TABLE, RECORD_VERSION, render
+from zart.records import Commit, NewExecution, RecordWrite
+from zart.urls import connect
+
+pytestmark = pytest.mark.postgres
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def url() -> str:
+    return postgres_url_or_skip()
+
+
+@pytest.fixture
+def schema(url: str) -> Iterator[str]:
+    with scratch_schema(url) as name:
+        yield name
+
+
+@pytest.fixture
+def app_name() -> str:
+    return f"zart-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(url: str, schema: str, app_name: str) -> Iterator[PostgresStore]:
+    s = PostgresStore(url, schema=schema, application_name=app_name)
+    s.migrate()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def admin(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True)
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        threading.Event().wait(0.01)  # a poll interval, not a wait for the outcome
+
+
+def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+def step(name: str, result: Any = None) -> RecordWrite:
+    return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result)
+
+
+def fan_out(s: PostgresStore, n: int, parent: str = "p") -> r.Claimed:
+    s.create(NewExecution(id=parent, task_name="t"), T0)
+    (c,) = s.claim(worker="w", tasks=["t"], now=T0, lease=LEASE, limit=1)
+    recs = tuple(
+        RecordWrite(
+            name=f"c{i}",
+            kind=r.K_SCHEDULE,
+            status=r.R_PENDING,
+            step="child",
+            child_id=f"{parent}:c{i}",
+        )
+        for i in range(n)
+    )
+    kids = tuple(
+        NewExecution(
+            id=f"{parent}:c{i}", task_name="child", input=i, parent_id=parent, parent_step=f"c{i}"
+        )
+        for i in range(n)
+    )
+    s.commit(c.lease, Commit(records=recs, children=kids), at(1))
+    return c
+
+
+# -- URLs ---------------------------------------------------------------------
+def test_from_url_takes_schema_and_prefix_from_the_query() -> None:
+    url = "postgresql://u:secret@db.example:5433/app?schema=zart&sslmode=disable&prefix=z_"
+    s = PostgresStore.from_url(url)
+    assert (s.url, s.schema, s.prefix) == (url, "zart", "z_")
+    base, own = split_url(url)
+    assert base == "postgresql://u:secret@db.example:5433/app?sslmode=disable"
+    assert own == {"schema": "zart", "prefix": "z_"}
+    assert PostgresStore.from_url(url, schema="other", prefix="o_").schema == "other"
+    plain = PostgresStore.from_url("postgresql://u@h/app")
+    assert (plain.schema, plain.prefix) == (None, "")
+    assert isinstance(connect("postgres://u@h/app?schema=s"), PostgresStore)
+
+
+def test_channels_differ_by_schema_and_prefix() -> None:
+    a = PostgresStore("postgresql://u@h/d", schema="s1")
+    b = PostgresStore("postgresql://u@h/d", schema="s2")
+    c = PostgresStore("postgresql://u@h/d", schema="s1", prefix="x_")
+    assert len({a.channel, b.channel, c.channel}) == 3
+
+
+# -- schemas, prefixes, migrations --------------------------------------------------
+def test_prefixes_isolate_stores_in_one_schema(url: str, schema: str) -> None:
+    a = PostgresStore(url, schema=schema, prefix="a_")
+    b = PostgresStore(url, schema=schema, prefix="b_")
+    try:
+        a.migrate()
+        b.migrate()
+        a.create(NewExecution(id="e1", task_name="t"), T0)
+        with pytest.raises(ExecutionNotFound):
+            b.get("e1")
+        assert b.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=5) == []
+        b.create(NewExecution(id="e1", task_name="other"), T0)
+        assert a.get("e1").task_name == "t" and b.get("e1").task_name == "other"
+        with admin(url) as conn:
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                    [schema],
+                )
+            }
+        assert {"a_executions", "b_executions", "a_records", "b_events"} <= tables
+    finally:
+        a.close()
+        b.close()
+
+
+def _shape(conn: psycopg.Connection[Any], schema: str) -> dict[str, list[Any]]:
+    columns = conn.execute(
+        """SELECT table_name, ordinal_position, column_name, data_type, is_nullable,
+                  replace(column_default, %(s)s, 'S'), is_identity
+           FROM information_schema.columns WHERE table_schema = %(s)s ORDER BY 1, 2""",
+        {"s": schema},
+    ).fetchall()
+    indexes = conn.execute(
+        """SELECT indexname, replace(indexdef, %(s)s, 'S') FROM pg_indexes
+           WHERE schemaname = %(s)s ORDER BY 1""",
+        {"s": schema},
+    ).fetchall()
+    constraints = conn.execute(
+        """SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+           JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = %(s)s ORDER BY 1""",
+        {"s": schema},
+    ).fetchall()
+    return {"columns": columns, "indexes": indexes, "constraints": constraints}
+
+
+def test_migrated_schema_equals_running_the_files(url: str, store: PostgresStore) -> None:
+    assert store.schema is not None
+    with scratch_schema(url) as fresh, admin(url) as conn:
+        conn.execute(render("CREATE SCHEMA {schema}", fresh, ""))
+        conn.execute(render(CREATE_VERSION_TABLE, fresh, ""))
+        for version, text in migration_files("postgres"):
+            conn.execute(render(text, fresh, ""))
+            conn.execute(render(RECORD_VERSION, fresh, ""), {"version": version})
+        migrated = _shape(conn, store.schema)
+        assert migrated == _shape(conn, fresh)
+        assert any(name == "executions_due" for name, _ in migrated["indexes"])
+
+
+def test_migrate_twice_is_a_no_op(url: str, store: PostgresStore) -> None:
+    assert store.schema is not None
+    with admin(url) as conn:
+        before = _shape(conn, store.schema)
+        store.migrate()
+        assert _shape(conn, store.schema) == before
+        versions = conn.execute(render("SELECT version FROM {schema_version}", store.schema, ""))
+        assert [v for (v,) in versions] == list(range(1, latest_version("postgres") + 1))
+
+
+def test_concurrent_migrate_on_a_fresh_schema(url: str, schema: str) -> None:
+    stores = [PostgresStore(url, schema=schema) for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+
+    def migrate(s: PostgresStore) -> None:
+        barrier.wait()
+        s.migrate()
+
+    runs = [in_thread(partial(migrate, s)) for s in stores]
+    for t, _ in runs:
+        t.join(60)
+    assert [out.get("error") for _, out in runs] == [None] * len(stores)
+    with admin(url) as conn:
+        versions = conn.execute(render("SELECT version FROM {schema_version}", schema, ""))
+        assert [v for (v,) in versions] == list(range(1, latest_version("postgres") + 1))
+    stores[0].create(NewExecution(id="e1", task_name="t"), T0)
+    assert stores[1].get("e1").status == r.PENDING
+    for s in stores:
+        s.close()
+
+
+def test_unmigrated_schema_raises_schema_outdated(url: str, schema: str) -> None:
+    s = PostgresStore(url, schema=schema)
+    with pytest.raises(SchemaOutdated) as info:
+        s.get("x")
+    assert (info.value.found, info.value.expected) == (0, latest_version("postgres"))
+    assert "zart migrate" in str(info.value)
+    s.migrate()
+    with pytest.raises(ExecutionNotFound):
+        s.get("x")
+    s.close()
+
+
+def test_older_and_newer_recorded_versions_are_refused(url: str, store: PostgresStore) -> None:
+    assert store.schema is not None
+    with admin(url) as conn:
+        conn.execute(render("DELETE FROM {schema_version}", store.schema, ""))
+        with pytest.raises(SchemaOutdated):
+            PostgresStore(url, schema=store.schema).get("x")
+        conn.execute(render(RECORD_VERSION, store.schema, ""), {"version": 999})
+        with pytest.raises(StoreError, match="newer than this code"):
+            PostgresStore(url, schema=store.schema).get("x")
+
+
+# -- values ---------------------------------------------------------------------
+def test_datetimes_round_trip_exactly_as_utc(store: PostgresStore) -> None:
+    when = datetime(2031, 2, 3, 4, 5, 6, 789012, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    store.create(NewExecution(id="e1", task_name="t"), when)
+    rec = store.get("e1")
+    assert rec.created_at == when and rec.created_at.microsecond == 789012
+    assert rec.created_at.tzinfo is UTC
+    (c,) = store.claim(worker="w", tasks=None, now=when, lease=LEASE, limit=1)
+    sleep = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, wake_at=when)
+    store.commit(c.lease, Commit(records=(sleep,)), when)
+    assert store.load("e1").records["nap"].wake_at == when
+
+
+def test_none_is_sql_null_and_json_null_values_round_trip(url: str, store: PostgresStore) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    store.commit(c.lease, Commit(records=(step("a"), step("b", [None]), step("c", ""))), at(1))
+    assert [h.result for h in store.history("e1")] == [None, [None], ""]
+    assert store.schema is not None
+    with admin(url) as conn:
+        nulls = conn.execute(
+            render("SELECT name FROM {records} WHERE result IS NULL", store.schema, "")
+        ).fetchall()
+    assert nulls == [("a",)]
+
+
+# -- fencing ------------------------------------------------------------------
+def test_a_stale_commit_writes_nothing_whatever_it_carries(url: str, store: PostgresStore) -> None:
+    c = fan_out(store, 1)  # p, waiting for nothing yet, with one child p:c0
+    (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
+    store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
+    # Both leases expire and other workers take over.
+    new_kid = store.claim(worker="w2", tasks=["child"], now=at(40), lease=LEASE, limit=1)[0]
+    store.offer_event("p", "go", None, at(40))
+    failed = RecordWrite(name="f", kind=r.K_STEP, status=r.R_FAILED, error={"type": "E"})
+    store.commit(new_kid.lease, Commit(records=(failed,)), at(41))
+    before = {eid: store.get(eid) for eid in ("p", "p:c0")}
+    logs = {eid: store.load(eid) for eid in ("p", "p:c0")}
+    awaited = render(
+        "SELECT execution_id, name, awaited FROM {records} ORDER BY 1, 2", store.schema, ""
+    )
+    with admin(url) as conn:
+        flags = conn.execute(awaited).fetchall()
+    extra = NewExecution(id="p:c0:x", task_name="child", parent_id="p:c0", parent_step="x")
+    stale = [
+        Commit(records=(step("s", 1),), state={"x": 1}),
+        Commit(children=(extra,), outcome=r.Suspend(children=("f",))),
+        Commit(outcome=r.Suspend(wake_at=at(99))),
+        Commit(outcome=r.RetryExecution(error={"type": "E"}, wake_at=at(42))),
+        Commit(outcome=r.Complete(output="stale")),
+        Commit(outcome=r.Fail(error={"type": "E"})),
+    ]
+    for commit in stale:
+        with pytest.raises(LeaseLost):
+            store.commit(kid.lease, commit, at(42))
+    assert {eid: store.get(eid) for eid in ("p", "p:c0")} == before
+    assert {eid: store.load(eid) for eid in ("p", "p:c0")} == logs
+    with admin(url) as conn:
+        assert conn.execute(awaited).fetchall() == flags
+    with pytest.raises(ExecutionNotFound):
+        store.get("p:c0:x")
+
+
+# -- claims -------------------------------------------------------------------
+def test_claim_under_takes_only_that_tree(store: PostgresStore) -> None:
+    for eid in ("p", "p:c0", "p:c0:g", "px", "p;", "q:p", "p%", "p_:x"):
+        store.create(NewExecution(id=eid, task_name="t"), T0)
+    got = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=10, under="p")
+    assert sorted(c.record.id for c in got) == ["p", "p:c0", "p:c0:g"]
+
+
+def test_concurrent_claimers_never_get_the_same_row(url: str, store: PostgresStore) -> None:
+    kids = tuple(NewExecution(id=f"e{i}", task_name="t") for i in range(500))
+    for kid in kids:
+        store.create(kid, T0)
+    claimers = [PostgresStore(url, schema=store.schema) for _ in range(8)]
+    barrier = threading.Barrier(len(claimers))
+
+    def drain(s: PostgresStore) -> list[str]:
+        barrier.wait()
+        got: list[str] = []
+        while batch := s.claim(worker="w", tasks=None, now=at(1), lease=LEASE, limit=7):
+            got.extend(c.record.id for c in batch)
+        return got
+
+    runs = [in_thread(partial(drain, s)) for s in claimers]
+    for t, _ in runs:
+        t.join(60)
+    got = [eid for _, out in runs for eid in out["value"]]
+    assert len(got) == len(set(got)) == 500
+    for s in claimers:
+        s.close()
+
+
+def test_a_thousand_children_in_one_commit(store: PostgresStore) -> None:
+    c = fan_out(store, 1000)
+    hist = store.history("p")
+    assert [h.seq for h in hist] == list(range(1, 1001))
+    assert [h.name for h in hist[:3]] == ["c0", "c1", "c2"]
+    got = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=2000)
+    assert [k.record.id for k in got] == [f"p:c{i}" for i in range(1000)]
+    assert store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0", "c999"))), at(3))
+
+
+def test_claims_use_the_due_index_on_a_large_table(url: str, store: PostgresStore) -> None:
+    # 200,000 executions, 1% of them due: the shape of a long-lived table.
+    assert store.schema is not None
+    with admin(url) as conn:
+        conn.execute(
+            render(
+                """INSERT INTO {executions} (id, task_name, kind, status, created_at, updated_at,
+                                         wake_at)
+               SELECT 'x' || g, 't', 'workflow',
+                      CASE WHEN g %% 100 = 0 THEN 'pending' ELSE 'completed' END,
+                      %(t0)s, %(t0)s,
+                      CASE WHEN g %% 100 = 0 THEN %(t0)s + g * interval '1 ms' END
+               FROM generate_series(1, 200000) AS g""",
+                store.schema,
+                "",
+            ),
+            {"t0": T0},
+        )
+        conn.execute(render("ANALYZE {executions}", store.schema, ""))
+        params = {
+            "now": at(3600),
+            "until": at(3700),
+            "worker": "w",
+            "limit": 10,
+            "tasks": ["t"],
+            "under": None,
+        }
+        for query in ("CLAIM", "CLAIM_TASKS"):
+            (plan,) = conn.execute(b"EXPLAIN (FORMAT JSON) " + store._q[query], params).fetchone()
+            nodes = _nodes(plan[0]["Plan"])
+            assert any(n.get("Index Name") == "executions_due" for n in nodes), nodes
+            assert not any(n["Node Type"] == "Seq Scan" for n in nodes), nodes
+    started = time.monotonic()
+    got = store.claim(worker="w", tasks=["t"], now=at(3600), lease=LEASE, limit=10)
+    assert time.monotonic() - started < 2.0
+    assert [c.record.id for c in got] == [f"x{g}" for g in range(100, 1100, 100)]
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [plan]
+    for child in plan.get("Plans", []):
+        found.extend(_nodes(child))
+    return found
+
+
+def _race_children_against_suspend(
+    store: PostgresStore, workers: list[PostgresStore], parent: str
+) -> None:
+    """12 children finish on four other connections while the parent suspends."""
+    c = fan_out(store, 12, parent)
+    kids = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=20)
+    names = tuple(f"c{i}" for i in range(12))
+    barrier = threading.Barrier(len(kids) + 1)
+
+    def finish(kid: r.Claimed, i: int) -> None:
+        barrier.wait()
+        workers[i % len(workers)].commit(kid.lease, Commit(outcome=r.Complete(output=i)), at(3))
+
+    def suspend() -> bool:
+        barrier.wait()
+        return store.commit(c.lease, Commit(outcome=r.Suspend(children=names)), at(3))
+
+    runs = [in_thread(partial(finish, k, i)) for i, k in enumerate(kids)]
+    runs.append(in_thread(suspend))
+    for t, _ in runs:
+        t.join(60)
+    assert [out.get("error") for _, out in runs] == [None] * len(runs)
+
+
+def test_last_child_wakes_the_parent_exactly_once_under_concurrency(
+    url: str, store: PostgresStore
+) -> None:
+    workers = [PostgresStore(url, schema=store.schema) for _ in range(4)]
+    for round_ in range(5):
+        parent = f"p{round_}"
+        _race_children_against_suspend(store, workers, parent)
+        # A lost wake-up leaves the parent waiting; a double one drives
+        # its counter of open children below zero.
+        rec = store.get(parent)
+        assert rec.status == r.PENDING and rec.wake_at == at(3), (round_, rec)
+        assert {x.status for x in store.history(parent)} == {r.R_COMPLETED}
+        with admin(url) as conn:
+            row = conn.execute(
+                render("SELECT awaiting FROM {executions} WHERE id = %(id)s", store.schema, ""),
+                {"id": parent},
+            ).fetchone()
+        assert row == (0,)
+    for s in workers:
+        s.close()
+
+
+def test_cancel_races_with_finishing_children(url: str, store: PostgresStore) -> None:
+    other = PostgresStore(url, schema=store.schema)
+    c = fan_out(store, 10)
+    store.commit(
+        c.lease, Commit(outcome=r.Suspend(children=tuple(f"c{i}" for i in range(10)))), at(2)
+    )
+    kids = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=20)
+    barrier = threading.Barrier(len(kids) + 1)
+
+    def finish(kid: r.Claimed) -> None:
+        barrier.wait()
+        try:
+            other.commit(kid.lease, Commit(outcome=r.Complete(output=1)), at(3))
+        except Exception as exc:  # losing the race to the cancel is fine
+            assert type(exc).__name__ == "LeaseLost"
+
+    def cancel() -> bool:
+        barrier.wait()
+        return store.cancel("p", at(3))
+
+    runs = [in_thread(partial(finish, k)) for k in kids]
+    runs.append(in_thread(cancel))
+    for t, _ in runs:
+        t.join(60)
+    assert [out.get("error") for _, out in runs] == [None] * len(runs)
+    assert store.get("p").status == r.CANCELLED
+    statuses = {e.id: e.status for e in store.list(parent_id="p", limit=20)}
+    assert set(statuses.values()) <= {r.COMPLETED, r.CANCELLED}
+    log = store.load("p").records
+    for i in range(10):
+        expected = r.R_COMPLETED if statuses[f"p:c{i}"] == r.COMPLETED else r.R_CANCELLED
+        assert log[f"c{i}"].status == expected
+    other.close()
+
+
+# -- LISTEN / NOTIFY ----------------------------------------------------------------
+def _time_wait(listener: PostgresStore, action: Callable[[], Any], waiters: int = 1) -> float:
+    """How long ``waiters`` threads blocked in wait(30) take to return after
+    ``action`` runs (the slowest of them)."""
+    started = time.monotonic()
+    runs = [in_thread(lambda: listener.wait(30)) for _ in range(waiters)]
+    action()
+    for t, _ in runs:
+        t.join(35)
+    return time.monotonic() - started
+
+
+def test_notify_wakes_wait_promptly(url: str, store: PostgresStore) -> None:
+    listener = PostgresStore(url, schema=store.schema)
+    listener.wait(0)  # opens the LISTEN connection and returns at once
+    started = time.monotonic()
+    listener.wait(0.3)  # nothing happened: it waits out its timeout
+    assert time.monotonic() - started >= 0.25
+
+    assert (
+        _time_wait(
+            listener, lambda: store.create(NewExecution(id="e1", task_name="t"), T0), waiters=3
+        )
+        < 5
+    )
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    store.commit(c.lease, Commit(outcome=r.Suspend(event="go")), at(1))
+    assert _time_wait(listener, lambda: store.offer_event("e1", "go", 1, at(2))) < 5
+    (c,) = store.claim(worker="w", tasks=None, now=at(2), lease=LEASE, limit=1)
+    assert _time_wait(listener, lambda: store.release(c.lease, at(3))) < 5
+    listener.close()
+
+
+def test_other_schemas_do_not_wake_wait(url: str, store: PostgresStore) -> None:
+    with scratch_schema(url) as elsewhere:
+        other = PostgresStore(url, schema=elsewhere)
+        other.migrate()
+        store.wait(0)
+        other.create(NewExecution(id="e1", task_name="t"), T0)
+        started = time.monotonic()
+        store.wait(0.3)
+        assert time.monotonic() - started >= 0.25
+        other.close()
+
+
+# -- faults ---------------------------------------------------------------------
+def _kill(url: str, app_name: str) -> int:
+    with admin(url) as conn:
+        killed = conn.execute(
+            """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid()
+                 AND application_name = %s""",
+            [app_name],
+        ).fetchone()
+        eventually(
+            lambda: (
+                conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [app_name]
+                ).fetchone()
+                == (0,)
+            )
+        )
+    return int(killed[0]) if killed else 0
+
+
+def test_killed_connections_are_replaced(url: str, store: PostgresStore, app_name: str) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    store.wait(0)  # the listening connection
+    assert _kill(url, app_name) >= 2
+    # create is not retried on a lost connection: this proves the pool hands
+    # out a live connection instead of the dead one.
+    store.create(NewExecution(id="e2", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    store.commit(c.lease, Commit(records=(step("s", 1),)), at(1))
+    assert store.load("e1").records["s"].result == 1
+    assert store.offer_event("e2", "go", None, at(1)) is True
+    store.wait(0)  # reconnects the listener
+    other = PostgresStore(url, schema=store.schema)
+    assert _time_wait(store, lambda: other.create(NewExecution(id="e3", task_name="t"), T0)) < 5
+    other.close()
+
+
+def _blocked_on_lock(url: str, app_name: str) -> int:
+    pids: list[int] = []
+
+    def check() -> bool:
+        with admin(url) as conn:
+            pids[:] = [
+                pid
+                for (pid,) in conn.execute(
+                    """SELECT pid FROM pg_stat_activity
+                   WHERE application_name = %s AND wait_event_type = 'Lock'""",
+                    [app_name],
+                )
+            ]
+        return bool(pids)
+
+    eventually(check)
+    return pids[0]
+
+
+def test_connection_killed_mid_commit_writes_nothing_and_the_retry_applies_once(
+    url: str, store: PostgresStore, app_name: str
+) -> None:
+    c = fan_out(store, 1)
+    store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
+    (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
+    holder = psycopg.connect(url)  # holds the parent's row lock in an open transaction
+    holder.execute(render("SELECT 1 FROM {executions} WHERE id = 'p' FOR UPDATE", store.schema, ""))
+    t, out = in_thread(lambda: store.commit(kid.lease, Commit(outcome=r.Complete(output=7)), at(3)))
+    pid = _blocked_on_lock(url, app_name)  # the child is finished, in an open transaction
+    with admin(url) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    assert store.get("p:c0").status == r.RUNNING  # the killed transaction left nothing
+    holder.rollback()
+    holder.close()
+    t.join(30)
+    assert out == {"value": True}
+    assert store.get("p:c0").status == r.COMPLETED
+    parent = store.get("p")
+    assert parent.status == r.PENDING and parent.wake_at == at(3)
+    assert store.load("p").records["c0"].result == 7
+
+
+def test_connection_killed_mid_offer_raises_store_error_and_writes_nothing(
+    url: str, store: PostgresStore, app_name: str
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    holder = psycopg.connect(url)
+    holder.execute(
+        render("SELECT 1 FROM {executions} WHERE id = 'e1' FOR UPDATE", store.schema, "")
+    )
+    t, out = in_thread(lambda: store.offer_event("e1", "go", {"x": 1}, at(1)))
+    pid = _blocked_on_lock(url, app_name)
+    with admin(url) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    t.join(30)
+    holder.rollback()
+    holder.close()
+    assert isinstance(out.get("error"), StoreError)
+    assert store.load("e1").events == {}
+    assert store.offer_event("e1", "go", {"x": 2}, at(2)) is True
+
+
+def test_unreachable_server_raises_store_error_with_the_password_redacted() -> None:
+    url = "postgresql://postgres:s3cret-pw@127.0.0.1:1/test"
+    s = PostgresStore(url, connect_timeout=2)
+    started = time.monotonic()
+    for call in (lambda: s.get("x"), s.migrate):
+        with pytest.raises(StoreError) as info:
+            call()
+        message = str(info.value)
+        assert "postgresql://postgres:***@127.0.0.1:1/test" in message
+        assert "s3cret-pw" not in message
+    assert time.monotonic() - started < 10
+    s.close()
+
+
+def test_unknown_database_raises_store_error(url: str) -> None:
+    base = url.rsplit("/", 1)[0]
+    s = PostgresStore(f"{base}/zart_no_such_database_{uuid.uuid4().hex[:6]}", connect_timeout=2)
+    with pytest.raises(StoreError, match="does not exist"):
+        s.get("x")

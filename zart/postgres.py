@@ -1,0 +1,595 @@
+"""The PostgreSQL store (psycopg 3 and psycopg_pool).
+
+How it keeps the store contract (``zart.store``) on a shared database:
+
+- Every execution row carries ``wake_at``, the moment it becomes claimable,
+  NULL when nothing can claim it; a partial index over it makes "what is due"
+  one index range, and claims take it with ``FOR UPDATE SKIP LOCKED``.
+- The execution row is the lock for everything that belongs to it: a commit
+  fences on it (status running and same token), and an event offer or a
+  child's completion locks it before touching its events or its log, so a
+  suspend, which decides under that same lock, never misses its wake-up.
+- Pool connections are in autocommit: a single-statement write is its own
+  transaction, and a plain step commit is one statement, one round trip.
+  Multi-statement writes are one transaction in pipeline mode: two round
+  trips, whatever the number of statements.
+- Whatever makes work due now also ``pg_notify``s a channel named after the
+  schema and prefix, in the same transaction; ``wait()`` listens to it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from . import postgres_sql as q
+from . import records as r
+from .errors import (
+    EventRejected,
+    ExecutionAlreadyExists,
+    ExecutionNotFound,
+    LeaseLost,
+    SchemaOutdated,
+    StoreError,
+)
+from .migrations import latest_version, migration_files
+from .postgres_sql import json_param as _json
+from .records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
+from .urls import redact
+
+log = logging.getLogger("zart")
+
+T = TypeVar("T")
+Conn = psycopg.Connection[tuple[Any, ...]]
+Params = dict[str, Any]
+
+FINAL = sorted(r.FINAL_STATUSES)
+CANCEL_ERROR = {"type": "Cancelled", "message": "cancelled"}
+# Deadlocks and serialization failures roll the whole transaction back, so
+# running it again is safe; they are rare, so a few tries are plenty.
+CONFLICT_RETRIES = 5
+_OWN_PARAMS = ("schema", "prefix")
+_OPEN_TX = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without zart's own query parameters, and those parameters."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    ours = {k: v for k, v in pairs if k in _OWN_PARAMS}
+    rest = urlencode([(k, v) for k, v in pairs if k not in _OWN_PARAMS])
+    return urlunsplit(parts._replace(query=rest)), ours
+
+
+@contextmanager
+def _pipelined(conn: Conn) -> Iterator[None]:
+    """One transaction in pipeline mode. BEGIN rides along with the first
+    statement and COMMIT with the last: two round trips when the block reads
+    a result before its end, one when it does not."""
+    try:
+        with conn.pipeline():
+            conn.execute(b"BEGIN", prepare=False)
+            yield
+            conn.execute(b"COMMIT", prepare=False)
+    except BaseException:
+        if conn.pgconn.transaction_status in _OPEN_TX:
+            with suppress(psycopg.Error):
+                conn.execute(b"ROLLBACK", prepare=False)
+        raise
+
+
+def _stale(conn: Conn) -> bool:
+    # An idle connection has nothing to read unless the server hung up on it
+    # (a restart, pg_terminate_backend): a zero-wait poll spots that with no
+    # round trip, before a statement is lost on it. (poll, not select: select
+    # cannot watch descriptors above 1023.)
+    try:
+        fd = conn.fileno()
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError, psycopg.Error):
+        return True
+
+
+class PostgresStore:
+    """A store in a PostgreSQL database. ``schema`` and ``prefix`` (for table
+    names) let several stores share one database without seeing each other."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        prefix: str = "",
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10,
+        pool_timeout: float = 30.0,
+        application_name: str | None = None,
+    ) -> None:
+        self.url = url
+        base, own = split_url(url)
+        self.schema = schema if schema is not None else own.get("schema") or None
+        self.prefix = prefix or own.get("prefix", "")
+        if len(self.prefix) > 30:  # identifiers stop at 63 bytes
+            raise StoreError(f"table prefix {self.prefix!r} is too long (30 characters at most)")
+        self._conninfo = _conninfo(base, connect_timeout, application_name)
+        self._timeouts = (connect_timeout, pool_timeout)
+        self._sizes = (min_size, max_size)
+        self._q = {
+            name: q.render(getattr(q, name), self.schema, self.prefix)
+            for name in dir(q)
+            if name.isupper() and not name.startswith("_") and isinstance(getattr(q, name), str)
+        }
+        scope = hashlib.blake2b(f"{self.schema or ''}\0{self.prefix}".encode(), digest_size=16)
+        self._lock_key = int.from_bytes(scope.digest()[:8], "big", signed=True)
+        self.channel = f"zart_{scope.hexdigest()[:24]}"
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[Conn] | None = None
+        self._listener = _Listener(self._conninfo, self.channel, redact(url))
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> PostgresStore:
+        """``postgresql://user:pass@host/db?schema=zart&prefix=zart_``: the
+        query's ``schema`` and ``prefix`` are zart's (options override them),
+        the rest goes to libpq."""
+        return cls(url, **options)
+
+    # -- lifecycle ---------------------------------------------------------
+    def migrate(self) -> None:
+        """Apply the migrations above the recorded version. The advisory lock
+        makes workers that start together take turns; the later ones find
+        the work done."""
+        with self._direct() as conn, conn.transaction():
+            conn.execute(self._q["MIGRATION_LOCK"], {"key": self._lock_key})
+            if self.schema:
+                conn.execute(self._q["CREATE_SCHEMA"])
+            conn.execute(self._q["CREATE_VERSION_TABLE"])
+            current = conn.execute(self._q["CURRENT_VERSION"]).fetchone()
+            for version, text in migration_files("postgres"):
+                if current is None or version > current[0]:
+                    log.info("zart: applying PostgreSQL migration %04d", version)
+                    conn.execute(q.render(text, self.schema, self.prefix))
+                    conn.execute(self._q["RECORD_VERSION"], {"version": version})
+
+    def close(self) -> None:
+        """Close the connections; a later call opens new ones."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        self._listener.close()
+
+    def wait(self, timeout: float) -> None:
+        """Block until a notification on this store's channel or ``timeout``.
+        The first call (and the first after a lost connection) only starts
+        listening and returns at once: anything sent before was not heard."""
+        self._listener.wait(timeout)
+
+    @contextmanager
+    def _direct(self) -> Iterator[Conn]:
+        """A connection outside the pool, its faults raised as StoreError."""
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise self._error("cannot connect to", exc) from exc
+        try:
+            with conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise self._error("failed on", exc) from exc
+
+    def _ready(self) -> ConnectionPool[Conn]:
+        """The pool, opened once the schema is known to be current. The first
+        connection is made directly: it fails fast, and with libpq's reason."""
+        pool = self._pool
+        if pool is not None:
+            return pool
+        with self._lock:
+            if self._pool is None:
+                self._check_schema()
+                connect_timeout, pool_timeout = self._timeouts
+                pool = ConnectionPool(
+                    self._conninfo,
+                    kwargs={"autocommit": True},
+                    min_size=self._sizes[0],
+                    max_size=self._sizes[1],
+                    timeout=pool_timeout,
+                    name=f"zart-{self.channel}",
+                    open=False,
+                )
+                try:
+                    pool.open(wait=True, timeout=connect_timeout)
+                except PoolTimeout as exc:
+                    pool.close()
+                    raise self._error("cannot fill its pool for", exc) from exc
+                self._pool = pool
+            return self._pool
+
+    def _check_schema(self) -> None:
+        expected = latest_version("postgres")
+        with self._direct() as conn:
+            try:
+                row = conn.execute(self._q["CURRENT_VERSION"]).fetchone()
+                found = row[0] if row else 0
+            except psycopg.errors.UndefinedTable:
+                found = 0
+        if found < expected:
+            raise SchemaOutdated(found, expected)
+        if found > expected:
+            raise StoreError(
+                f"the schema at {redact(self.url)} is at version {found}, newer than this "
+                f"code (version {expected}): upgrade zart"
+            )
+
+    def _error(self, what: str, exc: BaseException) -> StoreError:
+        text = str(exc)
+        password = urlsplit(self.url).password
+        if password:
+            text = text.replace(password, "***")
+        return StoreError(f"PostgreSQL store {what} {redact(self.url)}: {text}")
+
+    @contextmanager
+    def _connection(self) -> Iterator[Conn]:
+        pool = self._ready()
+        conn = pool.getconn()
+        for _ in range(pool.max_size):
+            if not _stale(conn):
+                break
+            conn.close()  # the pool replaces a closed connection when it comes back
+            pool.putconn(conn)
+            conn = pool.getconn()
+        try:
+            yield conn
+        finally:
+            pool.putconn(conn)
+
+    def _run(self, what: str, op: Callable[[Conn], T], *, retry: bool = True) -> T:
+        """Run ``op`` on a pooled connection. A lost connection is retried once
+        on a fresh one when ``retry`` (the operation is fenced or read-only, so
+        a repeat is harmless); deadlocks and serialization failures, which
+        roll the whole transaction back, are retried a few times."""
+        conflicts = 0
+        reconnected = False
+        while True:
+            try:
+                with self._connection() as conn:
+                    return op(conn)
+            except psycopg.errors.TransactionRollback as exc:
+                conflicts += 1
+                if conflicts >= CONFLICT_RETRIES:
+                    raise self._error(f"{what} kept conflicting on", exc) from exc
+                log.debug("zart: %s conflicted (%s), retrying", what, exc.sqlstate)
+            except PoolTimeout as exc:
+                raise self._error(f"{what} got no connection to", exc) from exc
+            except psycopg.OperationalError as exc:
+                if not retry or reconnected:
+                    raise self._error(f"{what} lost its connection to", exc) from exc
+                log.warning("zart: %s lost its connection, retrying: %s", what, exc)
+                reconnected = True
+            except psycopg.Error as exc:
+                raise self._error(f"{what} failed on", exc) from exc
+
+    def _rows(self, what: str, query: str, params: Params) -> builtins.list[tuple[Any, ...]]:
+        sql_text = self._q[query]
+        return self._run(what, lambda conn: conn.execute(sql_text, params).fetchall())
+
+    # -- executions ----------------------------------------------------------
+    def create(self, new: NewExecution, now: datetime) -> ExecutionRecord:
+        params = {"channel": self.channel, "now": now, **q.new_params(new)}
+
+        def op(conn: Conn) -> ExecutionRecord:
+            row = conn.execute(self._q["CREATE"], params).fetchone()
+            if row is not None:
+                return q.execution_row(row)
+            status = conn.execute(self._q["STATUS_OF"], {"id": new.id}).fetchone()
+            raise ExecutionAlreadyExists(new.id, status[0] if status else None)
+
+        # Not retried: had the insert committed before the connection broke,
+        # a retry would report our own execution as a duplicate.
+        return self._run("create", op, retry=False)
+
+    def claim(
+        self,
+        *,
+        worker: str,
+        tasks: Collection[str] | None,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        under: str | None = None,
+    ) -> builtins.list[Claimed]:
+        if limit <= 0 or (tasks is not None and not tasks):
+            return []
+        query = "CLAIM" + ("" if tasks is None else "_TASKS") + ("" if under is None else "_UNDER")
+        params = {
+            "now": now,
+            "until": now + lease,
+            "worker": worker,
+            "limit": limit,
+            "tasks": None if tasks is None else builtins.list(tasks),
+            "under": under,
+        }
+        rows = self._rows("claim", query, params)
+        return [Claimed(q.execution_row(row), Lease(row[0], row[16])) for row in rows]
+
+    def load(self, execution_id: str) -> Log:
+        records, events = self._read_log(execution_id, "LOAD_ALL")
+        return Log(records={x.name: x for x in records}, events=events)
+
+    def history(self, execution_id: str) -> builtins.list[StepRecord]:
+        return self._read_log(execution_id, "LOAD_HISTORY")[0]
+
+    def _read_log(
+        self, execution_id: str, query: str
+    ) -> tuple[builtins.list[StepRecord], dict[str, Any]]:
+        rows = self._rows("load", query, {"id": execution_id})
+        if not rows or rows[0][0] != 0:
+            raise ExecutionNotFound(execution_id)
+        records = [q.step_row(row) for row in rows if row[0] == 1]
+        events = {row[1]: row[6] for row in rows if row[0] == 2}
+        return records, events
+
+    def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
+        query, params = q.commit_params(lease, commit, now)
+        if commit.children or commit.outcome is not None:
+            return self._run("commit", lambda conn: self._commit_tx(conn, commit, query, params))
+
+        # The common step commit: one statement in autocommit, one round trip.
+        def simple(conn: Conn) -> bool:
+            if conn.execute(self._q[query], params).fetchone() is None:
+                raise LeaseLost(lease.execution_id)
+            return True
+
+        return self._run("commit", simple)
+
+    def _commit_tx(self, conn: Conn, commit: Commit, query: str, params: Params) -> bool:
+        """Fence and all: one pipeline, one round trip. Every statement after the
+        fence writes only while the lease holds (see postgres_sql), so the fence's
+        answer can be read after COMMIT: empty means nothing was written."""
+        base = {
+            "id": params["id"],
+            "token": params["token"],
+            "now": params["now"],
+            "channel": self.channel,
+        }
+        outcome = commit.outcome
+        answer = None
+        with _pipelined(conn):
+            fenced = conn.execute(self._q[query], params)
+            if commit.children:
+                kids = [q.new_params(k) for k in commit.children]
+                columns = {f"{key}s": [k[key] for k in kids] for key in kids[0]}
+                conn.execute(self._q["INSERT_CHILDREN"], {**base, **columns})
+            if isinstance(outcome, r.Suspend):
+                answer = conn.execute(self._q["SUSPEND"], {**base, **q.suspend_params(outcome)})
+            elif isinstance(outcome, r.RetryExecution):
+                retry = {"wake_at": outcome.wake_at, "error": _json(outcome.error)}
+                conn.execute(self._q["RETRY"], {**base, **retry})
+            elif outcome is not None:
+                conn.execute(self._q["LOCK_PARENT_OF"], base)
+                conn.execute(self._q["FINISH"], {**base, **q.finish_params(outcome)})
+        if fenced.fetchone() is None:
+            raise LeaseLost(params["id"])
+        row = answer.fetchone() if answer is not None else (True,)
+        return bool(row and row[0])
+
+    def _propagate(self, conn: Conn, base: Params, parent: tuple[Any, Any], values: Params) -> None:
+        """A cancelled execution's outcome into its parent's log, the parent
+        locked first (see LOCK_PARENT_OF)."""
+        target = {"parent_id": parent[0], "parent_step": parent[1]}
+        conn.execute(self._q["LOCK_PARENT"], target)
+        conn.execute(self._q["PROPAGATE"], {**base, **values, **target})
+
+    def heartbeat(
+        self, leases: Sequence[Lease], now: datetime, lease: timedelta
+    ) -> builtins.list[Lease]:
+        if not leases:
+            return []
+        ordered = sorted(leases, key=lambda x: x.execution_id)
+        params = {
+            "ids": [x.execution_id for x in ordered],
+            "tokens": [x.token for x in ordered],
+            "until": now + lease,
+        }
+        held = {(row[0], row[1]) for row in self._rows("heartbeat", "HEARTBEAT", params)}
+        return [x for x in leases if (x.execution_id, x.token) not in held]
+
+    def release(self, lease: Lease, now: datetime) -> None:
+        params = {"id": lease.execution_id, "token": lease.token, "now": now}
+        self._rows("release", "RELEASE", {**params, "channel": self.channel})
+
+    def offer_event(self, execution_id: str, name: str, payload: Any, now: datetime) -> bool:
+        params = {
+            "id": execution_id,
+            "name": name,
+            "payload": _json(payload),
+            "now": now,
+            "final": FINAL,
+            "channel": self.channel,
+        }
+
+        def op(conn: Conn) -> bool:
+            with _pipelined(conn):
+                locked = conn.execute(self._q["LOCK_EXECUTION"], params)
+                offered = conn.execute(self._q["OFFER_EVENT"], params)
+            status = locked.fetchone()
+            if status is None:
+                raise ExecutionNotFound(execution_id)
+            if status[0] in r.FINAL_STATUSES:
+                raise EventRejected(execution_id, name, status[0])
+            row = offered.fetchone()
+            return bool(row and row[0])
+
+        # Not retried: a repeat after a lost COMMIT acknowledgement would
+        # answer False for the offer that was in fact the first.
+        return self._run("offer_event", op, retry=False)
+
+    def cancel(self, execution_id: str, now: datetime) -> bool:
+        base = {"id": execution_id, "now": now, "channel": self.channel, "final": FINAL}
+        values = {"output": None, "error": _json(CANCEL_ERROR), "rstatus": r.R_CANCELLED}
+
+        def op(conn: Conn) -> bool:
+            with _pipelined(conn):
+                tree = conn.execute(self._q["LOCK_TREE"], base).fetchall()
+                top = next((row for row in tree if row[0] == execution_id), None)
+                if top is None:
+                    raise ExecutionNotFound(execution_id)
+                if top[1] in r.FINAL_STATUSES:
+                    return False
+                conn.execute(self._q["CASCADE"], {**base, **values})
+                if top[2] is not None and top[3] is not None:
+                    self._propagate(conn, base, (top[2], top[3]), values)
+            return True
+
+        return self._run("cancel", op, retry=False)
+
+    # -- reads ---------------------------------------------------------------
+    def get(self, execution_id: str) -> ExecutionRecord:
+        rows = self._rows("get", "GET", {"id": execution_id})
+        if not rows:
+            raise ExecutionNotFound(execution_id)
+        return q.execution_row(rows[0])
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        task: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[ExecutionRecord]:
+        params = {
+            "status": status,
+            "task": task,
+            "parent_id": parent_id,
+            "limit": limit,
+            "offset": offset,
+        }
+        return [q.execution_row(row) for row in self._rows("list", "LIST", params)]
+
+    def next_wake(self, tasks: Collection[str] | None) -> datetime | None:
+        if tasks is not None and not tasks:
+            return None
+        query = "NEXT_WAKE" if tasks is None else "NEXT_WAKE_TASKS"
+        params = {"tasks": None if tasks is None else builtins.list(tasks)}
+        rows = self._rows("next_wake", query, params)
+        return rows[0][0] if rows else None
+
+    def unknown_tasks(self, known: Collection[str], now: datetime) -> builtins.list[str]:
+        params = {"known": builtins.list(known), "now": now}
+        return [row[0] for row in self._rows("unknown_tasks", "UNKNOWN_TASKS", params)]
+
+
+def _conninfo(url: str, connect_timeout: float, application_name: str | None) -> str:
+    given = conninfo_to_dict(url)
+    # Timestamps come back in UTC (as datetime.timezone.utc), whatever the
+    # server's TimeZone, without a SET on every new connection.
+    options = f"{given.get('options') or ''} -c TimeZone=UTC".strip()
+    return make_conninfo(
+        url,
+        connect_timeout=max(1, round(connect_timeout)),
+        application_name=application_name or given.get("application_name") or "zart",
+        options=options,
+    )
+
+
+class _Listener:
+    """LISTEN on one connection for every thread of the store that waits.
+
+    One thread at a time blocks in ``notifies()`` (psycopg holds the
+    connection's lock there); the others wait on a condition and return with
+    it when it hears something. Whenever the connection is (re)opened, what
+    was sent while nobody listened is lost, so ``wait`` returns at once: the
+    caller's next claim looks for itself.
+    """
+
+    def __init__(self, conninfo: str, channel: str, where: str) -> None:
+        self._conninfo = conninfo
+        self._channel = channel
+        self._where = where
+        self._cond = threading.Condition()
+        self._news = 0  # bumped when anything happened, so waiters see it
+        self._busy = False
+        self._drop_pending = False
+        self._conn: Conn | None = None
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            seen = self._news
+            while self._busy and self._news == seen:
+                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                    return
+            if self._news != seen:
+                return
+            self._busy = True
+        heard = False
+        try:
+            heard = self._listen(deadline, seen)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._news += heard
+                if self._drop_pending:
+                    self._drop()
+                self._cond.notify_all()
+
+    def _listen(self, deadline: float, seen: int) -> bool:
+        if self._conn is None:
+            try:
+                self._conn = psycopg.connect(self._conninfo, autocommit=True)
+                self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            except psycopg.Error as exc:
+                log.warning("zart: cannot listen on %s: %s", self._where, exc)
+                self._drop()
+                # Hold the caller for its timeout rather than let a worker
+                # loop spin on connection errors while the server is away.
+                with self._cond:
+                    while self._news == seen and (left := deadline - time.monotonic()) > 0:
+                        self._cond.wait(left)
+                return False
+            return True
+        try:
+            remaining = max(0.0, deadline - time.monotonic())
+            return any(True for _ in self._conn.notifies(timeout=remaining, stop_after=1))
+        except psycopg.Error as exc:
+            log.info("zart: listening connection lost, reconnecting next time: %s", exc)
+            self._drop()
+            return True
+
+    def _drop(self) -> None:
+        self._drop_pending = False
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        """Wake every waiter; close the connection now, or when the thread
+        blocked on it returns (closing it under that thread is unsafe)."""
+        with self._cond:
+            self._news += 1
+            self._cond.notify_all()
+            if self._busy:
+                self._drop_pending = True
+            else:
+                self._drop()

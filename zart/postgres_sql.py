@@ -1,0 +1,588 @@
+"""The PostgreSQL store's queries by name, their parameters and their rows.
+
+Each query is a template: ``{executions}``, ``{records}``, ``{events}`` and
+``{schema_version}`` are table names that ``render`` fills with quoted
+identifiers (schema and prefix applied); values always travel as
+``%(name)s`` parameters. ``PostgresStore`` renders every query once, to
+bytes, so psycopg's automatic prepared statements apply to them.
+
+Round trips are what a durable step costs, so writes are single statements
+where they can be: data-modifying CTEs let one statement fence, write and
+report. Where a statement must see what another transaction committed while
+we waited for a row lock, it is a statement of its own: under READ COMMITTED
+each statement takes a fresh snapshot, but the one that waited keeps its old
+one (only the rows it locks or updates are re-read).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from . import records as r
+from .records import Commit, ExecutionRecord, Lease, NewExecution, StepRecord
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def render(template: str, schema: str | None, prefix: str) -> bytes:
+    """Fill a template's names with quoted identifiers (see 0001_initial.sql):
+    ``{schema}``, ``{name_x}`` (bare ``<prefix>x``), any other ``{t}`` is the
+    table ``<prefix>t``, schema-qualified when there is a schema."""
+    names: dict[str, sql.Composable] = {}
+    for key in set(_PLACEHOLDER.findall(template)):
+        if key == "schema":
+            names[key] = sql.Identifier(schema or "public")
+        elif key.startswith("name_"):
+            names[key] = sql.Identifier(prefix + key.removeprefix("name_"))
+        elif schema:
+            names[key] = sql.Identifier(schema, prefix + key)
+        else:
+            names[key] = sql.Identifier(prefix + key)
+    return sql.SQL(template).format(**names).as_bytes(None)
+
+
+# Column order of every execution row read back (see PostgresStore._execution).
+EXEC_COLS = (
+    "id, task_name, kind, status, input, output, error, state, attempt, parent_id, "
+    "parent_step, created_at, updated_at, wake_at, waiting_for, format_version, token"
+)
+_E_COLS = ", ".join("e." + c.strip() for c in EXEC_COLS.split(","))
+
+# -- migrations ---------------------------------------------------------------
+
+CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS {schema}"
+
+CREATE_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS {schema_version} (
+    version    integer     PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+CURRENT_VERSION = "SELECT coalesce(max(version), 0) FROM {schema_version}"
+
+RECORD_VERSION = "INSERT INTO {schema_version} (version) VALUES (%(version)s)"
+
+MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(%(key)s)"
+
+# -- executions ---------------------------------------------------------------
+
+# The notification rides in the same statement: no extra round trip.
+CREATE = (
+    """
+WITH ins AS (
+    INSERT INTO {executions}
+        (id, task_name, kind, status, input, parent_id, parent_step,
+         created_at, updated_at, wake_at)
+    VALUES (%(id)s, %(task_name)s, %(kind)s, 'pending', %(input)s::jsonb, %(parent_id)s::text,
+            %(parent_step)s::text, %(now)s, %(now)s, %(now)s)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING """
+    + EXEC_COLS
+    + """
+)
+SELECT """
+    + EXEC_COLS
+    + """, (SELECT count(pg_notify(%(channel)s, '')) FROM ins) FROM ins"""
+)
+
+STATUS_OF = "SELECT status FROM {executions} WHERE id = %(id)s"
+
+GET = "SELECT " + EXEC_COLS + " FROM {executions} WHERE id = %(id)s"
+
+LIST = (
+    "SELECT "
+    + EXEC_COLS
+    + """ FROM {executions}
+WHERE (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(task)s::text IS NULL OR task_name = %(task)s)
+  AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s OFFSET %(offset)s"""
+)
+
+# Claim: lock the oldest due rows nobody else holds, and take them, in one
+# statement. SKIP LOCKED makes concurrent claimers pass each other by; a row
+# another claimer took after our snapshot fails the recheck after locking.
+_CLAIM = (
+    """
+WITH due AS (
+    SELECT id, wake_at AS due_at, row_order FROM {executions}
+    WHERE wake_at IS NOT NULL AND wake_at <= %(now)s @TASKS @UNDER
+    ORDER BY wake_at, created_at, row_order
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE {executions} e
+    SET status = 'running', token = e.token + 1, owner = %(worker)s,
+        wake_at = %(until)s, waiting_for = NULL, updated_at = %(now)s
+    FROM due WHERE e.id = due.id
+    RETURNING """
+    + _E_COLS
+    + """, due.due_at, due.row_order
+)
+SELECT * FROM claimed ORDER BY due_at, created_at, row_order"""
+)
+_BY_TASK = "AND task_name = ANY(%(tasks)s)"
+# An execution tree: the root and every id below it ("root:child:..."). Not a
+# range on id: under a linguistic collation ':' does not sort where bytes do.
+_UNDER = "AND (id = %(under)s OR starts_with(id, %(under)s || ':'))"
+CLAIM = _CLAIM.replace("@TASKS", "").replace("@UNDER", "")
+CLAIM_TASKS = _CLAIM.replace("@TASKS", _BY_TASK).replace("@UNDER", "")
+CLAIM_UNDER = _CLAIM.replace("@TASKS", "").replace("@UNDER", _UNDER)
+CLAIM_TASKS_UNDER = _CLAIM.replace("@TASKS", _BY_TASK).replace("@UNDER", _UNDER)
+
+_NEXT_WAKE = """
+SELECT wake_at FROM {executions}
+WHERE wake_at IS NOT NULL @TASKS
+ORDER BY wake_at, created_at, row_order
+LIMIT 1"""
+NEXT_WAKE = _NEXT_WAKE.replace("@TASKS", "")
+NEXT_WAKE_TASKS = _NEXT_WAKE.replace("@TASKS", "AND task_name = ANY(%(tasks)s)")
+
+UNKNOWN_TASKS = """
+SELECT DISTINCT task_name FROM {executions}
+WHERE wake_at IS NOT NULL AND wake_at <= %(now)s AND task_name <> ALL(%(known)s)
+ORDER BY task_name"""
+
+HEARTBEAT = """
+UPDATE {executions} e SET wake_at = %(until)s
+FROM unnest(%(ids)s::text[], %(tokens)s::bigint[]) AS h(id, token)
+WHERE e.id = h.id AND e.token = h.token AND e.status = 'running'
+RETURNING e.id, e.token"""
+
+RELEASE = """
+WITH u AS (
+    UPDATE {executions}
+    SET status = 'pending', wake_at = %(now)s, owner = NULL, updated_at = %(now)s
+    WHERE id = %(id)s AND status = 'running' AND token = %(token)s
+    RETURNING id
+)
+SELECT count(pg_notify(%(channel)s, '')) FROM u"""
+
+# -- reads ----------------------------------------------------------------------
+
+# The existence row (src 0), the log (src 1, by seq) and the events (src 2, in
+# offer order) in one statement, hence one snapshot.
+LOAD = """
+SELECT 0 AS src, NULL::text AS name, NULL::text AS kind, NULL::text AS status,
+       0::bigint AS ord, NULL::text AS step, NULL::jsonb AS result, NULL::jsonb AS error,
+       0 AS attempts, NULL::timestamptz AS wake_at, NULL::text AS child_id,
+       NULL::timestamptz AS created_at, NULL::timestamptz AS updated_at
+FROM {executions} WHERE id = %(id)s
+UNION ALL
+SELECT 1, name, kind, status, seq, step, result, error, attempts, wake_at, child_id,
+       created_at, updated_at
+FROM {records} WHERE execution_id = %(id)s
+UNION ALL
+SELECT 2, name, NULL, NULL, row_order, NULL, payload, NULL, 0, NULL, NULL, created_at, NULL
+FROM {events} WHERE execution_id = %(id)s @EVENTS
+ORDER BY 1, 5"""
+LOAD_ALL = LOAD.replace("@EVENTS", "")
+LOAD_HISTORY = LOAD.replace("@EVENTS", "AND false")
+
+# -- commit -----------------------------------------------------------------------
+
+# Fence, log upsert, state and counter in one statement. The fence is the
+# UPDATE of the execution row (status running and same token): when the lease
+# no longer holds it returns nothing, so is everything joined to it, and the
+# statement writes nothing and returns no row. New names are numbered after
+# the counter in the order they were written; names already in the log keep
+# their seq, created_at and awaited. Only the lease holder inserts or deletes
+# log rows, so reading them in the statement's snapshot is safe even when
+# the fence had to wait for the row lock.
+_UPSERT = """
+    ON CONFLICT (execution_id, name) DO UPDATE SET
+        kind = excluded.kind, status = excluded.status, step = excluded.step,
+        result = excluded.result, error = excluded.error, attempts = excluded.attempts,
+        wake_at = excluded.wake_at, child_id = excluded.child_id,
+        updated_at = excluded.updated_at"""
+_FENCE = """
+    UPDATE {executions} e
+    SET updated_at = %(now)s, seq = e.seq + @NEW,
+        state = CASE WHEN %(has_state)s THEN %(state)s::jsonb ELSE e.state END
+    WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
+    RETURNING e.id, e.seq AS top, e.parent_id, e.parent_step"""
+
+COMMIT = (
+    """
+WITH w AS (
+    SELECT * FROM unnest(%(names)s::text[], %(kinds)s::text[], %(statuses)s::text[],
+                         %(steps)s::text[], %(results)s::jsonb[], %(errors)s::jsonb[],
+                         %(attempts)s::int[], %(wakes)s::timestamptz[], %(child_ids)s::text[])
+        WITH ORDINALITY AS w(name, kind, status, step, result, error, attempts, wake_at,
+                             child_id, ord)
+), old AS (
+    SELECT name, seq FROM {records}
+    WHERE execution_id = %(id)s AND name = ANY(%(names)s::text[])
+), fresh AS (
+    SELECT w.ord, row_number() OVER (ORDER BY w.ord)::int AS n,
+           count(*) OVER ()::int AS total
+    FROM w WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.name = w.name)
+), fence AS ("""
+    + _FENCE.replace("@NEW", "coalesce((SELECT max(total) FROM fresh), 0)")
+    + """
+), up AS (
+    INSERT INTO {records} AS r
+        (execution_id, name, seq, kind, status, step, result, error, attempts, wake_at,
+         child_id, created_at, updated_at)
+    SELECT f.id, w.name, coalesce(old.seq, f.top - fresh.total + fresh.n), w.kind, w.status,
+           w.step, w.result, w.error, w.attempts, w.wake_at, w.child_id, %(now)s, %(now)s
+    FROM w CROSS JOIN fence f
+    LEFT JOIN old ON old.name = w.name
+    LEFT JOIN fresh ON fresh.ord = w.ord
+    ORDER BY w.ord"""
+    + _UPSERT
+    + """
+)
+SELECT parent_id, parent_step FROM fence"""
+)
+
+# The same for the common case, one record: scalar parameters, a simpler plan.
+COMMIT_ONE = (
+    """
+WITH old AS (
+    SELECT seq FROM {records} WHERE execution_id = %(id)s AND name = %(name)s
+), fence AS ("""
+    + _FENCE.replace("@NEW", "(NOT EXISTS (SELECT 1 FROM old))::int")
+    + """
+), up AS (
+    INSERT INTO {records} AS r
+        (execution_id, name, seq, kind, status, step, result, error, attempts, wake_at,
+         child_id, created_at, updated_at)
+    SELECT f.id, %(name)s, coalesce((SELECT seq FROM old), f.top), %(kind)s, %(status)s,
+           %(step)s::text, %(result)s::jsonb, %(error)s::jsonb, %(attempts)s::int,
+           %(wake_at)s::timestamptz, %(child_id)s::text, %(now)s, %(now)s
+    FROM fence f"""
+    + _UPSERT
+    + """
+)
+SELECT parent_id, parent_step FROM fence"""
+)
+
+# The statements below follow COMMIT/COMMIT_ONE in the same transaction and
+# are sent with it in one pipeline, before its answer is read. So each one
+# writes only while the lease holds (_HELD, or the same test in its WHERE):
+# when the fence failed, the whole transaction commits nothing, and commit()
+# raises LeaseLost once it reads the fence's empty answer. _HELD stays true
+# after a successful fence until FINISH, which ends the execution, because
+# the fence changes neither status nor token and holds the row lock.
+_HELD = """EXISTS (SELECT 1 FROM {executions}
+               WHERE id = %(id)s AND status = 'running' AND token = %(token)s)"""
+
+INSERT_CHILDREN = (
+    """
+WITH ins AS (
+    INSERT INTO {executions}
+        (id, task_name, kind, status, input, parent_id, parent_step,
+         created_at, updated_at, wake_at)
+    SELECT c.id, c.task_name, c.kind, 'pending', c.input, c.parent_id, c.parent_step,
+           %(now)s, %(now)s, %(now)s
+    FROM unnest(%(ids)s::text[], %(task_names)s::text[], %(kinds)s::text[], %(inputs)s::jsonb[],
+                %(parent_ids)s::text[], %(parent_steps)s::text[])
+        WITH ORDINALITY AS c(id, task_name, kind, input, parent_id, parent_step, ord)
+    WHERE """
+    + _HELD
+    + """
+    ORDER BY c.ord
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+)
+SELECT count(pg_notify(%(channel)s, '')) FROM (SELECT 1 FROM ins LIMIT 1) AS any_new"""
+)
+
+# Suspend, decided in SQL so its answer can be read after COMMIT: an event
+# already offered, or awaited children all final, keep the execution due now.
+# It runs after the fence locked our row, and children complete into our log
+# only while holding that lock, so this statement's snapshot is current.
+SUSPEND = (
+    """
+WITH held AS (
+    SELECT """
+    + _HELD
+    + """ AS ok
+), hit AS (
+    SELECT EXISTS (SELECT 1 FROM {events}
+                   WHERE execution_id = %(id)s AND name = %(event)s::text) AS hit
+), marked AS (
+    UPDATE {records} SET awaited = true
+    WHERE execution_id = %(id)s AND name = ANY(%(children)s::text[])
+      AND (SELECT ok FROM held) AND NOT (SELECT hit FROM hit)
+    RETURNING status
+), decided AS (
+    SELECT (SELECT hit FROM hit)
+               OR (cardinality(%(children)s::text[]) > 0 AND n.open = 0) AS due_now,
+           n.open
+    FROM (SELECT count(*) FILTER (WHERE status <> ALL(%(final)s)) AS open FROM marked) AS n
+), u AS (
+    UPDATE {executions} e
+    SET status = CASE WHEN d.due_now THEN 'pending' ELSE %(status)s::text END,
+        wake_at = CASE WHEN d.due_now THEN %(now)s ELSE %(wake_at)s::timestamptz END,
+        waiting_for = CASE WHEN d.due_now THEN e.waiting_for ELSE %(waiting_for)s::text END,
+        awaiting = CASE WHEN d.due_now OR cardinality(%(children)s::text[]) = 0
+                        THEN e.awaiting ELSE d.open END,
+        owner = NULL
+    FROM decided d
+    WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
+    RETURNING NOT d.due_now AS suspended, e.wake_at
+)
+SELECT suspended, (SELECT count(pg_notify(%(channel)s, '')) FROM u WHERE wake_at <= %(now)s)
+FROM u"""
+)
+
+RETRY = """
+WITH u AS (
+    UPDATE {executions}
+    SET status = 'pending', wake_at = %(wake_at)s, attempt = attempt + 1,
+        error = %(error)s::jsonb, owner = NULL
+    WHERE id = %(id)s AND status = 'running' AND token = %(token)s
+    RETURNING wake_at
+), dropped AS (
+    DELETE FROM {records}
+    WHERE execution_id = %(id)s AND kind = 'step' AND status = 'failed'
+      AND EXISTS (SELECT 1 FROM u)
+)
+SELECT count(pg_notify(%(channel)s, '')) FROM u WHERE wake_at <= %(now)s"""
+
+# A child's outcome lands in its parent's log, with the parent's row locked
+# first in a statement of its own: the parent's suspend marks its awaited
+# records and counts them under that lock, so the statement that follows
+# sees whatever the suspend committed, exactly one of the two sees the
+# other, and the last child wakes the parent once. (The child's own row is
+# locked already, by the fence: always child first, then parent.)
+LOCK_PARENT_OF = """
+SELECT 1 FROM {executions}
+WHERE id = (SELECT parent_id FROM {executions} WHERE id = %(id)s)
+FOR UPDATE"""
+
+LOCK_PARENT = "SELECT 1 FROM {executions} WHERE id = %(parent_id)s FOR UPDATE"
+
+# src: the finished child's (parent_id, parent_step), none when it has no parent.
+_TO_PARENT = """, rec AS (
+    UPDATE {records} r
+    SET status = %(rstatus)s, result = %(output)s::jsonb, error = %(error)s::jsonb,
+        updated_at = %(now)s
+    FROM src WHERE r.execution_id = src.parent_id AND r.name = src.parent_step
+    RETURNING r.execution_id, r.awaited
+), woke AS (
+    UPDATE {executions} p
+    SET awaiting = p.awaiting - 1,
+        status = CASE WHEN p.awaiting <= 1 THEN 'pending' ELSE p.status END,
+        wake_at = CASE WHEN p.awaiting <= 1 THEN %(now)s ELSE p.wake_at END,
+        waiting_for = CASE WHEN p.awaiting <= 1 THEN NULL ELSE p.waiting_for END
+    FROM rec
+    WHERE p.id = rec.execution_id AND rec.awaited
+      AND p.status = 'waiting' AND p.waiting_for = 'children'
+    RETURNING p.status
+)
+SELECT count(pg_notify(%(channel)s, '')) FROM woke WHERE status = 'pending'"""
+
+# Complete / Fail, after LOCK_PARENT_OF.
+FINISH = (
+    """
+WITH src AS (
+    UPDATE {executions}
+    SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
+        output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL
+    WHERE id = %(id)s AND status = 'running' AND token = %(token)s
+    RETURNING parent_id, parent_step
+)"""
+    + _TO_PARENT
+)
+
+# A cancelled execution's record in its parent, after LOCK_PARENT.
+PROPAGATE = (
+    """
+WITH src AS (SELECT %(parent_id)s::text AS parent_id, %(parent_step)s::text AS parent_step)"""
+    + _TO_PARENT
+)
+
+# -- events -------------------------------------------------------------------------
+
+# Sent in one pipeline: the lock, then the offer, which writes only when the
+# execution exists and is not final; offer_event() reads the status after.
+LOCK_EXECUTION = "SELECT status FROM {executions} WHERE id = %(id)s FOR UPDATE"
+
+OFFER_EVENT = """
+WITH ins AS (
+    INSERT INTO {events} (execution_id, name, payload, created_at)
+    SELECT %(id)s, %(name)s, %(payload)s::jsonb, %(now)s
+    WHERE EXISTS (SELECT 1 FROM {executions}
+                  WHERE id = %(id)s AND status <> ALL(%(final)s))
+    ON CONFLICT (execution_id, name) DO NOTHING
+    RETURNING execution_id
+), woke AS (
+    UPDATE {executions} e
+    SET status = 'pending', wake_at = %(now)s, waiting_for = NULL, updated_at = %(now)s
+    FROM ins
+    WHERE e.id = ins.execution_id AND e.status = 'waiting' AND e.waiting_for = %(name)s
+    RETURNING e.id
+)
+SELECT (SELECT count(*) FROM ins), (SELECT count(pg_notify(%(channel)s, '')) FROM woke)"""
+
+# -- cancel -------------------------------------------------------------------------
+
+# The execution and its unfinished descendants (a finished child's subtree is
+# left alone, as in the memory store), locked in id order so two cancels of
+# overlapping trees queue up instead of deadlocking.
+_TREE = """
+WITH RECURSIVE tree AS (
+    SELECT id, status FROM {executions} WHERE id = %(id)s
+    UNION ALL
+    SELECT c.id, c.status FROM {executions} c JOIN tree t ON c.parent_id = t.id
+    WHERE t.status <> ALL(%(final)s) AND c.status <> ALL(%(final)s)
+)"""
+
+LOCK_TREE = (
+    _TREE
+    + """
+SELECT e.id, e.status, e.parent_id, e.parent_step
+FROM {executions} e JOIN tree USING (id)
+ORDER BY e.id
+FOR UPDATE OF e"""
+)
+
+# Re-walked after LOCK_TREE, in a fresh snapshot: a commit that was adding
+# children while we waited for its row has finished by now.
+CASCADE = (
+    _TREE
+    + """, done AS (
+    UPDATE {executions} e
+    SET status = 'cancelled', token = e.token + 1, owner = NULL, wake_at = NULL,
+        waiting_for = NULL, updated_at = %(now)s, output = NULL, error = %(error)s
+    FROM tree WHERE e.id = tree.id AND e.status <> ALL(%(final)s)
+    RETURNING e.id, e.parent_id, e.parent_step
+)
+UPDATE {records} r
+SET status = 'cancelled', result = NULL, error = %(error)s, updated_at = %(now)s
+FROM done
+WHERE done.id <> %(id)s AND r.execution_id = done.parent_id AND r.name = done.parent_step"""
+)
+
+
+# -- parameters and rows ---------------------------------------------------------
+
+
+def json_param(value: Any) -> Jsonb | None:
+    """A JSON value for a jsonb parameter; None stays SQL NULL."""
+    return None if value is None else Jsonb(value)
+
+
+def new_params(new: NewExecution) -> dict[str, Any]:
+    return {
+        "id": new.id,
+        "task_name": new.task_name,
+        "kind": new.kind,
+        "input": json_param(new.input),
+        "parent_id": new.parent_id,
+        "parent_step": new.parent_step,
+    }
+
+
+def commit_params(lease: Lease, commit: Commit, now: datetime) -> tuple[str, dict[str, Any]]:
+    """COMMIT_ONE for one record, else COMMIT, and its parameters. The last
+    write of a name wins, at the position of the first, as in memory."""
+    writes = list({w.name: w for w in commit.records}.values())
+    params: dict[str, Any] = {
+        "id": lease.execution_id,
+        "token": lease.token,
+        "now": now,
+        "has_state": commit.has_state,
+        "state": json_param(commit.state) if commit.has_state else None,
+    }
+    if len(writes) == 1:
+        (w,) = writes
+        params.update(
+            name=w.name,
+            kind=w.kind,
+            status=w.status,
+            step=w.step,
+            result=json_param(w.result),
+            error=json_param(w.error),
+            attempts=w.attempts,
+            wake_at=w.wake_at,
+            child_id=w.child_id,
+        )
+        return "COMMIT_ONE", params
+    params.update(
+        names=[w.name for w in writes],
+        kinds=[w.kind for w in writes],
+        statuses=[w.status for w in writes],
+        steps=[w.step for w in writes],
+        results=[json_param(w.result) for w in writes],
+        errors=[json_param(w.error) for w in writes],
+        attempts=[w.attempts for w in writes],
+        wakes=[w.wake_at for w in writes],
+        child_ids=[w.child_id for w in writes],
+    )
+    return "COMMIT", params
+
+
+def finish_params(outcome: r.Complete | r.Fail) -> dict[str, Any]:
+    if isinstance(outcome, r.Complete):
+        output, error = json_param(outcome.output), None
+        return {"status": r.COMPLETED, "rstatus": r.R_COMPLETED, "output": output, "error": error}
+    rstatus = r.R_ERROR if outcome.business else r.R_FAILED
+    return {
+        "status": r.FAILED,
+        "rstatus": rstatus,
+        "output": None,
+        "error": json_param(outcome.error),
+    }
+
+
+def suspend_params(s: r.Suspend) -> dict[str, Any]:
+    waits = s.event is not None or bool(s.children)
+    return {
+        "event": s.event,
+        "children": list(s.children),
+        "final": sorted(r.R_FINAL),
+        "status": r.WAITING if waits else r.SLEEPING,
+        "wake_at": s.wake_at,
+        "waiting_for": s.event if s.event is not None else ("children" if s.children else None),
+    }
+
+
+def execution_row(row: Sequence[Any]) -> ExecutionRecord:
+    """An execution from the columns of ``EXEC_COLS``, in order."""
+    return ExecutionRecord(
+        id=row[0],
+        task_name=row[1],
+        kind=row[2],
+        status=row[3],
+        input=row[4],
+        output=row[5],
+        error=row[6],
+        state=row[7],
+        attempt=row[8],
+        parent_id=row[9],
+        parent_step=row[10],
+        created_at=row[11],
+        updated_at=row[12],
+        wake_at=row[13],
+        waiting_for=row[14],
+        format_version=row[15],
+    )
+
+
+def step_row(row: Sequence[Any]) -> StepRecord:
+    """A log record from a LOAD row."""
+    return StepRecord(
+        name=row[1],
+        kind=row[2],
+        status=row[3],
+        seq=row[4],
+        step=row[5],
+        result=row[6],
+        error=row[7],
+        attempts=row[8],
+        wake_at=row[9],
+        child_id=row[10],
+        created_at=row[11],
+        updated_at=row[12],
+    )
