@@ -64,8 +64,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from .async_worker import AsyncWorker
     from .client import Client
-    from .urls import connect
     from .memory import MemoryStore
+    from .urls import connect
     from .worker import Worker, WorkerConfig
 
 

@@ -21,11 +21,11 @@ from typing import Any
 import attrs
 
 from .client import Client
-from .urls import connect, redact
 from .errors import ZartError
 from .records import NewExecution
 from .store import Store
 from .tasks import TaskHandler, TaskRegistry
+from .urls import connect, redact
 from .worker import Worker, WorkerConfig
 
 DEFAULT_DB = "sqlite:///zart.db"

@@ -270,6 +270,7 @@ class MemoryStore:
             parent.awaiting -= 1
             if parent.awaiting <= 0:
                 parent.status, parent.wake_at, parent.waiting_for = r.PENDING, now, None
+                parent.updated_at = now
 
     def heartbeat(self, leases: Sequence[Lease], now: datetime, lease: timedelta) -> list[Lease]:
         with self._lock:

@@ -101,8 +101,14 @@ def test_commit_upserts_by_name_keeping_seq(store: Any) -> None:
         c.lease,
         Commit(
             records=(
-                RecordWrite(name="s", kind=r.K_STEP, status=r.R_RETRYING, attempts=1,
-                            error={"type": "ValueError", "message": "x"}, wake_at=at(5)),
+                RecordWrite(
+                    name="s",
+                    kind=r.K_STEP,
+                    status=r.R_RETRYING,
+                    attempts=1,
+                    error={"type": "ValueError", "message": "x"},
+                    wake_at=at(5),
+                ),
             )
         ),
         at(1),
@@ -137,7 +143,9 @@ def test_complete_and_fail(store: Any) -> None:
     store.create(NewExecution(id="ok", task_name="t"), T0)
     store.create(NewExecution(id="bad", task_name="t"), T0)
     a, b = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=2)
-    store.commit(a.lease, Commit(records=(step_write("s", 1),), outcome=r.Complete(output={"v": 1})), at(1))
+    store.commit(
+        a.lease, Commit(records=(step_write("s", 1),), outcome=r.Complete(output={"v": 1})), at(1)
+    )
     store.commit(b.lease, Commit(outcome=r.Fail(error={"type": "X", "message": "m"})), at(1))
     ok, bad = store.get("ok"), store.get("bad")
     assert ok.status == r.COMPLETED and ok.output == {"v": 1} and ok.wake_at is None
@@ -160,7 +168,9 @@ def test_sleep_suspends_until_wake(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     c = claim_one(store)
     sleep = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, wake_at=at(100))
-    assert store.commit(c.lease, Commit(records=(sleep,), outcome=r.Suspend(wake_at=at(100))), at(1))
+    assert store.commit(
+        c.lease, Commit(records=(sleep,), outcome=r.Suspend(wake_at=at(100))), at(1)
+    )
     rec = store.get("e1")
     assert rec.status == r.SLEEPING and rec.wake_at == at(100)
     assert store.claim(worker="w", tasks=None, now=at(99), lease=LEASE, limit=5) == []
@@ -172,9 +182,13 @@ def test_sleep_suspends_until_wake(store: Any) -> None:
 def test_retry_execution_drops_failed_steps(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     c = claim_one(store)
-    failed = RecordWrite(name="f", kind=r.K_STEP, status=r.R_FAILED, error={"type": "E"}, attempts=1)
+    failed = RecordWrite(
+        name="f", kind=r.K_STEP, status=r.R_FAILED, error={"type": "E"}, attempts=1
+    )
     store.commit(c.lease, Commit(records=(step_write("ok", 1), failed)), at(1))
-    store.commit(c.lease, Commit(outcome=r.RetryExecution(error={"type": "E"}, wake_at=at(2))), at(1))
+    store.commit(
+        c.lease, Commit(outcome=r.RetryExecution(error={"type": "E"}, wake_at=at(2))), at(1)
+    )
     rec = store.get("e1")
     assert rec.status == r.PENDING and rec.attempt == 1 and rec.wake_at == at(2)
     assert list(store.load("e1").records) == ["ok"]
@@ -234,8 +248,9 @@ def _fan_out(store: Any, n: int) -> r.Claimed:
     store.create(NewExecution(id="p", task_name="t"), T0)
     c = claim_one(store)
     recs = tuple(
-        RecordWrite(name=f"c{i}", kind=r.K_SCHEDULE, status=r.R_PENDING, step="child",
-                    child_id=f"p:c{i}")
+        RecordWrite(
+            name=f"c{i}", kind=r.K_SCHEDULE, status=r.R_PENDING, step="child", child_id=f"p:c{i}"
+        )
         for i in range(n)
     )
     kids = tuple(
@@ -333,7 +348,9 @@ def test_json_values_round_trip(store: Any) -> None:
     value = {"s": "é\u2603", "n": [1, 2.5, None, True], "nested": {"k": {"x": "y"}}}
     store.create(NewExecution(id="e1", task_name="t", input=value), T0)
     c = claim_one(store)
-    store.commit(c.lease, Commit(records=(step_write("s", value),), outcome=r.Complete(output=value)), at(1))
+    store.commit(
+        c.lease, Commit(records=(step_write("s", value),), outcome=r.Complete(output=value)), at(1)
+    )
     assert store.get("e1").input == value
     assert store.get("e1").output == value
     assert store.load("e1").records["s"].result == value
