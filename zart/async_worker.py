@@ -79,9 +79,9 @@ class AsyncWorker(WorkerBase):
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                     continue
+                await asyncio.to_thread(self.warn_unknown)
                 if until_idle:
                     break
-                await asyncio.to_thread(self.warn_unknown)
                 wait = await asyncio.to_thread(self.idle_wait)
                 await asyncio.to_thread(self.store.wait, wait)
         finally:

@@ -154,9 +154,9 @@ class Worker(WorkerBase):
                         if len(self._inflight) == busy:
                             self._lock.wait(self.config.poll_interval)
                     continue
+                self.warn_unknown()
                 if until_idle:
                     break  # nothing ran, nothing was due: idle
-                self.warn_unknown()
                 self.store.wait(self.idle_wait())
         finally:
             self._stopping.set()

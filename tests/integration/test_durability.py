@@ -318,11 +318,6 @@ def test_unknown_task_until_idle_exits_zero_and_leaves_it_pending(env: Env) -> N
     _assert_untouched(env, ghost)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `zart worker --until-idle` never calls warn_unknown() (zart/worker.py:157-158 "
-    "breaks out of the loop before it), so an execution of an unknown task is skipped silently",
-)
 def test_unknown_task_until_idle_warns(env: Env) -> None:
     _schedule_unknown(env)
     worker = env.start_worker("idle", until_idle=True)
