@@ -195,6 +195,10 @@ class Worker(WorkerBase):
             except Exception:
                 log.exception("heartbeat failed; retrying in %ss", interval)
                 continue
+            with self._lock:
+                # A run that finished while the heartbeat was in flight gave
+                # its lease back; only leases still held here are news.
+                lost = [x for x in lost if self._inflight.get(x.execution_id) == x]
             for lease in lost:
                 log.warning("lease on %s lost; its next write will be refused", lease.execution_id)
 
