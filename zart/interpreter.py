@@ -323,16 +323,7 @@ class Interpreter:
                 doc = to_json(outcome.value, f"result of step {name!r}")
             except SerializationError as exc:
                 return self._fail(exc)
-            self._pending.append(
-                RecordWrite(
-                    name=name,
-                    kind=r.K_STEP,
-                    status=r.R_COMPLETED,
-                    step=cmd.identity,
-                    result=doc,
-                    attempts=attempts,
-                )
-            )
+            self._record_step(cmd, r.R_COMPLETED, attempts, result=doc)
             return self._typed(doc, cmd.result_type, f"result of step {name!r}")
         if isinstance(error, BusinessError):
             try:
@@ -340,48 +331,33 @@ class Interpreter:
                 rebuilt = rebuild(doc, self.execution_id)
             except SerializationError as exc:
                 return self._fail(exc)
-            self._pending.append(
-                RecordWrite(
-                    name=name,
-                    kind=r.K_STEP,
-                    status=r.R_ERROR,
-                    step=cmd.identity,
-                    error=doc,
-                    attempts=attempts,
-                )
-            )
+            self._record_step(cmd, r.R_ERROR, attempts, error=doc)
             return THROW, rebuilt
         delay = cmd.retry.delay_after(attempts)
         if delay is not None:
             wake = self._now + delay
-            self._pending.append(
-                RecordWrite(
-                    name=name,
-                    kind=r.K_STEP,
-                    status=r.R_RETRYING,
-                    step=cmd.identity,
-                    error=self._attempt_error(error, outcome, cmd),
-                    attempts=attempts,
-                    wake_at=wake,
-                )
-            )
-            return (
-                self._run(cmd, attempts) if delay <= timedelta(0) else self._suspend(wake_at=wake)
-            )
+            doc = self._attempt_error(error, outcome, cmd)
+            self._record_step(cmd, r.R_RETRYING, attempts, error=doc, wake_at=wake)
+            if delay <= timedelta(0):
+                return self._run(cmd, attempts)
+            return self._suspend(wake_at=wake)
         err_type = "timeout" if outcome.timed_out else type_name(error) if error else "unknown"
         message = f"timed out after {cmd.timeout}" if outcome.timed_out else str(error)
         doc = step_document(name, err_type, message, attempts, outcome.timed_out)
+        self._record_step(cmd, r.R_FAILED, attempts, error=doc)
+        return THROW, rebuild(doc, self.execution_id)
+
+    def _record_step(self, cmd: Step, status: str, attempts: int, **fields: Any) -> None:
         self._pending.append(
             RecordWrite(
-                name=name,
+                name=cmd.name,
                 kind=r.K_STEP,
-                status=r.R_FAILED,
+                status=status,
                 step=cmd.identity,
-                error=doc,
                 attempts=attempts,
+                **fields,
             )
         )
-        return THROW, rebuild(doc, self.execution_id)
 
     @staticmethod
     def _attempt_error(
