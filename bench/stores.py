@@ -35,6 +35,7 @@ import os
 import pstats
 import random
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -203,6 +204,10 @@ class Database:
         """Bytes of write-ahead log that ``run()`` wrote."""
         raise NotImplementedError
 
+    def server_cpu(self) -> float | None:
+        """CPU seconds the database server has used so far (None: no server)."""
+        return None
+
     @contextlib.contextmanager
     def count_statements(self, store: Any) -> Iterator[Trace]:
         raise NotImplementedError
@@ -320,6 +325,38 @@ class PostgresDatabase(Database):
         except Exception as exc:
             return str(exc).strip()
         return None
+
+    def server_cpu(self) -> float | None:
+        """All local ``postgres`` processes' CPU, plus what the postmaster's
+        reaped children (closed backends) used; None if the server is remote."""
+        from urllib.parse import urlsplit
+
+        if urlsplit(self.base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        total, found = 0.0, False
+        pids = set()
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            comm = text[text.index("(") + 1 : text.rindex(")")]
+            if comm != "postgres":
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            pids.add(int(entry))
+            stats[int(entry)] = fields
+        for fields in stats.values():
+            found = True
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            if int(fields[1]) not in pids:  # the postmaster: add its reaped children
+                total += (int(fields[13]) + int(fields[14])) / tick  # cutime, cstime
+        return total if found else None
 
     @staticmethod
     def server_start(url: str) -> Any:
@@ -451,9 +488,16 @@ class PostgresDatabase(Database):
             seen.append("<transaction>")
             return conn_transaction(self, *a, **kw)
 
-        def pipeline(self: Any, *a: Any, **kw: Any) -> Any:
+        @contextlib.contextmanager
+        def pipeline(self: Any, *a: Any, **kw: Any) -> Iterator[Any]:
             seen.append("<pipeline>")
-            return conn_pipeline(self, *a, **kw)
+            t0 = time.perf_counter()
+            try:
+                with conn_pipeline(self, *a, **kw) as p:
+                    yield p
+            finally:
+                with lock:
+                    seen.seconds["<pipeline> (whole block)"] += time.perf_counter() - t0
 
         psycopg.Cursor.execute = execute  # type: ignore[method-assign]
         psycopg.Connection.transaction = transaction  # type: ignore[method-assign]
@@ -504,6 +548,12 @@ def summarize(statements: Sequence[str]) -> str:
 
 
 # -- worker processes ---------------------------------------------------------------
+
+
+def worker_cpu() -> float:
+    """CPU seconds (user + system) of this process's reaped children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def spawn_worker(url: str, *, concurrency: int, until_idle: bool, poll: float = 1.0) -> Any:
@@ -597,9 +647,21 @@ def section_baseline(cx: Context) -> None:
         f"{fmt_ms(cx.base_commit)} / commit",
     )
     rates = []
+    cpu = time.process_time(), cx.db.server_cpu()
     for _ in range(s.conc_reps):
         seconds = cx.db.baseline_concurrent(8, s.conc_per_thread)
         rates.append(8 * s.conc_per_thread / seconds)
+    total = 8 * s.conc_per_thread * s.conc_reps
+    client_cpu = (time.process_time() - cpu[0]) / total
+    server = cx.db.server_cpu()
+    cx.report.note(
+        f"(a) CPU per baseline commit on 8 connections: {client_cpu * 1000:.3f} ms client"
+        + (
+            ""
+            if server is None or cpu[1] is None
+            else f" + {(server - cpu[1]) / total * 1000:.3f} ms server (other sessions included)"
+        )
+    )
     cx.base8_rate = median(rates)
     cx.report.row(
         f"(a) baseline INSERT+COMMIT, 8 conns ({s.conc_reps}x8x{s.conc_per_thread})",
@@ -736,16 +798,28 @@ def section_throughput(cx: Context) -> None:
     s = cx.sizes
     n = s.workflows
     is_pg = isinstance(cx.db, PostgresDatabase)
+    # What a worker process costs with nothing to do (imports, connecting, one claim).
+    idle_cpu, idle_wall = worker_cpu(), time.perf_counter()
+    finish_worker(spawn_worker(cx.db.url, concurrency=8, until_idle=True), timeout=60)
+    idle_cpu, idle_wall = worker_cpu() - idle_cpu, time.perf_counter() - idle_wall
+    cx.report.note(
+        f"(c) an idle worker process (start, connect, one claim, exit): {idle_wall:.2f} s "
+        f"wall, {idle_cpu:.2f} s CPU; subtracted from the CPU figures below"
+    )
     for procs in (1, 2):
         progress(f"(c) throughput: {n} three-step workflows, {procs} worker process(es) x 8")
         start = time.perf_counter()
         ids = create_many(cx.store, cx.client, app.three, [None] * n)
         created = time.perf_counter() - start
         wall_start = time.time()
+        cpu_start = worker_cpu(), cx.db.server_cpu()
         workers = [spawn_worker(cx.db.url, concurrency=8, until_idle=True) for _ in range(procs)]
         for w in workers:
             finish_worker(w, timeout=600)
         wall = time.time() - wall_start
+        cpu_workers = worker_cpu() - cpu_start[0] - procs * idle_cpu
+        server_end = cx.db.server_cpu()
+        cpu_server = None if server_end is None else server_end - (cpu_start[1] or 0.0)
         records = [cx.store.get(eid) for eid in ids]
         not_done = [r for r in records if r.status != "completed"]
         if not_done:
@@ -782,17 +856,39 @@ def section_throughput(cx: Context) -> None:
         cx.report.note(
             f"(c) {procs} proc: active {active:.2f} s (first step record -> last completion), "
             f"wall {wall:.2f} s with process start-up; {n} schedules took {created:.2f} s "
-            f"({n / created:,.0f}/s)"
+            f"({n / created:,.0f}/s); CPU: worker processes {cpu_workers:.2f} s "
+            f"({cpu_workers / n * 1000:.2f} ms/wf)"
+            + (
+                ""
+                if cpu_server is None
+                else f", server {cpu_server:.2f} s ({cpu_server / n * 1000:.2f} ms/wf, other "
+                "sessions included)"
+            )
+            + f", against {active:.2f} s active x {os.cpu_count()} CPUs"
         )
-    # What one workflow sends to the database, run in-process.
-    eid = cx.client.schedule(app.three, None)
+    # What one workflow sends to the database, and (PostgreSQL) how long each
+    # statement waits: k workflows run in-process, one at a time.
+    k = min(n, 100)
+    ids = []
     host = Host(cx.store, app.registry)
     with cx.db.count_statements(cx.store) as trace:
-        host.tick(limit=1, under=eid)
-    cx.report.note(
-        f"(c) one 3-step workflow, claim to completion in-process: {len(trace.work())} "
-        f"statements ({summarize(trace)}), plus 1 to schedule it"
+        t0 = time.perf_counter()
+        for _ in range(k):
+            ids.append(cx.client.schedule(app.three, None))
+            host.tick(limit=1, under=ids[-1])
+        seconds = time.perf_counter() - t0
+    assert all(cx.store.get(eid).status == "completed" for eid in ids)
+    text = (
+        f"(c) one 3-step workflow, schedule to completion in-process: "
+        f"{len(trace.work()) / k:g} statements ({summarize(trace[: len(trace) // k])}); "
+        f"{fmt_ms(seconds / k)} per workflow run alone"
     )
+    if trace.seconds:
+        text += "; mean wait per statement: " + ", ".join(
+            f"{label} {fmt_ms(total / max(1, trace.count(label.split(' ')[0])))}"
+            for label, total in trace.seconds.most_common()
+        )
+    cx.report.note(text)
 
 
 def section_latency(cx: Context) -> None:
@@ -882,10 +978,12 @@ def section_fanout(cx: Context) -> None:
 
     app.fanout_entries = 0
     worker = zart.Worker(instrumented(), app.registry, config)
+    cpu = time.process_time(), cx.db.server_cpu()
     start = time.perf_counter()
     parent = cx.client.schedule(app.fanout, n)
     worker.run_until_idle()
     fan_time = time.perf_counter() - start
+    fan_cpu = _cpu_since(cx, cpu)
     record = cx.store.get(parent)
     assert record.status == "completed" and record.output == n, record
     entries = app.fanout_entries
@@ -895,9 +993,11 @@ def section_fanout(cx: Context) -> None:
     ids = create_many(cx.store, cx.client, app.one, [None] * n)
     created = time.perf_counter() - start
     worker = zart.Worker(instrumented(), app.registry, config)
+    cpu = time.process_time(), cx.db.server_cpu()
     start0 = time.perf_counter()
     worker.run_until_idle()
     solo_time = time.perf_counter() - start0
+    solo_cpu = _cpu_since(cx, cpu)
     done = sum(cx.store.get(eid).status == "completed" for eid in ids)
     assert done == n, f"{n - done} independent executions did not complete"
     solo_commits = list(commits)
@@ -939,7 +1039,8 @@ def section_fanout(cx: Context) -> None:
         f"{fmt_ms(final[1] - last_kid)} (its commit {fmt_ms(final[1] - final[0])}); "
         f"completion commit p50 {fmt_ms(median(kid_done))} / p99 "
         f"{fmt_ms(percentile(kid_done, 99))} for a child vs p50 {fmt_ms(median(solo_done))} "
-        f"/ p99 {fmt_ms(percentile(solo_done, 99))} for an independent execution"
+        f"/ p99 {fmt_ms(percentile(solo_done, 99))} for an independent execution; "
+        f"CPU {fan_cpu} (fan-out) vs {solo_cpu} (independent)"
     )
 
     # What each kind of run sends, in-process on a 3-child fan-out.
@@ -962,6 +1063,15 @@ def section_fanout(cx: Context) -> None:
         f"{len(solo_trace.work())} ({summarize(solo_trace)}); the parent's resume "
         f"{len(runs['parent resume'].work())} ({summarize(runs['parent resume'])})"
     )
+
+
+def _cpu_since(cx: Context, start: tuple[float, float | None]) -> str:
+    own = time.process_time() - start[0]
+    server = cx.db.server_cpu()
+    text = f"{own:.2f} s this process"
+    if server is not None and start[1] is not None:
+        text += f" + {server - start[1]:.2f} s server"
+    return text
 
 
 def section_resume(cx: Context) -> None:
@@ -1103,7 +1213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # that): such a run measured nothing, so it is run again.
                 started_at = PostgresDatabase.server_start(PG_URL)
                 report = run_store(PostgresDatabase(PG_URL), sizes, args.profile)
-                if PostgresDatabase.server_start(PG_URL) == started_at or attempt == 3:
+                if PostgresDatabase.server_start(PG_URL) == started_at:
+                    break
+                if attempt == 3:
+                    report.failures.append("the server restarted during every attempt")
                     break
                 print(f"\nPostgreSQL restarted during attempt {attempt}; running again")
             reports.append(report)
