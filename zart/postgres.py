@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -72,7 +72,8 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     ours = {k: v for k, v in pairs if k in _OWN_PARAMS}
-    rest = urlencode([(k, v) for k, v in pairs if k not in _OWN_PARAMS])
+    # libpq decodes %20 but not "+": quote spaces the way it reads them.
+    rest = urlencode([(k, v) for k, v in pairs if k not in _OWN_PARAMS], quote_via=quote)
     return urlunsplit(parts._replace(query=rest)), ours
 
 

@@ -644,3 +644,11 @@ def test_unknown_database_raises_store_error(url: str) -> None:
     s = PostgresStore(f"{base}/zart_no_such_database_{uuid.uuid4().hex[:6]}", connect_timeout=2)
     with pytest.raises(StoreError, match="does not exist"):
         s.get("x")
+
+
+def test_from_url_keeps_libpq_options_with_spaces() -> None:
+    from zart.postgres import split_url
+
+    url, own = split_url("postgresql://u@h/db?schema=s&options=-c%20synchronous_commit%3Doff")
+    assert own == {"schema": "s"}
+    assert url.endswith("?options=-c%20synchronous_commit%3Doff")
