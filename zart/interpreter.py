@@ -151,6 +151,8 @@ class Interpreter:
         self._probe = probe
         self._seen: set[str] = set()
         self._pending: list[RecordWrite] = []
+        self._seqs = {name: rec.seq for name, rec in log.records.items()}
+        self._last_seq = max(log.last_seq, *self._seqs.values(), 0)
         self._children: list[NewExecution] = []
         self._result_types: dict[str, Any] = {}
         self._running: tuple[Step, int] | None = None
@@ -347,17 +349,16 @@ class Interpreter:
         self._record_step(cmd, r.R_FAILED, attempts, error=doc)
         return THROW, rebuild(doc, self.execution_id)
 
+    def _write(self, name: str, kind: str, status: str, **fields: Any) -> None:
+        """Queue a record for the next commit; a new name takes the next seq."""
+        seq = self._seqs.get(name)
+        if seq is None:
+            self._last_seq += 1
+            seq = self._seqs[name] = self._last_seq
+        self._pending.append(RecordWrite(name=name, kind=kind, status=status, seq=seq, **fields))
+
     def _record_step(self, cmd: Step, status: str, attempts: int, **fields: Any) -> None:
-        self._pending.append(
-            RecordWrite(
-                name=cmd.name,
-                kind=r.K_STEP,
-                status=status,
-                step=cmd.identity,
-                attempts=attempts,
-                **fields,
-            )
-        )
+        self._write(cmd.name, r.K_STEP, status, step=cmd.identity, attempts=attempts, **fields)
 
     @staticmethod
     def _attempt_error(
@@ -378,14 +379,10 @@ class Interpreter:
                 cmd.until if cmd.until is not None else self._now + (cmd.duration or timedelta(0))
             )
         if wake <= self._now:
-            self._pending.append(
-                RecordWrite(name=cmd.name, kind=r.K_SLEEP, status=r.R_COMPLETED, wake_at=wake)
-            )
+            self._write(cmd.name, r.K_SLEEP, r.R_COMPLETED, wake_at=wake)
             return SEND, None
         if rec is None:
-            self._pending.append(
-                RecordWrite(name=cmd.name, kind=r.K_SLEEP, status=r.R_WAITING, wake_at=wake)
-            )
+            self._write(cmd.name, r.K_SLEEP, r.R_WAITING, wake_at=wake)
         return self._suspend(wake_at=wake)
 
     def _on_event(self, cmd: WaitEvent) -> Action | Decision:
@@ -401,25 +398,13 @@ class Interpreter:
             deadline = None if cmd.timeout is None else self._now + cmd.timeout
         if name in self._events:
             payload = self._events[name]
-            self._pending.append(
-                RecordWrite(
-                    name=name,
-                    kind=r.K_EVENT,
-                    status=r.R_COMPLETED,
-                    result=payload,
-                    wake_at=deadline,
-                )
-            )
+            self._write(name, r.K_EVENT, r.R_COMPLETED, result=payload, wake_at=deadline)
             return self._typed(payload, cmd.type, f"payload of event {name!r}")
         if deadline is not None and deadline <= self._now:
-            self._pending.append(
-                RecordWrite(name=name, kind=r.K_EVENT, status=r.R_TIMED_OUT, wake_at=deadline)
-            )
+            self._write(name, r.K_EVENT, r.R_TIMED_OUT, wake_at=deadline)
             return THROW, EventTimeout(name, deadline)
         if rec is None:
-            self._pending.append(
-                RecordWrite(name=name, kind=r.K_EVENT, status=r.R_WAITING, wake_at=deadline)
-            )
+            self._write(name, r.K_EVENT, r.R_WAITING, wake_at=deadline)
         return self._suspend(wake_at=deadline, event=name)
 
     def _on_capture(self, cmd: Capture) -> Action | Decision:
@@ -433,9 +418,7 @@ class Interpreter:
             doc = to_json(self._now if cmd.fn is None else cmd.fn(), what)
         except Exception as exc:
             return THROW, exc
-        self._pending.append(
-            RecordWrite(name=cmd.name, kind=r.K_CAPTURE, status=r.R_COMPLETED, result=doc)
-        )
+        self._write(cmd.name, r.K_CAPTURE, r.R_COMPLETED, result=doc)
         return self._typed(doc, cmd.type, what)
 
     def _on_schedule(self, cmd: Schedule) -> Action | Decision:
@@ -458,13 +441,15 @@ class Interpreter:
             child = self._new_child(target, child_id)
         except SerializationError as exc:
             return THROW, exc
-        write = RecordWrite(
-            name=name, kind=r.K_SCHEDULE, status=r.R_PENDING, step=identity, child_id=child_id
-        )
-        self._pending.append(write)
+        self._write(name, r.K_SCHEDULE, r.R_PENDING, step=identity, child_id=child_id)
         self._children.append(child)
         self._records[name] = StepRecord(
-            name=name, kind=r.K_SCHEDULE, status=r.R_PENDING, step=identity, child_id=child_id
+            name=name,
+            kind=r.K_SCHEDULE,
+            status=r.R_PENDING,
+            seq=self._seqs[name],
+            step=identity,
+            child_id=child_id,
         )
         return SEND, Handle(name=name, execution_id=child_id)
 

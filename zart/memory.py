@@ -169,6 +169,7 @@ class MemoryStore:
             return Log(
                 records={x.name: self._step(x) for x in recs},
                 events={k: _load(v) for k, v in self._events[execution_id].items()},
+                last_seq=self._executions[execution_id].seq,
             )
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
@@ -178,12 +179,12 @@ class MemoryStore:
             for w in commit.records:
                 old = log.get(w.name)
                 if old is None:
-                    e.seq += 1
+                    e.seq = max(e.seq, w.seq)
                 log[w.name] = _Record(
                     name=w.name,
                     kind=w.kind,
                     status=w.status,
-                    seq=old.seq if old else e.seq,
+                    seq=old.seq if old else w.seq,
                     step=w.step,
                     result=_dump(w.result),
                     error=_dump(w.error),

@@ -333,21 +333,22 @@ class PostgresStore:
         return [Claimed(q.execution_row(row), Lease(row[0], row[16])) for row in rows]
 
     def load(self, execution_id: str) -> Log:
-        records, events = self._read_log(execution_id, "LOAD_ALL")
-        return Log(records={x.name: x for x in records}, events=events)
+        records, events, last_seq = self._read_log(execution_id, "LOAD_ALL")
+        return Log(records={x.name: x for x in records}, events=events, last_seq=last_seq)
 
     def history(self, execution_id: str) -> builtins.list[StepRecord]:
         return self._read_log(execution_id, "LOAD_HISTORY")[0]
 
     def _read_log(
         self, execution_id: str, query: str
-    ) -> tuple[builtins.list[StepRecord], dict[str, Any]]:
+    ) -> tuple[builtins.list[StepRecord], dict[str, Any], int]:
+        """The records, the events and the highest seq ever given."""
         rows = self._rows("load", query, {"id": execution_id})
         if not rows or rows[0][0] != 0:
             raise ExecutionNotFound(execution_id)
         records = [q.step_row(row) for row in rows if row[0] == 1]
         events = {row[1]: row[6] for row in rows if row[0] == 2}
-        return records, events
+        return records, events, max(rows[0][4], *(x.seq for x in records), 0)
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
         query, params = q.commit_params(lease, commit, now)

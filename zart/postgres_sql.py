@@ -171,7 +171,7 @@ SELECT count(pg_notify(%(channel)s, '')) FROM u"""
 # offer order) in one statement, hence one snapshot.
 LOAD = """
 SELECT 0 AS src, NULL::text AS name, NULL::text AS kind, NULL::text AS status,
-       0::bigint AS ord, NULL::text AS step, NULL::jsonb AS result, NULL::jsonb AS error,
+       seq::bigint AS ord, NULL::text AS step, NULL::jsonb AS result, NULL::jsonb AS error,
        0 AS attempts, NULL::timestamptz AS wake_at, NULL::text AS child_id,
        NULL::timestamptz AS created_at, NULL::timestamptz AS updated_at
 FROM {executions} WHERE id = %(id)s
@@ -188,14 +188,13 @@ LOAD_HISTORY = LOAD.replace("@EVENTS", "AND false")
 
 # -- commit -----------------------------------------------------------------------
 
-# Fence, log upsert, state and counter in one statement. The fence is the
-# UPDATE of the execution row (status running and same token): when the lease
-# no longer holds it returns nothing, so is everything joined to it, and the
-# statement writes nothing and returns no row. New names are numbered after
-# the counter in the order they were written; names already in the log keep
-# their seq, created_at and awaited. Only the lease holder inserts or deletes
-# log rows, so reading them in the statement's snapshot is safe even when
-# the fence had to wait for the row lock.
+# Fence, log upsert and state in one statement. The fence locks the
+# execution row (status running and same token) without writing it: when the
+# lease no longer holds it returns nothing, so is everything joined to it,
+# and the statement writes nothing and returns no row. The lock keeps a
+# claim or cancel from moving the token before this transaction ends. The
+# lease holder numbers new records (``seq``); names already in the log keep
+# their seq, created_at and awaited.
 _UPSERT = """
     ON CONFLICT (execution_id, name) DO UPDATE SET
         kind = excluded.kind, status = excluded.status, step = excluded.step,
@@ -203,39 +202,31 @@ _UPSERT = """
         wake_at = excluded.wake_at, child_id = excluded.child_id,
         updated_at = excluded.updated_at"""
 _FENCE = """
-    UPDATE {executions} e
-    SET updated_at = %(now)s, seq = e.seq + @NEW,
-        state = CASE WHEN %(has_state)s THEN %(state)s::jsonb ELSE e.state END
+WITH fence AS (
+    SELECT e.id, e.parent_id, e.parent_step FROM {executions} e
     WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
-    RETURNING e.id, e.seq AS top, e.parent_id, e.parent_step"""
+    FOR NO KEY UPDATE
+), state AS (
+    UPDATE {executions} SET state = %(state)s::jsonb
+    WHERE %(has_state)s AND id = (SELECT id FROM fence)
+)"""
 
 COMMIT = (
-    """
-WITH w AS (
-    SELECT * FROM unnest(%(names)s::text[], %(kinds)s::text[], %(statuses)s::text[],
-                         %(steps)s::text[], %(results)s::jsonb[], %(errors)s::jsonb[],
-                         %(attempts)s::int[], %(wakes)s::timestamptz[], %(child_ids)s::text[])
-        WITH ORDINALITY AS w(name, kind, status, step, result, error, attempts, wake_at,
+    _FENCE
+    + """, w AS (
+    SELECT * FROM unnest(%(names)s::text[], %(seqs)s::int[], %(kinds)s::text[],
+                         %(statuses)s::text[], %(steps)s::text[], %(results)s::jsonb[],
+                         %(errors)s::jsonb[], %(attempts)s::int[], %(wakes)s::timestamptz[],
+                         %(child_ids)s::text[])
+        WITH ORDINALITY AS w(name, seq, kind, status, step, result, error, attempts, wake_at,
                              child_id, ord)
-), old AS (
-    SELECT name, seq FROM {records}
-    WHERE execution_id = %(id)s AND name = ANY(%(names)s::text[])
-), fresh AS (
-    SELECT w.ord, row_number() OVER (ORDER BY w.ord)::int AS n,
-           count(*) OVER ()::int AS total
-    FROM w WHERE NOT EXISTS (SELECT 1 FROM old WHERE old.name = w.name)
-), fence AS ("""
-    + _FENCE.replace("@NEW", "coalesce((SELECT max(total) FROM fresh), 0)")
-    + """
 ), up AS (
     INSERT INTO {records} AS r
         (execution_id, name, seq, kind, status, step, result, error, attempts, wake_at,
          child_id, created_at, updated_at)
-    SELECT f.id, w.name, coalesce(old.seq, f.top - fresh.total + fresh.n), w.kind, w.status,
-           w.step, w.result, w.error, w.attempts, w.wake_at, w.child_id, %(now)s, %(now)s
+    SELECT f.id, w.name, w.seq, w.kind, w.status, w.step, w.result, w.error, w.attempts,
+           w.wake_at, w.child_id, %(now)s, %(now)s
     FROM w CROSS JOIN fence f
-    LEFT JOIN old ON old.name = w.name
-    LEFT JOIN fresh ON fresh.ord = w.ord
     ORDER BY w.ord"""
     + _UPSERT
     + """
@@ -245,17 +236,12 @@ SELECT parent_id, parent_step FROM fence"""
 
 # The same for the common case, one record: scalar parameters, a simpler plan.
 COMMIT_ONE = (
-    """
-WITH old AS (
-    SELECT seq FROM {records} WHERE execution_id = %(id)s AND name = %(name)s
-), fence AS ("""
-    + _FENCE.replace("@NEW", "(NOT EXISTS (SELECT 1 FROM old))::int")
-    + """
-), up AS (
+    _FENCE
+    + """, up AS (
     INSERT INTO {records} AS r
         (execution_id, name, seq, kind, status, step, result, error, attempts, wake_at,
          child_id, created_at, updated_at)
-    SELECT f.id, %(name)s, coalesce((SELECT seq FROM old), f.top), %(kind)s, %(status)s,
+    SELECT f.id, %(name)s, %(seq)s, %(kind)s, %(status)s,
            %(step)s::text, %(result)s::jsonb, %(error)s::jsonb, %(attempts)s::int,
            %(wake_at)s::timestamptz, %(child_id)s::text, %(now)s, %(now)s
     FROM fence f"""
@@ -339,7 +325,10 @@ RETRY = """
 WITH u AS (
     UPDATE {executions}
     SET status = 'pending', wake_at = %(wake_at)s, attempt = attempt + 1,
-        error = %(error)s::jsonb, owner = NULL
+        error = %(error)s::jsonb, owner = NULL,
+        -- the dropped records' names come back with seqs above any given
+        seq = greatest(seq, (SELECT coalesce(max(seq), 0) FROM {records}
+                             WHERE execution_id = %(id)s))
     WHERE id = %(id)s AND status = 'running' AND token = %(token)s
     RETURNING wake_at
 ), dropped AS (
@@ -499,6 +488,7 @@ def commit_params(lease: Lease, commit: Commit, now: datetime) -> tuple[str, dic
         (w,) = writes
         params.update(
             name=w.name,
+            seq=w.seq,
             kind=w.kind,
             status=w.status,
             step=w.step,
@@ -511,6 +501,7 @@ def commit_params(lease: Lease, commit: Commit, now: datetime) -> tuple[str, dic
         return "COMMIT_ONE", params
     params.update(
         names=[w.name for w in writes],
+        seqs=[w.seq for w in writes],
         kinds=[w.kind for w in writes],
         statuses=[w.status for w in writes],
         steps=[w.step for w in writes],

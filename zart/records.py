@@ -91,11 +91,18 @@ class StepRecord:
 
 @attrs.frozen(kw_only=True)
 class RecordWrite:
-    """Insert or replace one log record (keyed by name)."""
+    """Insert or replace one log record (keyed by name).
+
+    ``seq`` numbers a new name in the log; a name already there keeps its
+    own. The lease holder numbers its records (the interpreter does, from
+    ``Log.last_seq``): it is the only writer of new names while its lease
+    holds, so the store need not keep a counter row up to date per step.
+    """
 
     name: str
     kind: str
     status: str
+    seq: int
     step: str | None = None
     result: Any = None
     error: dict[str, Any] | None = None
@@ -136,6 +143,9 @@ class Log:
 
     records: Mapping[str, StepRecord]  # in order of first record
     events: Mapping[str, Any]  # offered events by name, consumed or not
+    # The highest seq the log has ever given, deleted records included (a
+    # retry drops failed step records; their names come back with new seqs).
+    last_seq: int = 0
 
 
 # The outcomes a commit can carry. A commit without one only writes records.

@@ -82,12 +82,16 @@ VALUES (:id, :task_name, :kind, 'pending', :input, :parent_id, :parent_step,
         :now, :now, :now, :format_version)
 ON CONFLICT (id) DO NOTHING
 """
-# Upsert by name: an existing record keeps its seq, created_at and awaited flag.
+# Upsert by name, fenced: the row is selected from the execution only while
+# the lease holds, so a lost lease inserts and updates nothing (the commit
+# then sees fewer changed rows than it sent). An existing record keeps its
+# seq, created_at and awaited flag.
 _UPSERT_STEP = """
 INSERT INTO steps (execution_id, seq, name, kind, status, step, result, error, attempts,
                    wake_at, child_id, created_at, updated_at)
-VALUES (:eid, :seq, :name, :kind, :status, :step, :result, :error, :attempts,
-        :wake_at, :child_id, :now, :now)
+SELECT id, :seq, :name, :kind, :status, :step, :result, :error, :attempts,
+       :wake_at, :child_id, :now, :now
+  FROM executions WHERE id = :eid AND status = 'running' AND token = :token
 ON CONFLICT (execution_id, name) DO UPDATE SET
     kind = excluded.kind, status = excluded.status, step = excluded.step,
     result = excluded.result, error = excluded.error, attempts = excluded.attempts,
@@ -95,7 +99,7 @@ ON CONFLICT (execution_id, name) DO UPDATE SET
 """
 # The existence check, the log and the events in one read: ``part`` tells them apart.
 _LOAD = """
-SELECT 0 AS part, 0 AS ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 0 AS part, seq AS ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM executions WHERE id = :id
 UNION ALL
 SELECT 1, seq, name, kind, status, step, result, error, attempts, wake_at, child_id,
@@ -455,22 +459,27 @@ class SqliteStore:
         steps = [StepRecord(**_fields(_STEP_FIELDS, row[1:])) for row in rows if row[0] == 1]
         records = {step.name: step for step in steps}
         events = {row[2]: _load(row[6]) for row in rows if row[0] == 2}
-        return Log(records=records, events=events)
+        last_seq = max(rows[0][1], *(step.seq for step in steps), 0)
+        return Log(records=records, events=events, last_seq=last_seq)
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
         eid = lease.execution_id
         with self._tx(write=True, notify=True) as conn:
-            # The fence comes first: a lost lease writes nothing at all.
-            fenced = conn.execute(
-                "UPDATE executions SET updated_at = ? WHERE id = ? AND status = 'running' "
-                "AND token = ? RETURNING seq, parent_id, parent_step",
-                (_us(now), eid, lease.token),
-            ).fetchall()
-            if not fenced:
+            # BEGIN IMMEDIATE holds the write lock, so no claim or cancel can
+            # move the token between these fences and COMMIT: a read is fence
+            # enough, and the common step commit writes the log row alone.
+            if commit.records and not _write_records(conn, lease, commit.records, now):
                 raise LeaseLost(eid)
-            seq, parent_id, parent_step = fenced[0]
-            if commit.records:
-                _write_records(conn, eid, seq, commit.records, now)
+            parent: _Parent = (None, None)
+            if commit.children or commit.has_state or commit.outcome is not None:
+                fenced = conn.execute(
+                    "SELECT parent_id, parent_step FROM executions "
+                    "WHERE id = ? AND status = 'running' AND token = ?",
+                    (eid, lease.token),
+                ).fetchone()
+                if fenced is None:
+                    raise LeaseLost(eid)
+                parent = fenced
             if commit.children:
                 conn.executemany(_INSERT_EXEC, [_new_row(c, now) for c in commit.children])
             if commit.has_state:
@@ -479,7 +488,7 @@ class SqliteStore:
                 )
             if commit.outcome is None:
                 return True
-            return _apply(conn, eid, (parent_id, parent_step), commit.outcome, now)
+            return _apply(conn, eid, parent, commit.outcome, now)
 
     def heartbeat(self, leases: Sequence[Lease], now: datetime, lease: timedelta) -> list[Lease]:
         if not leases:
@@ -600,26 +609,16 @@ def _status(conn: Conn, execution_id: str) -> str:
 
 
 def _write_records(
-    conn: Conn, eid: str, seq: int, writes: Sequence[r.RecordWrite], now: datetime
-) -> None:
-    """Upsert the records; a name not in the log yet takes the next seq."""
-    known = {
-        row[0]
-        for row in conn.execute(
-            f"SELECT name FROM steps WHERE execution_id = ? AND name {_IN_JSON}",
-            (eid, json.dumps([w.name for w in writes])),
-        )
-    }
+    conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite], now: datetime
+) -> bool:
+    """Upsert the records while the lease holds; False when it no longer does."""
+    fence = {"eid": lease.execution_id, "token": lease.token, "now": _us(now)}
     rows = []
     for w in writes:
-        if w.name not in known:
-            known.add(w.name)
-            seq += 1
         row = attrs.asdict(w, recurse=False)
         row.update(result=_dump(w.result), error=_dump(w.error), wake_at=_us(w.wake_at))
-        rows.append({**row, "eid": eid, "seq": seq, "now": _us(now)})
-    conn.executemany(_UPSERT_STEP, rows)
-    conn.execute("UPDATE executions SET seq = ? WHERE id = ?", (seq, eid))
+        rows.append({**row, **fence})
+    return conn.executemany(_UPSERT_STEP, rows).rowcount == len(rows)
 
 
 def _apply(conn: Conn, eid: str, parent: _Parent, outcome: r.Outcome, now: datetime) -> bool:
@@ -631,12 +630,15 @@ def _apply(conn: Conn, eid: str, parent: _Parent, outcome: r.Outcome, now: datet
         rec_status = r.R_ERROR if outcome.business else r.R_FAILED
         _finish(conn, eid, parent, r.FAILED, rec_status, now, error=_dump(outcome.error))
     else:
+        # Failed steps run afresh on the next attempt; their names get new
+        # seqs, above the highest given so far, which the execution keeps.
         conn.execute(
             "UPDATE executions SET status = 'pending', wake_at = ?, attempt = attempt + 1, "
-            "error = ?, owner = NULL WHERE id = ?",
-            (_us(outcome.wake_at), _dump(outcome.error), eid),
+            "error = ?, owner = NULL, "
+            "seq = max(seq, (SELECT coalesce(max(seq), 0) FROM steps WHERE execution_id = ?)) "
+            "WHERE id = ?",
+            (_us(outcome.wake_at), _dump(outcome.error), eid, eid),
         )
-        # Failed steps run afresh on the next attempt; their names get new seqs.
         conn.execute(
             "DELETE FROM steps WHERE execution_id = ? AND kind = 'step' AND status = 'failed'",
             (eid,),

@@ -15,10 +15,12 @@ Semantics every store implements (the memory store is the reference):
   expiry) and a fresh lease token. Concurrent claimers never get the same row.
   ``under``: only that execution and its descendants (ids ``under`` and
   ``under:...``), for ``Client.run`` driving one workflow inline.
-- ``load``: the whole log and the offered events, in one read.
+- ``load``: the whole log and the offered events, in one read, and
+  ``last_seq``: the highest seq the log has given, records since deleted included.
 - ``commit``: apply a ``Commit`` in one transaction, only if the lease still
   holds (status running and same token); otherwise raise ``LeaseLost`` and
-  write nothing. Records are upserted by name (a new name gets the next seq),
+  write nothing. Records are upserted by name (a new name takes the write's
+  seq, which the lease holder numbers from ``last_seq``; a known name keeps its own),
   children are inserted unless their id exists, and the outcome is applied:
     * ``Suspend``: a named event already offered, or children all final
       already, leave the execution pending and due now (returns False);

@@ -29,8 +29,8 @@ def claim_one(store: Any, now: datetime = T0, tasks: Any = None) -> r.Claimed:
     return got[0]
 
 
-def step_write(name: str, result: Any = None, **kw: Any) -> RecordWrite:
-    return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result, **kw)
+def step_write(name: str, result: Any = None, *, seq: int = 1, **kw: Any) -> RecordWrite:
+    return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result, seq=seq, **kw)
 
 
 def test_create_and_get(store: Any) -> None:
@@ -85,13 +85,14 @@ def test_claim_ignores_future_work(store: Any) -> None:
 def test_commit_records_in_order_and_load_in_one_read(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     c = claim_one(store)
-    store.commit(c.lease, Commit(records=(step_write("b", 1), step_write("a", {"x": 2}))), at(1))
-    store.commit(c.lease, Commit(records=(step_write("c", [3]),)), at(2))
+    b, a = step_write("b", 1, seq=1), step_write("a", {"x": 2}, seq=2)
+    store.commit(c.lease, Commit(records=(b, a)), at(1))
+    store.commit(c.lease, Commit(records=(step_write("c", [3], seq=3),)), at(2))
     log = store.load("e1")
     assert list(log.records) == ["b", "a", "c"]
     assert log.records["a"].result == {"x": 2} and log.records["c"].result == [3]
     assert [s.seq for s in store.history("e1")] == [1, 2, 3]
-    assert log.events == {}
+    assert log.events == {} and log.last_seq == 3
 
 
 def test_commit_upserts_by_name_keeping_seq(store: Any) -> None:
@@ -105,6 +106,7 @@ def test_commit_upserts_by_name_keeping_seq(store: Any) -> None:
                     name="s",
                     kind=r.K_STEP,
                     status=r.R_RETRYING,
+                    seq=1,
                     attempts=1,
                     error={"type": "ValueError", "message": "x"},
                     wake_at=at(5),
@@ -113,8 +115,9 @@ def test_commit_upserts_by_name_keeping_seq(store: Any) -> None:
         ),
         at(1),
     )
-    store.commit(c.lease, Commit(records=(step_write("t", 0),)), at(1))
-    store.commit(c.lease, Commit(records=(step_write("s", 7, attempts=2),)), at(2))
+    store.commit(c.lease, Commit(records=(step_write("t", 0, seq=2),)), at(1))
+    # A known name keeps the seq it was first written with, whatever it is sent with.
+    store.commit(c.lease, Commit(records=(step_write("s", 7, seq=9, attempts=2),)), at(2))
     hist = store.history("e1")
     assert [(h.name, h.seq, h.status, h.attempts) for h in hist] == [
         ("s", 1, r.R_COMPLETED, 2),
@@ -167,7 +170,7 @@ def test_state_is_written_with_commit(store: Any) -> None:
 def test_sleep_suspends_until_wake(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     c = claim_one(store)
-    sleep = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, wake_at=at(100))
+    sleep = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, seq=1, wake_at=at(100))
     assert store.commit(
         c.lease, Commit(records=(sleep,), outcome=r.Suspend(wake_at=at(100))), at(1)
     )
@@ -183,17 +186,19 @@ def test_retry_execution_drops_failed_steps(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     c = claim_one(store)
     failed = RecordWrite(
-        name="f", kind=r.K_STEP, status=r.R_FAILED, error={"type": "E"}, attempts=1
+        name="f", kind=r.K_STEP, status=r.R_FAILED, seq=2, error={"type": "E"}, attempts=1
     )
-    store.commit(c.lease, Commit(records=(step_write("ok", 1), failed)), at(1))
+    store.commit(c.lease, Commit(records=(step_write("ok", 1, seq=1), failed)), at(1))
     store.commit(
         c.lease, Commit(outcome=r.RetryExecution(error={"type": "E"}, wake_at=at(2))), at(1)
     )
     rec = store.get("e1")
     assert rec.status == r.PENDING and rec.attempt == 1 and rec.wake_at == at(2)
-    assert list(store.load("e1").records) == ["ok"]
+    log = store.load("e1")
+    # The dropped record's seq stays given: its name comes back above it.
+    assert list(log.records) == ["ok"] and log.last_seq == 2
     c2 = claim_one(store, now=at(2))
-    store.commit(c2.lease, Commit(records=(step_write("f", 2),)), at(3))
+    store.commit(c2.lease, Commit(records=(step_write("f", 2, seq=log.last_seq + 1),)), at(3))
     assert [(h.name, h.seq) for h in store.history("e1")] == [("ok", 1), ("f", 3)]
 
 
@@ -249,7 +254,12 @@ def _fan_out(store: Any, n: int) -> r.Claimed:
     c = claim_one(store)
     recs = tuple(
         RecordWrite(
-            name=f"c{i}", kind=r.K_SCHEDULE, status=r.R_PENDING, step="child", child_id=f"p:c{i}"
+            name=f"c{i}",
+            kind=r.K_SCHEDULE,
+            status=r.R_PENDING,
+            seq=i + 1,
+            step="child",
+            child_id=f"p:c{i}",
         )
         for i in range(n)
     )

@@ -89,8 +89,8 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
     return t, out
 
 
-def step(name: str, result: Any = None) -> RecordWrite:
-    return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result)
+def step(name: str, result: Any = None, seq: int = 1) -> RecordWrite:
+    return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result, seq=seq)
 
 
 def fan_out(s: PostgresStore, n: int, parent: str = "p") -> r.Claimed:
@@ -101,6 +101,7 @@ def fan_out(s: PostgresStore, n: int, parent: str = "p") -> r.Claimed:
             name=f"c{i}",
             kind=r.K_SCHEDULE,
             status=r.R_PENDING,
+            seq=i + 1,
             step="child",
             child_id=f"{parent}:c{i}",
         )
@@ -259,7 +260,7 @@ def test_datetimes_round_trip_exactly_as_utc(store: PostgresStore) -> None:
     assert rec.created_at == when and rec.created_at.microsecond == 789012
     assert rec.created_at.tzinfo is UTC
     (c,) = store.claim(worker="w", tasks=None, now=when, lease=LEASE, limit=1)
-    sleep = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, wake_at=when)
+    sleep = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, seq=1, wake_at=when)
     store.commit(c.lease, Commit(records=(sleep,)), when)
     assert store.load("e1").records["nap"].wake_at == when
 
@@ -267,7 +268,9 @@ def test_datetimes_round_trip_exactly_as_utc(store: PostgresStore) -> None:
 def test_none_is_sql_null_and_json_null_values_round_trip(url: str, store: PostgresStore) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
-    store.commit(c.lease, Commit(records=(step("a"), step("b", [None]), step("c", ""))), at(1))
+    store.commit(
+        c.lease, Commit(records=(step("a"), step("b", [None], 2), step("c", "", 3))), at(1)
+    )
     assert [h.result for h in store.history("e1")] == [None, [None], ""]
     assert store.schema is not None
     with admin(url) as conn:
@@ -285,7 +288,7 @@ def test_a_stale_commit_writes_nothing_whatever_it_carries(url: str, store: Post
     # Both leases expire and other workers take over.
     new_kid = store.claim(worker="w2", tasks=["child"], now=at(40), lease=LEASE, limit=1)[0]
     store.offer_event("p", "go", None, at(40))
-    failed = RecordWrite(name="f", kind=r.K_STEP, status=r.R_FAILED, error={"type": "E"})
+    failed = RecordWrite(name="f", kind=r.K_STEP, status=r.R_FAILED, seq=1, error={"type": "E"})
     store.commit(new_kid.lease, Commit(records=(failed,)), at(41))
     before = {eid: store.get(eid) for eid in ("p", "p:c0")}
     logs = {eid: store.load(eid) for eid in ("p", "p:c0")}

@@ -197,7 +197,7 @@ def test_datetimes_round_trip_exactly_as_utc(store: SqliteStore) -> None:
     assert store.get("e0").wake_at == old
     (c,) = store.claim(worker="w", tasks=None, now=old, lease=LEASE, limit=1)
     assert c.record.id == "e0"
-    write = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, wake_at=created)
+    write = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, seq=1, wake_at=created)
     store.commit(c.lease, Commit(records=(write,)), created)
     assert store.history("e0")[0].wake_at == created
 
@@ -227,6 +227,34 @@ def test_migrated_schema_equals_applying_the_files(
         conn.executescript(VERSION_TABLE + ";" + "".join(sql for _, sql in files))
     assert schema(fresh) == schema(stepwise) == schema(direct)
     assert versions(fresh) == versions(stepwise) == [v for v, _ in files]
+
+
+def test_migrating_a_version_1_file_keeps_its_executions_and_logs(path: str) -> None:
+    """Version 2 rebuilds the log table (WITHOUT ROWID): every row comes across."""
+    (v1,) = [sql for v, sql in migration_files("sqlite") if v == 1]
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executescript(VERSION_TABLE + ";" + v1 + ";INSERT INTO schema_version VALUES (1, 'x')")
+        conn.execute(
+            "INSERT INTO executions (id, task_name, kind, status, created_at, updated_at, "
+            "wake_at, seq, format_version) VALUES ('e1', 't', 'workflow', 'pending', 0, 0, 0, 5, 1)"
+        )
+        conn.executemany(
+            "INSERT INTO steps (execution_id, name, seq, kind, status, result, awaited, "
+            "created_at, updated_at) VALUES ('e1', ?, ?, 'step', 'completed', ?, ?, 0, 0)",
+            [("b", 2, "20", 1), ("a", 1, "10", 0)],
+        )
+    store = SqliteStore(path)
+    with pytest.raises(SchemaOutdated):
+        store.get("e1")
+    store.migrate()
+    log = store.load("e1")
+    assert [(x.name, x.seq, x.result) for x in log.records.values()] == [("a", 1, 10), ("b", 2, 20)]
+    assert log.last_seq == 5
+    with closing(sqlite3.connect(path)) as conn:
+        awaited = conn.execute("SELECT name, awaited FROM steps ORDER BY name").fetchall()
+        (ddl,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'steps'").fetchone()
+    assert awaited == [("a", 0), ("b", 1)] and "WITHOUT ROWID" in ddl
+    store.close()
 
 
 def _migrate_in_child(path: str, barrier: Any) -> None:
@@ -379,7 +407,9 @@ def _claimed(store: SqliteStore) -> r.Claimed:
     (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
     store.commit(
         c.lease,
-        Commit(records=(RecordWrite(name="a", kind=r.K_STEP, status=r.R_COMPLETED, result=1),)),
+        Commit(
+            records=(RecordWrite(name="a", kind=r.K_STEP, status=r.R_COMPLETED, seq=1, result=1),)
+        ),
         T0,
     )
     return c
@@ -391,14 +421,14 @@ def _assert_untouched(store: SqliteStore, c: r.Claimed) -> None:
     assert [h.name for h in store.history("e1")] == ["a"]
     assert store.list(parent_id="e1") == []
     # The lease still holds and the seq counter did not move.
-    write = RecordWrite(name="b", kind=r.K_STEP, status=r.R_COMPLETED)
+    write = RecordWrite(name="b", kind=r.K_STEP, status=r.R_COMPLETED, seq=2)
     store.commit(c.lease, Commit(records=(write,)), at(9))
     assert [(h.name, h.seq) for h in store.history("e1")] == [("a", 1), ("b", 2)]
 
 
 def _big_commit(*records: RecordWrite, outcome: r.Outcome | None = None) -> Commit:
     kid = NewExecution(id="e1:k", task_name="t", parent_id="e1", parent_step="k")
-    sched = RecordWrite(name="k", kind=r.K_SCHEDULE, status=r.R_PENDING, child_id="e1:k")
+    sched = RecordWrite(name="k", kind=r.K_SCHEDULE, status=r.R_PENDING, seq=2, child_id="e1:k")
     return Commit(records=(sched, *records), children=(kid,), state={"s": 1}, outcome=outcome)
 
 
@@ -416,7 +446,7 @@ def test_database_error_mid_commit_writes_nothing(store: SqliteStore, path: str)
             "CREATE TRIGGER boom BEFORE INSERT ON steps WHEN NEW.name = 'boom' "
             "BEGIN SELECT RAISE(ABORT, 'boom'); END"
         )
-    boom = RecordWrite(name="boom", kind=r.K_STEP, status=r.R_COMPLETED)
+    boom = RecordWrite(name="boom", kind=r.K_STEP, status=r.R_COMPLETED, seq=3)
     with pytest.raises(StoreError, match="boom"):
         store.commit(c.lease, _big_commit(boom, outcome=r.Complete(output=1)), at(5))
     _assert_untouched(store, c)

@@ -1096,6 +1096,8 @@ def test_task_retry_replays_completed_steps_and_reruns_failed_ones(zart_env: Tes
     assert rec.attempt == 1
     hist = {s.name: s for s in zart_env.history(eid)}
     assert hist["a"].attempts == 1 and hist["b"].status == "completed"
+    # b's failed record (seq 2) was dropped for the retry; its name came back above it.
+    assert [(s.name, s.seq) for s in zart_env.history(eid)] == [("a", 1), ("b", 3)]
 
 
 def test_exception_escaping_the_body_retries_then_fails(zart_env: TestEnv) -> None:
@@ -1670,3 +1672,42 @@ def test_cancel_during_a_step_stops_the_execution(zart_env: TestEnv) -> None:
     assert calls == ["cancel"]
     with pytest.raises(zart.Cancelled):
         zart_env.result(eid)
+
+
+def test_the_interpreter_numbers_new_records_above_the_highest_seq_given() -> None:
+    from zart import records as r
+    from zart.interpreter import Interpreter, RunStep, StepOutcome
+
+    @zart.step("a")
+    def a() -> int:
+        return 1
+
+    @zart.step("b")
+    def b() -> int:
+        return 2
+
+    @zart.durable("numbered")
+    def wf(_: Any):  # type: ignore[no-untyped-def]
+        yield a()
+        yield b()
+        yield zart.sleep("nap", timedelta(seconds=5))
+
+    # "a" is logged at seq 4; seqs up to 7 were given (5 to 7 to records a retry dropped).
+    a_rec = r.StepRecord(name="a", kind=r.K_STEP, status=r.R_RETRYING, seq=4, step="a")
+    t0 = datetime(2030, 1, 1, tzinfo=UTC)
+    interp = Interpreter(
+        wf,
+        execution_id="e1",
+        task_name="numbered",
+        input=None,
+        attempt=1,
+        created_at=t0,
+        log=r.Log(records={"a": a_rec}, events={}, last_seq=7),
+    )
+    first = interp.start(t0)
+    assert isinstance(first, RunStep) and first.name == "a"
+    second = interp.step_finished(StepOutcome(value=1), t0)
+    assert isinstance(second, RunStep) and second.name == "b"
+    third = interp.step_finished(StepOutcome(value=2), t0)
+    writes = [*second.commit.records, *third.commit.records]
+    assert [(w.name, w.seq) for w in writes] == [("a", 4), ("b", 8), ("nap", 9)]

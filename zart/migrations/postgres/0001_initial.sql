@@ -15,7 +15,9 @@
 -- (pending, sleeping, waiting with a deadline, and running, where it is the
 -- lease expiry) and NULL otherwise, so "due work" is one range on one column.
 -- row_order breaks ties between equal (wake_at, created_at) in creation order.
--- seq is the counter that numbers the execution's new log records; awaiting
+-- seq is the highest log seq given before a retry dropped failed records
+-- (the lease holder numbers new records, so a step commit leaves this row
+-- alone); awaiting
 -- counts the awaited children still open while the execution waits on them.
 CREATE TABLE {executions} (
     id              text        PRIMARY KEY,
