@@ -31,6 +31,8 @@ class AsyncWorker(WorkerBase):
         super().__init__(*args, **kwargs)
         self._stopping = asyncio.Event()
         self._tasks: dict[str, tuple[asyncio.Task[None], Lease]] = {}
+        # Claims run ahead of the slots (see claim_room); this bounds what runs.
+        self._slots = asyncio.Semaphore(self.config.concurrency)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -61,12 +63,8 @@ class AsyncWorker(WorkerBase):
         try:
             while not self._stopping.is_set():
                 busy = len(self._tasks)
-                free = self.config.concurrency - busy
-                claimed = (
-                    await asyncio.to_thread(self.host.claim, min(free, self.config.claim_batch))
-                    if free
-                    else []
-                )
+                room = self.claim_room(busy)
+                claimed = await asyncio.to_thread(self.host.claim, room) if room else []
                 for item in claimed:
                     task = asyncio.create_task(self._run_one(item))
                     self._tasks[item.record.id] = (task, item.lease)
@@ -90,6 +88,17 @@ class AsyncWorker(WorkerBase):
 
     async def _run_one(self, item: Claimed) -> None:
         try:
+            async with self._slots:
+                if self._stopping.is_set():  # claimed ahead, never started: give it back
+                    await asyncio.to_thread(self.store.release, item.lease, self.clock())
+                    return
+                await self._process(item)
+        finally:
+            self._tasks.pop(item.record.id, None)
+            self.processed += 1
+
+    async def _process(self, item: Claimed) -> None:
+        try:
             interp = await asyncio.to_thread(
                 prepare, self.store, self.registry, item, self.host.cache
             )
@@ -100,9 +109,6 @@ class AsyncWorker(WorkerBase):
             await asyncio.to_thread(self.store.release, item.lease, self.clock())
         except Exception:
             log.exception("worker failed on %s; its lease will expire", item.record.id)
-        finally:
-            self._tasks.pop(item.record.id, None)
-            self.processed += 1
 
     async def _drive(self, interp: Interpreter, lease: Lease) -> Decision:
         decision = interp.start(self.clock())

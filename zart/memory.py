@@ -159,7 +159,9 @@ class MemoryStore:
                 e.wake_at = now + lease
                 e.waiting_for = None
                 e.updated_at = now
-                claimed.append(Claimed(self._record(e), Lease(e.id, e.token)))
+                claimed.append(
+                    Claimed(self._record(e), Lease(e.id, e.token, parent_id=e.parent_id))
+                )
             return claimed
 
     def load(self, execution_id: str) -> Log:

@@ -330,7 +330,9 @@ class PostgresStore:
             "under": under,
         }
         rows = self._rows("claim", query, params)
-        return [Claimed(q.execution_row(row), Lease(row[0], row[16])) for row in rows]
+        return [
+            Claimed(q.execution_row(row), Lease(row[0], row[16], parent_id=row[9])) for row in rows
+        ]
 
     def load(self, execution_id: str) -> Log:
         records, events, last_seq = self._read_log(execution_id, "LOAD_ALL")
@@ -351,8 +353,16 @@ class PostgresStore:
         return records, events, max(rows[0][4], *(x.seq for x in records), 0)
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
+        outcome = commit.outcome
+        if (
+            isinstance(outcome, r.Complete | r.Fail)
+            and not commit.children
+            and lease.parent_id is None
+            and self._finish_alone(lease, commit, outcome, now)
+        ):
+            return True
         query, params = q.commit_params(lease, commit, now)
-        if commit.children or commit.outcome is not None:
+        if commit.children or outcome is not None:
             return self._run("commit", lambda conn: self._commit_tx(conn, commit, query, params))
 
         # The common step commit: one statement in autocommit, one round trip.
@@ -362,6 +372,20 @@ class PostgresStore:
             return True
 
         return self._run("commit", simple)
+
+    def _finish_alone(
+        self, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
+    ) -> bool:
+        """Records and a final status in one statement (see COMMIT_FINISH);
+        False when the execution has a parent after all."""
+        _, params = q.commit_params(lease, commit, now, many=True)
+        params.update(q.finish_params(outcome))
+        row = self._run(
+            "commit", lambda conn: conn.execute(self._q["COMMIT_FINISH"], params).fetchone()
+        )
+        if row is None:
+            raise LeaseLost(lease.execution_id)
+        return bool(row[2])
 
     def _commit_tx(self, conn: Conn, commit: Commit, query: str, params: Params) -> bool:
         """Fence and all: one pipeline, one round trip. Every statement after the

@@ -206,49 +206,71 @@ WITH fence AS (
     SELECT e.id, e.parent_id, e.parent_step FROM {executions} e
     WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
     FOR NO KEY UPDATE
-), state AS (
+)"""
+_STATE = """, state AS (
     UPDATE {executions} SET state = %(state)s::jsonb
     WHERE %(has_state)s AND id = (SELECT id FROM fence)
 )"""
-
-COMMIT = (
-    _FENCE
-    + """, w AS (
+_INSERT = """
+    INSERT INTO {records} AS r
+        (execution_id, name, seq, kind, status, step, result, error, attempts, wake_at,
+         child_id, created_at, updated_at)"""
+_UPSERT_MANY = (
+    """, w AS (
     SELECT * FROM unnest(%(names)s::text[], %(seqs)s::int[], %(kinds)s::text[],
                          %(statuses)s::text[], %(steps)s::text[], %(results)s::jsonb[],
                          %(errors)s::jsonb[], %(attempts)s::int[], %(wakes)s::timestamptz[],
                          %(child_ids)s::text[])
         WITH ORDINALITY AS w(name, seq, kind, status, step, result, error, attempts, wake_at,
                              child_id, ord)
-), up AS (
-    INSERT INTO {records} AS r
-        (execution_id, name, seq, kind, status, step, result, error, attempts, wake_at,
-         child_id, created_at, updated_at)
+), up AS ("""
+    + _INSERT
+    + """
     SELECT f.id, w.name, w.seq, w.kind, w.status, w.step, w.result, w.error, w.attempts,
            w.wake_at, w.child_id, %(now)s, %(now)s
     FROM w CROSS JOIN fence f
     ORDER BY w.ord"""
     + _UPSERT
     + """
+)"""
 )
-SELECT parent_id, parent_step FROM fence"""
-)
-
-# The same for the common case, one record: scalar parameters, a simpler plan.
-COMMIT_ONE = (
-    _FENCE
-    + """, up AS (
-    INSERT INTO {records} AS r
-        (execution_id, name, seq, kind, status, step, result, error, attempts, wake_at,
-         child_id, created_at, updated_at)
+_UPSERT_ONE = (
+    """, up AS ("""
+    + _INSERT
+    + """
     SELECT f.id, %(name)s, %(seq)s, %(kind)s, %(status)s,
            %(step)s::text, %(result)s::jsonb, %(error)s::jsonb, %(attempts)s::int,
            %(wake_at)s::timestamptz, %(child_id)s::text, %(now)s, %(now)s
     FROM fence f"""
     + _UPSERT
     + """
+)"""
 )
-SELECT parent_id, parent_step FROM fence"""
+_ANSWER = "\nSELECT parent_id, parent_step FROM fence"
+
+COMMIT = _FENCE + _STATE + _UPSERT_MANY + _ANSWER
+# The same for the common case, one record: scalar parameters, a simpler plan.
+COMMIT_ONE = _FENCE + _STATE + _UPSERT_ONE + _ANSWER
+
+# Records, state and a final status in one autocommit statement, for an
+# execution without a parent: with nobody to propagate to there is no
+# parent lock to take first (LOCK_PARENT_OF), so no transaction is needed.
+# The claim's parent_id hint picks this path; the fence re-checks it, and a
+# parent found there finishes nothing (the third column is 0): the caller
+# then finishes in a transaction, the records already written being upserted
+# again.
+COMMIT_FINISH = (
+    _FENCE
+    + _UPSERT_MANY
+    + """, fin AS (
+    UPDATE {executions} e
+    SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
+        output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL,
+        state = CASE WHEN %(has_state)s THEN %(state)s::jsonb ELSE e.state END
+    FROM fence f WHERE e.id = f.id AND f.parent_id IS NULL
+    RETURNING e.id
+)
+SELECT parent_id, parent_step, (SELECT count(*) FROM fin) FROM fence"""
 )
 
 # The statements below follow COMMIT/COMMIT_ONE in the same transaction and
@@ -473,9 +495,12 @@ def new_params(new: NewExecution) -> dict[str, Any]:
     }
 
 
-def commit_params(lease: Lease, commit: Commit, now: datetime) -> tuple[str, dict[str, Any]]:
-    """COMMIT_ONE for one record, else COMMIT, and its parameters. The last
-    write of a name wins, at the position of the first, as in memory."""
+def commit_params(
+    lease: Lease, commit: Commit, now: datetime, *, many: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """COMMIT_ONE for one record (unless ``many``), else COMMIT, and its
+    parameters. The last write of a name wins, at the position of the first,
+    as in memory."""
     writes = list({w.name: w for w in commit.records}.values())
     params: dict[str, Any] = {
         "id": lease.execution_id,
@@ -484,7 +509,7 @@ def commit_params(lease: Lease, commit: Commit, now: datetime) -> tuple[str, dic
         "has_state": commit.has_state,
         "state": json_param(commit.state) if commit.has_state else None,
     }
-    if len(writes) == 1:
+    if len(writes) == 1 and not many:
         (w,) = writes
         params.update(
             name=w.name,

@@ -125,10 +125,16 @@ class NewExecution:
 
 @attrs.frozen
 class Lease:
-    """Proof of ownership: every write by a worker is fenced by its token."""
+    """Proof of ownership: every write by a worker is fenced by its token.
+
+    ``parent_id`` is the execution's parent as the claim saw it (it never
+    changes). It is a hint that lets a store plan how an outcome propagates
+    before it reads the row; a store must not trust it for correctness.
+    """
 
     execution_id: str
     token: int
+    parent_id: str | None = attrs.field(default=None, eq=False, kw_only=True)
 
 
 @attrs.frozen

@@ -449,7 +449,11 @@ class SqliteStore:
             ).fetchall()
         order = {eid: i for i, eid in enumerate(ids)}
         rows.sort(key=lambda row: order[row[1]])
-        return [Claimed(_execution(row[1:]), Lease(row[1], row[0])) for row in rows]
+        claimed = []
+        for row in rows:
+            record = _execution(row[1:])
+            claimed.append(Claimed(record, Lease(record.id, row[0], parent_id=record.parent_id)))
+        return claimed
 
     def load(self, execution_id: str) -> Log:
         with self._tx() as conn:

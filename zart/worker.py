@@ -82,6 +82,21 @@ class WorkerBase:
         self.processed = 0
         self._warned: set[str] = set()
 
+    def claim_room(self, inflight: int) -> int:
+        """How many executions to claim now, with ``inflight`` claimed and unfinished.
+
+        A worker claims up to one batch ahead of its slots: a busy worker then
+        claims half a batch or more at a time, not one execution per freed
+        slot (each claim is a statement, and a commit). Queued executions keep
+        their leases through the heartbeat and are given back, not run, once
+        the worker stops. A free slot always claims.
+        """
+        concurrency, batch = self.config.concurrency, self.config.claim_batch
+        room = concurrency + batch - inflight
+        if inflight < concurrency or room >= max(1, batch // 2):
+            return max(0, min(room, batch))
+        return 0
+
     def idle_wait(self) -> float:
         """Seconds to wait for work: until the next timer, at most poll_interval."""
         wake: datetime | None = self.store.next_wake(self.registry.names())
@@ -140,8 +155,8 @@ class Worker(WorkerBase):
         try:
             while not self._stopping.is_set():
                 busy = len(self._inflight)
-                free = self.config.concurrency - busy
-                claimed = self.host.claim(min(free, self.config.claim_batch)) if free else []
+                room = self.claim_room(busy)
+                claimed = self.host.claim(room) if room else []
                 for item in claimed:
                     with self._lock:
                         self._inflight[item.record.id] = item.lease
@@ -164,6 +179,9 @@ class Worker(WorkerBase):
 
     def _run_one(self, item: Claimed) -> None:
         try:
+            if self._stopping.is_set():  # claimed ahead, never started: give it back
+                self.store.release(item.lease, self.clock())
+                return
             self.host.process(item)
         except Exception:
             log.exception("worker failed on %s; its lease will expire", item.record.id)

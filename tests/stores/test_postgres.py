@@ -25,7 +25,7 @@ from zart.errors import ExecutionNotFound, LeaseLost, SchemaOutdated, StoreError
 from zart.migrations import latest_version, migration_files
 from zart.postgres import PostgresStore, split_url
 from zart.postgres_sql import CREATE_VERSION_TABLE, RECORD_VERSION, render
-from zart.records import Commit, NewExecution, RecordWrite
+from zart.records import Commit, Lease, NewExecution, RecordWrite
 from zart.urls import connect
 
 pytestmark = pytest.mark.postgres
@@ -315,6 +315,49 @@ def test_a_stale_commit_writes_nothing_whatever_it_carries(url: str, store: Post
         assert conn.execute(awaited).fetchall() == flags
     with pytest.raises(ExecutionNotFound):
         store.get("p:c0:x")
+
+
+def test_finishing_without_a_parent_is_one_fenced_statement(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (old,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    assert old.lease.parent_id is None
+    (new,) = store.claim(worker="w2", tasks=None, now=at(31), lease=LEASE, limit=1)
+    sent: list[str] = []
+    run = store._run
+    monkeypatch.setattr(
+        store, "_run", lambda what, op, **kw: sent.append(what) or run(what, op, **kw)
+    )
+    done = Commit(
+        records=(step("a", 1), step("b", 2, 2)), state={"s": 1}, outcome=r.Complete(output=3)
+    )
+    with pytest.raises(LeaseLost):
+        store.commit(old.lease, done, at(32))
+    assert store.get("e1").status == r.RUNNING and store.load("e1").records == {}
+    sent.clear()
+    assert store.commit(new.lease, done, at(33))
+    assert sent == ["commit"]  # one statement: records, state and status together
+    rec = store.get("e1")
+    assert (rec.status, rec.output, rec.state, rec.wake_at) == (r.COMPLETED, 3, {"s": 1}, None)
+    assert [(h.name, h.seq, h.result) for h in store.history("e1")] == [("a", 1, 1), ("b", 2, 2)]
+
+
+def test_a_child_finishing_under_a_lease_without_the_parent_hint_still_wakes_it(
+    store: PostgresStore,
+) -> None:
+    c = fan_out(store, 1)
+    store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
+    (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
+    assert kid.lease.parent_id == "p"
+    blind = Lease(kid.lease.execution_id, kid.lease.token)  # as if the hint were lost
+    done = Commit(records=(step("s", 7),), outcome=r.Complete(output=7))
+    assert store.commit(blind, done, at(3))
+    assert store.get("p:c0").status == r.COMPLETED
+    assert [h.name for h in store.history("p:c0")] == ["s"]
+    parent = store.get("p")
+    assert parent.status == r.PENDING and parent.wake_at == at(3)
+    assert store.load("p").records["c0"].result == 7
 
 
 # -- claims -------------------------------------------------------------------
