@@ -80,7 +80,7 @@ def prepare(
     store: Store, registry: TaskRegistry, claimed: Claimed, cache: StepCache | None
 ) -> Interpreter:
     record = claimed.record
-    log_ = store.load(record.id)
+    log_ = claimed.log if claimed.log is not None else store.load(record.id)
     if record.kind != r.STEP:
         return interpreter_for(registry.get(record.task_name), record, log_)
     step = cache.get(record.id) if cache is not None else None

@@ -159,8 +159,13 @@ class MemoryStore:
                 e.wake_at = now + lease
                 e.waiting_for = None
                 e.updated_at = now
+                empty = not self._logs[e.id] and not self._events[e.id]
                 claimed.append(
-                    Claimed(self._record(e), Lease(e.id, e.token, parent_id=e.parent_id))
+                    Claimed(
+                        self._record(e),
+                        Lease(e.id, e.token, parent_id=e.parent_id),
+                        Log(records={}, events={}, last_seq=e.seq) if empty else None,
+                    )
                 )
             return claimed
 

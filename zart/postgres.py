@@ -331,7 +331,13 @@ class PostgresStore:
         }
         rows = self._rows("claim", query, params)
         return [
-            Claimed(q.execution_row(row), Lease(row[0], row[16], parent_id=row[9])) for row in rows
+            Claimed(
+                q.execution_row(row),
+                Lease(row[0], row[16], parent_id=row[9]),
+                # row[17:19] are due_at and row_order, the claim's order
+                Log(records={}, events={}, last_seq=row[19]) if row[20] else None,
+            )
+            for row in rows
         ]
 
     def load(self, execution_id: str) -> Log:

@@ -124,7 +124,9 @@ WITH due AS (
     FROM due WHERE e.id = due.id
     RETURNING """
     + _E_COLS
-    + """, due.due_at, due.row_order
+    + """, due.due_at, due.row_order, e.seq,
+        NOT EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id)
+        AND NOT EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id) AS empty_log
 )
 SELECT * FROM claimed ORDER BY due_at, created_at, row_order"""
 )

@@ -141,6 +141,11 @@ class Lease:
 class Claimed:
     record: ExecutionRecord
     lease: Lease
+    # The log, when the claim could tell it is empty (no record, no event):
+    # the host then skips ``load``, a round trip per new execution on a
+    # server. An event offered after the claim is no loss: a suspend on it
+    # finds the event and leaves the execution due.
+    log: Log | None = None
 
 
 @attrs.frozen(kw_only=True)

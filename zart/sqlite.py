@@ -444,15 +444,20 @@ class SqliteStore:
             rows = conn.execute(
                 "UPDATE executions SET status = 'running', token = token + 1, owner = ?, "
                 f"wake_at = ?, waiting_for = NULL, updated_at = ? WHERE id {_IN_JSON} "
-                f"RETURNING token, {_EXEC_COLS}",
+                f"RETURNING {_EXEC_COLS}, token, seq, "
+                "NOT EXISTS (SELECT 1 FROM steps s WHERE s.execution_id = executions.id) "
+                "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.execution_id = executions.id)",
                 (worker, _us(now + lease), _us(now), json.dumps(ids)),
             ).fetchall()
         order = {eid: i for i, eid in enumerate(ids)}
-        rows.sort(key=lambda row: order[row[1]])
+        rows.sort(key=lambda row: order[row[0]])
         claimed = []
         for row in rows:
-            record = _execution(row[1:])
-            claimed.append(Claimed(record, Lease(record.id, row[0], parent_id=record.parent_id)))
+            record = _execution(row[:-3])
+            token, seq, empty = row[-3:]
+            held = Lease(record.id, token, parent_id=record.parent_id)
+            empty_log = Log(records={}, events={}, last_seq=seq) if empty else None
+            claimed.append(Claimed(record, held, empty_log))
         return claimed
 
     def load(self, execution_id: str) -> Log:

@@ -14,7 +14,9 @@ Semantics every store implements (the memory store is the reference):
   lease. Claiming sets status running, ``wake_at = now + lease`` (the lease
   expiry) and a fresh lease token. Concurrent claimers never get the same row.
   ``under``: only that execution and its descendants (ids ``under`` and
-  ``under:...``), for ``Client.run`` driving one workflow inline.
+  ``under:...``), for ``Client.run`` driving one workflow inline. A store may
+  return, with a claim, the log it found empty (no record, no event), so
+  the host need not ``load`` it; otherwise ``Claimed.log`` is None.
 - ``load``: the whole log and the offered events, in one read, and
   ``last_seq``: the highest seq the log has given, records since deleted included.
 - ``commit``: apply a ``Commit`` in one transaction, only if the lease still

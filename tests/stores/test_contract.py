@@ -82,6 +82,26 @@ def test_claim_ignores_future_work(store: Any) -> None:
     assert store.next_wake(None) == at(10)
 
 
+def test_a_claim_hands_over_only_a_log_that_is_really_empty(store: Any) -> None:
+    store.create(NewExecution(id="new", task_name="t"), T0)
+    store.create(NewExecution(id="evented", task_name="t"), at(1))
+    store.offer_event("evented", "go", 1, at(1))
+    store.create(NewExecution(id="logged", task_name="t"), at(2))
+    (c,) = store.claim(worker="w", tasks=None, now=at(2), lease=LEASE, limit=1, under="logged")
+    assert c.record.id == "logged"
+    store.commit(c.lease, Commit(records=(step_write("s", 1),)), at(2))
+    store.release(c.lease, at(2))
+    got = {
+        x.record.id: x for x in store.claim(worker="w", tasks=None, now=at(3), lease=LEASE, limit=5)
+    }
+    assert set(got) == {"new", "evented", "logged"}
+    for eid, claimed in got.items():
+        # A store need not hand a log over; what it hands over is the whole log.
+        assert claimed.log is None or claimed.log == store.load(eid)
+    assert got["evented"].log is None and got["logged"].log is None
+    assert got["new"].log == r.Log(records={}, events={}, last_seq=0)
+
+
 def test_commit_records_in_order_and_load_in_one_read(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     c = claim_one(store)
