@@ -32,8 +32,18 @@ from .tasks import TaskRegistry
 log = logging.getLogger("zart")
 
 
-def _seconds(value: Any) -> timedelta:
-    return to_timedelta(value, "worker setting")
+# One named converter per field (mypy's attrs plugin takes no closures), so
+# that a bad value is reported under its field's name.
+def _lease(value: Any) -> timedelta:
+    return to_timedelta(value, "WorkerConfig.lease")
+
+
+def _heartbeat_interval(value: Any) -> timedelta:
+    return to_timedelta(value, "WorkerConfig.heartbeat_interval")
+
+
+def _shutdown_timeout(value: Any) -> timedelta:
+    return to_timedelta(value, "WorkerConfig.shutdown_timeout")
 
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -46,12 +56,16 @@ class WorkerConfig:
     concurrency: int = attrs.field(default=4, validator=_positive)
     poll_interval: float = attrs.field(default=1.0, validator=_positive)
     lease: timedelta = attrs.field(
-        default=timedelta(seconds=30), converter=_seconds, validator=_positive
+        default=timedelta(seconds=30), converter=_lease, validator=_positive
     )
     heartbeat_interval: timedelta = attrs.field(
-        default=timedelta(seconds=10), converter=_seconds, validator=_positive
+        default=timedelta(seconds=10),
+        converter=_heartbeat_interval,
+        validator=_positive,
     )
-    shutdown_timeout: timedelta = attrs.field(default=timedelta(seconds=30), converter=_seconds)
+    shutdown_timeout: timedelta = attrs.field(
+        default=timedelta(seconds=30), converter=_shutdown_timeout
+    )
     batch_size: int | None = attrs.field(default=None, validator=_positive)
 
     @property
