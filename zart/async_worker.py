@@ -71,11 +71,15 @@ class AsyncWorker(WorkerBase):
                 if claimed:
                     continue
                 if busy:
-                    await asyncio.wait(
-                        [t for t, _ in self._tasks.values()],
-                        timeout=self.config.poll_interval,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
+                    # Runs may all have ended while the claim was out: then
+                    # there is nothing to wait for, and the loop looks again.
+                    running = [t for t, _ in self._tasks.values()]
+                    if running:
+                        await asyncio.wait(
+                            running,
+                            timeout=self.config.poll_interval,
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
                     continue
                 await asyncio.to_thread(self.warn_unknown)
                 if until_idle:

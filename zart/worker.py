@@ -47,6 +47,8 @@ def _shutdown_timeout(value: Any) -> timedelta:
 
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None and attribute.name != "batch_size":  # batch_size None: concurrency
+        raise ValueError(f"WorkerConfig.{attribute.name} must be set, got None")
     if value is not None and value <= (timedelta(0) if isinstance(value, timedelta) else 0):
         raise ValueError(f"WorkerConfig.{attribute.name} must be positive, got {value!r}")
 
