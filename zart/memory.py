@@ -207,9 +207,9 @@ class MemoryStore:
                     self._insert(child, now)
             if commit.has_state:
                 e.state = _dump(commit.state)
-            e.updated_at = now
             suspended = True
             if commit.outcome is not None:
+                e.updated_at = now  # as on every store: the row's status moved, not its log
                 suspended = self._apply(e, commit.outcome, now)
             self._notify()
             return suspended

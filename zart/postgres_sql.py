@@ -336,7 +336,7 @@ WITH held AS (
         waiting_for = CASE WHEN d.due_now THEN e.waiting_for ELSE %(waiting_for)s::text END,
         awaiting = CASE WHEN d.due_now OR cardinality(%(children)s::text[]) = 0
                         THEN e.awaiting ELSE d.open END,
-        owner = NULL
+        owner = NULL, updated_at = %(now)s
     FROM decided d
     WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
     RETURNING NOT d.due_now AS suspended, e.wake_at
@@ -349,7 +349,7 @@ RETRY = """
 WITH u AS (
     UPDATE {executions}
     SET status = 'pending', wake_at = %(wake_at)s, attempt = attempt + 1,
-        error = %(error)s::jsonb, owner = NULL,
+        error = %(error)s::jsonb, owner = NULL, updated_at = %(now)s,
         -- the dropped records' names come back with seqs above any given
         seq = greatest(seq, (SELECT coalesce(max(seq), 0) FROM {records}
                              WHERE execution_id = %(id)s))

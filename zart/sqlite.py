@@ -655,10 +655,10 @@ def _apply(conn: Conn, eid: str, parent: _Parent, outcome: r.Outcome, now: datet
         # seqs, above the highest given so far, which the execution keeps.
         conn.execute(
             "UPDATE executions SET status = 'pending', wake_at = ?, attempt = attempt + 1, "
-            "error = ?, owner = NULL, "
+            "error = ?, owner = NULL, updated_at = ?, "
             "seq = max(seq, (SELECT coalesce(max(seq), 0) FROM steps WHERE execution_id = ?)) "
             "WHERE id = ?",
-            (_us(outcome.wake_at), _dump(outcome.error), eid, eid),
+            (_us(outcome.wake_at), _dump(outcome.error), _us(now), eid, eid),
         )
         conn.execute(
             "DELETE FROM steps WHERE execution_id = ? AND kind = 'step' AND status = 'failed'",
@@ -680,16 +680,24 @@ def _suspend(conn: Conn, eid: str, s: r.Suspend, now: datetime) -> bool:
         awaiting = _await_children(conn, eid, s.children)
     if awaiting == 0:
         conn.execute(
-            "UPDATE executions SET status = 'pending', wake_at = ?, owner = NULL WHERE id = ?",
-            (_us(now), eid),
+            "UPDATE executions SET status = 'pending', wake_at = ?, owner = NULL, updated_at = ? "
+            "WHERE id = ?",
+            (_us(now), _us(now), eid),
         )
         return False
     waiting = s.event is not None or bool(s.children)
     waiting_for = s.event if s.event is not None else ("children" if s.children else None)
     conn.execute(
         "UPDATE executions SET status = ?, waiting_for = ?, wake_at = ?, "
-        "awaiting = coalesce(?, awaiting), owner = NULL WHERE id = ?",
-        (r.WAITING if waiting else r.SLEEPING, waiting_for, _us(s.wake_at), awaiting, eid),
+        "awaiting = coalesce(?, awaiting), owner = NULL, updated_at = ? WHERE id = ?",
+        (
+            r.WAITING if waiting else r.SLEEPING,
+            waiting_for,
+            _us(s.wake_at),
+            awaiting,
+            _us(now),
+            eid,
+        ),
     )
     return True
 

@@ -187,6 +187,20 @@ def test_state_is_written_with_commit(store: Any) -> None:
     assert store.get("e1").state is None
 
 
+def test_updated_at_follows_the_status_not_the_log(store: Any) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    c = claim_one(store, now=at(1))
+    assert store.get("e1").updated_at == at(1)
+    store.commit(c.lease, Commit(records=(step_write("s", 1),), state={"k": 1}), at(2))
+    assert store.get("e1").updated_at == at(1)  # a step commit leaves the row alone
+    store.commit(c.lease, Commit(outcome=r.Suspend(wake_at=at(10))), at(3))
+    assert store.get("e1").updated_at == at(3)
+    c = claim_one(store, now=at(10))
+    retry = r.RetryExecution(error={"type": "E"}, wake_at=at(20))
+    store.commit(c.lease, Commit(outcome=retry), at(11))
+    assert store.get("e1").updated_at == at(11)
+
+
 def test_sleep_suspends_until_wake(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     c = claim_one(store)

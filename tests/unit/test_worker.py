@@ -392,8 +392,7 @@ def test_async_worker_stop_finishes_the_running_step_and_gives_back_the_queue() 
             return [a, b]
 
         eids = [client.schedule(gated, execution_id=f"g-{i}") for i in range(3)]
-        # A long poll: the loop sleeps in its wait for a run to end, never in a claim,
-        # when the runs end (so EMPTY_WAIT_BUG cannot strike here).
+        # A long poll: the loop sleeps in its wait for a run to end when the runs end.
         cfg = config(concurrency=1, batch_size=4, poll_interval=60)
         worker = zart.AsyncWorker(store, client.registry, cfg)
         run = asyncio.create_task(worker.run())
