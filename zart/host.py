@@ -80,9 +80,11 @@ def prepare(
     store: Store, registry: TaskRegistry, claimed: Claimed, cache: StepCache | None
 ) -> Interpreter:
     record = claimed.record
+    # An unknown task raises here, before a log is read for nothing.
+    workflow = registry.get(record.task_name) if record.kind != r.STEP else None
     log_ = claimed.log if claimed.log is not None else store.load(record.id)
-    if record.kind != r.STEP:
-        return interpreter_for(registry.get(record.task_name), record, log_)
+    if workflow is not None:
+        return interpreter_for(workflow, record, log_)
     step = cache.get(record.id) if cache is not None else None
     if step is None:
         step = find_step(store, registry, record)
