@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import datetime
 from typing import Any
 
 from .errors import LeaseLost, UnknownTaskError
@@ -115,17 +116,21 @@ class AsyncWorker(WorkerBase):
             log.exception("worker failed on %s; its lease will expire", item.record.id)
 
     async def _drive(self, interp: Interpreter, lease: Lease) -> Decision:
-        decision = interp.start(self.clock())
+        now = self.clock()  # as in Host.drive: a decision and its commit share one reading
+        decision = interp.start(now)
         while isinstance(decision, RunStep):
             if not decision.commit.is_empty:
-                await self._commit(interp, lease, decision.commit)
+                await self._commit(interp, lease, decision.commit, now)
             outcome = await run_step_async(decision, step_info(interp.info, decision))
-            decision = interp.step_finished(outcome, self.clock())
-        await self._commit(interp, lease, decision.commit)
+            now = self.clock()
+            decision = interp.step_finished(outcome, now)
+        await self._commit(interp, lease, decision.commit, now)
         return decision
 
-    async def _commit(self, interp: Interpreter, lease: Lease, commit: Commit) -> None:
-        await asyncio.to_thread(self.store.commit, lease, commit, self.clock())
+    async def _commit(
+        self, interp: Interpreter, lease: Lease, commit: Commit, now: datetime
+    ) -> None:
+        await asyncio.to_thread(self.store.commit, lease, commit, now)
         self.host.remember(interp)
 
     async def _drain(self) -> None:

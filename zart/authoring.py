@@ -70,6 +70,14 @@ class StepFunction(Generic[P, R]):
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params.values()
         )
         self._positional = list(params) if simple else None
+        # Where each field sits when every argument is passed by position:
+        # the common call then names its step without binding a signature.
+        self._at = (
+            None
+            if self._positional is None
+            else tuple((f, self._positional.index(f)) for f in self._fields)
+        )
+        self._arity = len(params)
         self._result_type: Any = None
 
     @property
@@ -82,6 +90,8 @@ class StepFunction(Generic[P, R]):
     def _name_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         if not self._fields:
             return self.template
+        if self._at is not None and not kwargs and len(args) == self._arity:
+            return self.template.format_map({f: args[i] for f, i in self._at})
         if self._positional is not None and len(args) <= len(self._positional):
             bound = dict(zip(self._positional, args, strict=False))
             bound.update(kwargs)

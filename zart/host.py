@@ -159,13 +159,16 @@ class Host:
             return None
 
     def drive(self, interp: Interpreter, lease: Lease) -> Decision:
-        decision = interp.start(self.clock())
+        # One clock reading per step: the decision and its commit share it.
+        now = self.clock()
+        decision = interp.start(now)
         while isinstance(decision, RunStep):
             if not decision.commit.is_empty:
-                self._commit(interp, lease, decision.commit)
+                self._commit(interp, lease, decision.commit, now)
             outcome = run_step_sync(decision, step_info(interp.info, decision), self.overrides)
-            decision = interp.step_finished(outcome, self.clock())
-        self._commit(interp, lease, decision.commit)
+            now = self.clock()
+            decision = interp.step_finished(outcome, now)
+        self._commit(interp, lease, decision.commit, now)
         return decision
 
     def remember(self, interp: Interpreter) -> None:
@@ -180,8 +183,8 @@ class Host:
                 self.registry.register(name, handler)
         interp.scheduled_workflows = {}
 
-    def _commit(self, interp: Interpreter, lease: Lease, commit: Commit) -> None:
-        self.store.commit(lease, commit, self.clock())
+    def _commit(self, interp: Interpreter, lease: Lease, commit: Commit, now: datetime) -> None:
+        self.store.commit(lease, commit, now)
         self.remember(interp)
         if self.after_commit is not None:
             self.after_commit(commit)

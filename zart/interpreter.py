@@ -46,6 +46,7 @@ from .serde import from_json, to_json
 from .tasks import TaskContext, TaskHandler
 
 SEND, THROW = 0, 1
+_NOTHING = Commit()
 Action = tuple[int, Any]
 
 # Errors that say the code is wrong, not that the world was: retrying the
@@ -526,6 +527,8 @@ class Interpreter:
             return THROW, exc
 
     def _take(self, outcome: r.Outcome | None = None) -> Commit:
+        if outcome is None and not (self._pending or self._children or self.ctx.state_changed):
+            return _NOTHING  # the first step's, or the first after a replay
         commit = Commit(
             records=tuple(self._pending),
             children=tuple(self._children),

@@ -25,6 +25,8 @@ from cattrs.errors import BaseValidationError
 from .errors import SerializationError
 
 _SCALARS = (str, int, bool, type(None))
+# Types whose structure hook hands back an equal value of the same type.
+_SELF_STRUCTURED = frozenset({str, int, bool, float})
 
 
 def make_converter() -> cattrs.Converter:
@@ -85,6 +87,8 @@ def to_json(value: Any, what: str) -> Any:
 def from_json(document: Any, type_: Any, what: str) -> Any:
     """Structure a JSON document into ``type_`` (``Any``: the document itself)."""
     if type_ is Any or type_ is None or (type_ is type(None) and document is None):
+        return document
+    if type(document) is type_ and type_ in _SELF_STRUCTURED:
         return document
     try:
         return converter.structure(document, type_)

@@ -31,6 +31,7 @@ import time
 import weakref
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any
 
 import attrs
@@ -143,7 +144,14 @@ def _dt(us: int | None) -> datetime | None:
 
 
 def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)  # as json.dumps writes it, without its encoder
+    if kind is str:
+        return _encode_str(value)
+    return json.dumps(value)
 
 
 def _load(text: str | None) -> Any:
@@ -472,6 +480,9 @@ class SqliteStore:
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
         eid = lease.execution_id
+        one = len(commit.records) == 1 and commit.outcome is None
+        if one and not commit.children and not commit.has_state:
+            return self._commit_step(lease, commit.records[0], now)
         with self._tx(write=True, notify=True) as conn:
             # BEGIN IMMEDIATE holds the write lock, so no claim or cancel can
             # move the token between these fences and COMMIT: a read is fence
@@ -497,6 +508,26 @@ class SqliteStore:
             if commit.outcome is None:
                 return True
             return _apply(conn, eid, parent, commit.outcome, now)
+
+    def _commit_step(self, lease: Lease, write: r.RecordWrite, now: datetime) -> bool:
+        """The common step commit: one statement in autocommit mode. A writing
+        statement takes the write lock before it reads, so the fence it folds
+        in and its upsert are one atomic transaction, as under BEGIN IMMEDIATE,
+        at a third of the statements."""
+        with self._guard:
+            conn = self._conn()
+            if not self._checked:
+                self._check_schema(conn)
+            try:
+                changed = conn.execute(_UPSERT_STEP, _record_row(lease, write, now)).rowcount
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite {self.url!r}: {exc}") from exc
+        if changed != 1:
+            raise LeaseLost(lease.execution_id)
+        with self._changed:
+            self._commits += 1
+            self._changed.notify_all()
+        return True
 
     def heartbeat(self, leases: Sequence[Lease], now: datetime, lease: timedelta) -> list[Lease]:
         if not leases:
@@ -620,26 +651,29 @@ def _write_records(
     conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite], now: datetime
 ) -> bool:
     """Upsert the records while the lease holds; False when it no longer does."""
-    head = (_us(now), lease.execution_id, lease.token)
-    rows = [
-        (
-            *head,
-            w.seq,
-            w.name,
-            w.kind,
-            w.status,
-            w.step,
-            _dump(w.result),
-            _dump(w.error),
-            w.attempts,
-            _us(w.wake_at),
-            w.child_id,
-        )
-        for w in writes
-    ]
-    if len(rows) == 1:  # the common step commit; execute() costs less than executemany()
+    rows = [_record_row(lease, w, now) for w in writes]
+    if len(rows) == 1:  # execute() costs less than executemany()
         return conn.execute(_UPSERT_STEP, rows[0]).rowcount == 1
     return conn.executemany(_UPSERT_STEP, rows).rowcount == len(rows)
+
+
+def _record_row(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[Any, ...]:
+    """_UPSERT_STEP's parameters, in its ?1..?13 order."""
+    return (
+        (now - _EPOCH) // _MICROSECOND,
+        lease.execution_id,
+        lease.token,
+        w.seq,
+        w.name,
+        w.kind,
+        w.status,
+        w.step,
+        _dump(w.result),
+        _dump(w.error),
+        w.attempts,
+        _us(w.wake_at),
+        w.child_id,
+    )
 
 
 def _apply(conn: Conn, eid: str, parent: _Parent, outcome: r.Outcome, now: datetime) -> bool:

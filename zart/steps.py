@@ -20,6 +20,8 @@ from .interpreter import RunStep, StepOutcome
 Overrides = Mapping[str, Callable[..., Any]]
 
 _local = threading.local()
+# Results that cannot be awaitable; checking these first spares the ABC check.
+_PLAIN = frozenset({int, str, float, bool, type(None), dict, list, tuple, bytes})
 
 
 def step_info(body: ExecutionInfo, decision: RunStep) -> ExecutionInfo:
@@ -63,7 +65,7 @@ def run_step_sync(
             seconds = step.timeout.total_seconds()
             return _call_with_timeout(fn, step.args, dict(step.kwargs), seconds)
         value = fn(*step.args, **step.kwargs)
-        if inspect.isawaitable(value):
+        if type(value) not in _PLAIN and inspect.isawaitable(value):
             limit = None if step.timeout is None else step.timeout.total_seconds()
             # A fresh context copy per step: the runner would otherwise keep
             # the context of the first step it ever ran.

@@ -162,6 +162,32 @@ def test_stale_lease_is_fenced(store: Any) -> None:
     assert store.get("e1").wake_at == at(33) + LEASE
 
 
+SCALARS = [
+    'quote " backslash \\ newline \n tab \t bell \x07',
+    "é\u2603\U0001f600",
+    "",
+    0,
+    -7,
+    2**70,
+    True,
+    False,
+    1.5,
+    None,
+]
+
+
+def test_scalar_results_of_step_commits_round_trip(store: Any) -> None:
+    # One record per commit: the path a step's commit takes, where a store may
+    # write scalars without a general JSON encoder.
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    c = claim_one(store)
+    for seq, value in enumerate(SCALARS, 1):
+        store.commit(c.lease, Commit(records=(step_write(f"s{seq}", value, seq=seq),)), at(1))
+    got = [rec.result for rec in store.load("e1").records.values()]
+    assert got == SCALARS
+    assert [type(v) for v in got] == [type(v) for v in SCALARS]
+
+
 def test_complete_and_fail(store: Any) -> None:
     store.create(NewExecution(id="ok", task_name="t"), T0)
     store.create(NewExecution(id="bad", task_name="t"), T0)

@@ -240,6 +240,20 @@ def test_template_filled_from_defaults_and_keyword_only() -> None:
     assert in_region("r", region="ap").name == "region-ap"
 
 
+def test_template_fields_named_wherever_they_sit_among_positional_args() -> None:
+    @zart.step("{b}-{a}-{b}")
+    def pair(a: int, b: str, c: int = 0) -> None: ...
+
+    # Every argument by position, some by keyword, and a default left out:
+    # each way of calling names the step the same.
+    assert pair(1, "x", 3).name == "x-1-x"
+    assert pair(1, "x").name == "x-1-x"
+    assert pair(1, b="x").name == "x-1-x"
+    assert pair(1, "x", c=3).name == "x-1-x"
+    with pytest.raises(TypeError, match=r"step '\{b\}-\{a\}-\{b\}'"):
+        pair(1, "x", 3, 4)  # type: ignore[call-arg]
+
+
 def test_template_with_format_spec() -> None:
     @zart.step("item-{index:03d}")
     def item(index: int) -> None: ...
