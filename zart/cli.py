@@ -23,6 +23,7 @@ import attrs
 from .client import Client
 from .errors import ZartError
 from .records import NewExecution
+from .serde import to_json
 from .store import Store
 from .tasks import TaskHandler, TaskRegistry
 from .urls import connect, redact
@@ -55,9 +56,12 @@ def load_registry(spec: str | None) -> TaskRegistry:
 
 def _json_arg(text: str, flag: str) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ZartError(f"{flag} is not valid JSON: {exc}") from None
+    # Held to the rules of every stored document (no NUL, no NaN), also when
+    # `schedule` without --app hands it to the store directly.
+    return to_json(value, flag)
 
 
 def _dump(value: Any) -> str:

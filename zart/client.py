@@ -11,6 +11,7 @@ from typing import Any
 
 from . import records as r
 from .clock import utcnow
+from .commands import check_no_nul
 from .errors import (
     Cancelled,
     ExecutionFailed,
@@ -28,6 +29,13 @@ from .tasks import TaskHandler, TaskRegistry
 def check_status(status: str | None) -> None:
     if status is not None and status not in r.STATUSES:
         raise ValueError(f"unknown status {status!r}; expected one of {', '.join(r.STATUSES)}")
+
+
+def _check_id(execution_id: str | None, what: str = "execution_id") -> None:
+    # No stored id holds a NUL (PostgreSQL cannot store one), so asking for
+    # one is a mistake on every store alike, not an unknown execution.
+    if isinstance(execution_id, str):
+        check_no_nul(what, execution_id)
 
 
 class Client:
@@ -56,21 +64,26 @@ class Client:
         from_json(document, handler.input_type(), what)  # refuse bad input now, not in a worker
         if execution_id is not None and (not isinstance(execution_id, str) or not execution_id):
             raise ValueError(f"execution_id must be a non-empty string, got {execution_id!r}")
+        _check_id(execution_id)
         eid = execution_id or uuid.uuid4().hex
         self.store.create(NewExecution(id=eid, task_name=name, input=document), self.clock())
         return eid
 
     def offer_event(self, execution_id: str, name: str, payload: Any = None) -> bool:
         """Deliver an event; the first payload offered under a name is kept."""
+        _check_id(execution_id)
         if not isinstance(name, str) or not name:
             raise ValueError(f"event name must be a non-empty string, got {name!r}")
+        check_no_nul("event name", name)
         document = to_json(payload, f"payload of event {name!r}")
         return self.store.offer_event(execution_id, name, document, self.clock())
 
     def get(self, execution_id: str) -> ExecutionRecord:
+        _check_id(execution_id)
         return self.store.get(execution_id)
 
     def history(self, execution_id: str) -> list[StepRecord]:
+        _check_id(execution_id)
         return self.store.history(execution_id)
 
     def list(
@@ -82,6 +95,9 @@ class Client:
         parent_id: str | None = None,
     ) -> builtins.list[ExecutionRecord]:
         check_status(status)
+        if isinstance(task, str):
+            check_no_nul("task name", task)
+        _check_id(parent_id, "parent_id")
         if limit < 1 or offset < 0:
             raise ValueError(f"limit must be >= 1 and offset >= 0, got {limit} and {offset}")
         return self.store.list(
@@ -90,6 +106,7 @@ class Client:
 
     def cancel(self, execution_id: str) -> bool:
         """Cancel the execution and its unfinished children; False if it had ended."""
+        _check_id(execution_id)
         return self.store.cancel(execution_id, self.clock())
 
     def result(self, execution_id: str, timeout: float | None = None, type: Any = None) -> Any:
@@ -100,6 +117,7 @@ class Client:
         ``ExecutionFailed``, a cancelled one ``Cancelled``; ``ResultTimeout``
         when ``timeout`` seconds pass first.
         """
+        _check_id(execution_id)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             record = self.store.get(execution_id)

@@ -19,9 +19,20 @@ if TYPE_CHECKING:
     from .tasks import TaskHandler
 
 
+def check_no_nul(what: str, value: str) -> None:
+    """Refuse a name or id holding a NUL character, with ``ValueError``:
+    PostgreSQL cannot store one, and every store must accept the same names."""
+    if "\x00" in value:
+        raise ValueError(
+            f"{what} {value!r} holds a NUL character (\\x00), "
+            "which zart does not store (PostgreSQL cannot)"
+        )
+
+
 def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{attribute.name} must be a non-empty string, got {value!r}")
+    check_no_nul(attribute.name, value)
 
 
 def _check_aware(when: datetime | None, what: str) -> None:

@@ -6,6 +6,10 @@ Three shapes, told apart by ``kind``:
 - ``step``: a step that failed for good (``RetryExhausted``/``StepTimeout``).
 - ``error``: any other exception that ended an execution; rebuilt as
   ``ExecutionFailed`` (its class is never imported from a stored name).
+
+Messages and tracebacks are text for people and come from any exception, so
+a NUL character in them (which PostgreSQL cannot store) is written as the
+visible escape ``\\x00`` instead of refusing: an error is always recordable.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from .errors import (
     Cancelled,
     ExecutionFailed,
     RetryExhausted,
+    SerializationError,
     StepFailed,
     StepTimeout,
     UnknownBusinessError,
@@ -29,6 +34,11 @@ from .errors import (
 from .serde import converter, from_json, to_json
 
 _TRACEBACK_LINES = 12
+
+
+def _text(value: str) -> str:
+    """``value`` with each NUL character written as the four characters ``\\x00``."""
+    return value.replace("\x00", "\\x00") if "\x00" in value else value
 
 
 def type_name(exc: BaseException) -> str:
@@ -44,8 +54,8 @@ def business_document(exc: BusinessError) -> dict[str, Any]:
         fields = to_json(converter.unstructure(exc), f"fields of {cls.__qualname__}")
     return {
         "kind": "business",
-        "type": business_error_name(cls),
-        "message": str(exc),
+        "type": _text(business_error_name(cls)),
+        "message": _text(str(exc)),
         "fields": fields,
     }
 
@@ -56,9 +66,9 @@ def step_document(
     return {
         "kind": "step",
         "type": "StepTimeout" if timeout else "RetryExhausted",
-        "step": step,
-        "error_type": error_type,
-        "message": message,
+        "step": _text(step),
+        "error_type": _text(error_type),
+        "message": _text(message),
         "attempts": attempts,
     }
 
@@ -66,17 +76,26 @@ def step_document(
 def error_document(exc: BaseException) -> dict[str, Any]:
     """The stored form of any exception that ends an attempt or an execution."""
     if isinstance(exc, BusinessError):
-        return business_document(exc)
+        try:
+            return business_document(exc)
+        except SerializationError as bad_fields:
+            # Fields that cannot be stored must not stop the failure being
+            # stored: record why, as any other error.
+            return _plain_document(bad_fields)
     if isinstance(exc, StepFailed):
         return step_document(
             exc.step, exc.error_type, exc.message, exc.attempts, isinstance(exc, StepTimeout)
         )
+    return _plain_document(exc)
+
+
+def _plain_document(exc: BaseException) -> dict[str, Any]:
     lines = traceback.format_exception(exc)
     return {
         "kind": "error",
-        "type": type_name(exc),
-        "message": str(exc),
-        "traceback": "".join(lines[-_TRACEBACK_LINES:]),
+        "type": _text(type_name(exc)),
+        "message": _text(str(exc)),
+        "traceback": _text("".join(lines[-_TRACEBACK_LINES:])),
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import typing
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +26,14 @@ from cattrs.errors import BaseValidationError
 from .errors import SerializationError
 
 _SCALARS = (str, int, bool, type(None))
+_NUL_REASON = (
+    "a string holds a NUL character (\\u0000), which zart does not store (PostgreSQL cannot)"
+)
+# json.dumps writes NUL as the six characters \u0000. Inside a JSON string
+# each backslash opens an escape, so a \u0000 is a NUL only when an even run
+# of backslashes (escaped backslashes) precedes it: "\\u0000" is a backslash
+# followed by the text u0000.
+_DUMPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # Types whose structure hook hands back an equal value of the same type.
 _SELF_STRUCTURED = frozenset({str, int, bool, float})
 
@@ -66,10 +75,14 @@ def to_json(value: Any, what: str) -> Any:
     """``value`` as a JSON document (plain dicts, lists, str, numbers, None).
 
     Raises ``SerializationError`` naming ``what`` and the value's type when
-    the value has no JSON form.
+    the value has no JSON form, or when a string in it (a value or a key)
+    holds a NUL character: PostgreSQL cannot store one, and a document must
+    be storable on every store alike.
     """
     kind = type(value)
     if kind in _SCALARS:
+        if kind is str and "\x00" in value:
+            raise SerializationError(what, kind, _NUL_REASON)
         return value
     if kind is float:
         if not math.isfinite(value):
@@ -79,9 +92,31 @@ def to_json(value: Any, what: str) -> Any:
         plain = converter.unstructure(value)
         # The dump/load pair is the proof: whatever survives it is exactly
         # what a store will hand back, tuples turned to lists and all.
-        return json.loads(json.dumps(plain, allow_nan=False))
+        text = json.dumps(plain, allow_nan=False)
+        document = json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
         raise SerializationError(what, kind, _describe(exc)) from None
+    if "\\u0000" in text and _DUMPED_NUL.search(text):
+        raise SerializationError(what, kind, f"{_NUL_REASON}{_nul_place(document)}")
+    return document
+
+
+def _nul_place(document: Any) -> str:
+    """Where the first NUL in ``document`` sits, as `` at ['key'][0]``."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, path = stack.pop()
+        where = f" at {path}" if path else ""
+        if isinstance(node, str):
+            if "\x00" in node:
+                return where
+        elif isinstance(node, dict):
+            if any("\x00" in key for key in node):
+                return f" in a key{where}"
+            stack.extend((item, f"{path}[{key!r}]") for key, item in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node))))
+    return ""
 
 
 def from_json(document: Any, type_: Any, what: str) -> Any:

@@ -10,7 +10,17 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from . import authoring
-from .commands import Capture, Handle, Schedule, Sleep, Step, WaitAll, WaitEvent, WorkflowCall
+from .commands import (
+    Capture,
+    Handle,
+    Schedule,
+    Sleep,
+    Step,
+    WaitAll,
+    WaitEvent,
+    WorkflowCall,
+    check_no_nul,
+)
 from .errors import DuplicateNameError, UnknownTaskError
 from .retry import RetryPolicy, to_timedelta
 from .serde import to_json
@@ -127,6 +137,7 @@ def durable(
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"workflow name must be a non-empty string, got {name!r}")
+    check_no_nul("workflow name", name)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
     limit = None if timeout is None else to_timedelta(timeout, "workflow timeout")
@@ -252,6 +263,8 @@ class TaskRegistry:
             name = name_or_handler
             if handler is None or not isinstance(handler, TaskHandler):
                 raise TypeError(f"register({name!r}, ...) needs a TaskHandler, got {handler!r}")
+        if isinstance(name, str):
+            check_no_nul("task name", name)
         _check_generator(name, handler)
         existing = self._handlers.get(name)
         if existing is handler:
@@ -278,6 +291,7 @@ class TaskRegistry:
             return str(task.task_name), task
         if not isinstance(task, str):
             raise TypeError(f"expected a task name or a TaskHandler, got {task!r}")
+        check_no_nul("task name", task)
         return task, self.get(task)
 
     def names(self) -> list[str]:
