@@ -253,6 +253,8 @@ _ANSWER = "\nSELECT parent_id, parent_step FROM fence"
 COMMIT = _FENCE + _STATE + _UPSERT_MANY + _ANSWER
 # The same for the common case, one record: scalar parameters, a simpler plan.
 COMMIT_ONE = _FENCE + _STATE + _UPSERT_ONE + _ANSWER
+# A step's commit: one record and no state, so no state CTE to run either.
+COMMIT_STEP = _FENCE + _UPSERT_ONE + _ANSWER
 
 # Records, state and a final status in one autocommit statement, for an
 # execution without a parent: with nobody to propagate to there is no
@@ -500,17 +502,15 @@ def new_params(new: NewExecution) -> dict[str, Any]:
 def commit_params(
     lease: Lease, commit: Commit, now: datetime, *, many: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """COMMIT_ONE for one record (unless ``many``), else COMMIT, and its
-    parameters. The last write of a name wins, at the position of the first,
-    as in memory."""
-    writes = list({w.name: w for w in commit.records}.values())
-    params: dict[str, Any] = {
-        "id": lease.execution_id,
-        "token": lease.token,
-        "now": now,
-        "has_state": commit.has_state,
-        "state": json_param(commit.state) if commit.has_state else None,
-    }
+    """COMMIT_STEP (one record, no state) or COMMIT_ONE (one record) unless
+    ``many``, else COMMIT, and its parameters. The last write of a name wins,
+    at the position of the first, as in memory."""
+    records = commit.records
+    writes = records if len(records) == 1 else list({w.name: w for w in records}.values())
+    params: dict[str, Any] = {"id": lease.execution_id, "token": lease.token, "now": now}
+    if commit.has_state or many or len(writes) != 1:
+        params["has_state"] = commit.has_state
+        params["state"] = json_param(commit.state) if commit.has_state else None
     if len(writes) == 1 and not many:
         (w,) = writes
         params.update(
@@ -525,7 +525,7 @@ def commit_params(
             wake_at=w.wake_at,
             child_id=w.child_id,
         )
-        return "COMMIT_ONE", params
+        return ("COMMIT_ONE" if commit.has_state else "COMMIT_STEP"), params
     params.update(
         names=[w.name for w in writes],
         seqs=[w.seq for w in writes],

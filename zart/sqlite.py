@@ -240,7 +240,8 @@ class SqliteStore:
         self._shared: _Handle | None = None
         self._generation = 0
         self._changed = threading.Condition()
-        self._commits = 0
+        self._commits = 0  # this process's commits; wait() watches it
+        self._waiters = 0  # threads in wait(): commits skip the notify without any
         self._checked = False
         self._conn()  # a path that cannot be opened fails here, not in a worker
 
@@ -335,9 +336,19 @@ class SqliteStore:
                     raise StoreError(f"SQLite {self.url!r}: {exc}") from exc
                 raise
         if notify:
+            self._notify()
+
+    def _notify(self) -> None:
+        # Commits with nobody in wait() skip the lock. A waiter counts itself
+        # under the lock before it reads the counter, so a commit that misses
+        # it was under way before the wait began; its bump is still seen on
+        # the waiter's next check, within _POLL.
+        if self._waiters:
             with self._changed:
                 self._commits += 1
                 self._changed.notify_all()
+        else:
+            self._commits += 1
 
     def _rollback(self, conn: Conn) -> None:
         if not conn.in_transaction:
@@ -350,16 +361,21 @@ class SqliteStore:
     def wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:
+            self._waiters += 1
             seen = self._commits
-        version = self._data_version()
-        while (left := deadline - time.monotonic()) > 0:
-            with self._changed:
-                if self._commits == seen:
-                    self._changed.wait(min(left, _POLL))
-                if self._commits != seen:
+        try:
+            version = self._data_version()
+            while (left := deadline - time.monotonic()) > 0:
+                with self._changed:
+                    if self._commits == seen:
+                        self._changed.wait(min(left, _POLL))
+                    if self._commits != seen:
+                        return
+                if self._data_version() != version:
                     return
-            if self._data_version() != version:
-                return
+        finally:
+            with self._changed:
+                self._waiters -= 1
 
     def _data_version(self) -> int:
         if self._memory:
@@ -524,9 +540,7 @@ class SqliteStore:
                 raise StoreError(f"SQLite {self.url!r}: {exc}") from exc
         if changed != 1:
             raise LeaseLost(lease.execution_id)
-        with self._changed:
-            self._commits += 1
-            self._changed.notify_all()
+        self._notify()
         return True
 
     def heartbeat(self, leases: Sequence[Lease], now: datetime, lease: timedelta) -> list[Lease]:

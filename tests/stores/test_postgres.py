@@ -343,6 +343,35 @@ def test_finishing_without_a_parent_is_one_fenced_statement(
     assert [(h.name, h.seq, h.result) for h in store.history("e1")] == [("a", 1, 1), ("b", 2, 2)]
 
 
+class _Named(dict[str, bytes]):
+    """A query table that notes which queries were looked up."""
+
+    def __init__(self, queries: dict[str, bytes]) -> None:
+        super().__init__(queries)
+        self.used: list[str] = []
+
+    def __getitem__(self, name: str) -> bytes:
+        self.used.append(name)
+        return super().__getitem__(name)
+
+
+def test_a_step_commit_is_one_fenced_statement_without_a_state_update(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (old,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    (new,) = store.claim(worker="w2", tasks=None, now=at(31), lease=LEASE, limit=1)
+    queries = _Named(store._q)
+    monkeypatch.setattr(store, "_q", queries)
+    with pytest.raises(LeaseLost):
+        store.commit(old.lease, Commit(records=(step("a", 1),)), at(32))
+    assert store.commit(new.lease, Commit(records=(step("a", 1),)), at(33))
+    assert store.commit(new.lease, Commit(records=(step("b", 2, 2),), state={"s": 1}), at(34))
+    assert queries.used == ["COMMIT_STEP", "COMMIT_STEP", "COMMIT_ONE"]
+    assert [(h.name, h.result) for h in store.history("e1")] == [("a", 1), ("b", 2)]
+    assert store.get("e1").state == {"s": 1}
+
+
 def test_a_child_finishing_under_a_lease_without_the_parent_hint_still_wakes_it(
     store: PostgresStore,
 ) -> None:
