@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _encode_str
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -76,35 +76,48 @@ _STEP_COLS = (
 _STEP_FIELDS = _STEP_COLS.split(", ")
 _JSON_FIELDS = frozenset({"input", "output", "error", "state", "result"})
 _TIME_FIELDS = frozenset({"created_at", "updated_at", "wake_at"})
+# Numbers only grow (see 0003): a new execution's log lies past every other.
 _INSERT_EXEC = """
-INSERT INTO executions (id, task_name, kind, status, input, parent_id, parent_step,
+INSERT INTO executions (id, num, task_name, kind, status, input, parent_id, parent_step,
                         created_at, updated_at, wake_at, format_version)
-VALUES (:id, :task_name, :kind, 'pending', :input, :parent_id, :parent_step,
-        :now, :now, :now, :format_version)
+VALUES (:id, (SELECT coalesce(max(num), 0) + 1 FROM executions), :task_name, :kind,
+        'pending', :input, :parent_id, :parent_step, :now, :now, :now, :format_version)
 ON CONFLICT (id) DO NOTHING
 """
-# Upsert by name, fenced: the row is selected from the execution only while
+
+
+def _log_of(execution: str) -> str:
+    """The key range of an execution's records (see 0003); ``execution`` is
+    an SQL expression for its id."""
+    num = f"(SELECT num FROM executions WHERE id = {execution})"
+    return f"key BETWEEN {num} << 32 AND ({num} << 32) + {_SEQ_LIMIT - 1}"
+
+
+_SEQ_LIMIT = 1 << 32
+# Upsert by key, fenced: the row is selected from the execution only while
 # the lease holds, so a lost lease inserts and updates nothing (the commit
-# then sees fewer changed rows than it sent). An existing record keeps its
-# seq, created_at and awaited flag. Parameters by number: see _write_records.
+# then sees fewer changed rows than it sent, and _refused says why). An
+# existing record keeps its seq, created_at and awaited flag, and is updated
+# only under its own name. Parameters by number: see _record_row.
 _UPSERT_STEP = """
-INSERT INTO steps (execution_id, seq, name, kind, status, step, result, error, attempts,
+INSERT INTO steps (key, execution_id, seq, name, kind, status, step, result, error, attempts,
                    wake_at, child_id, created_at, updated_at)
-SELECT id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?1, ?1
+SELECT (num << 32) + ?4, id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?1, ?1
   FROM executions WHERE id = ?2 AND status = 'running' AND token = ?3
-ON CONFLICT (execution_id, name) DO UPDATE SET
+ON CONFLICT (key) DO UPDATE SET
     kind = excluded.kind, status = excluded.status, step = excluded.step,
     result = excluded.result, error = excluded.error, attempts = excluded.attempts,
     wake_at = excluded.wake_at, child_id = excluded.child_id, updated_at = excluded.updated_at
+  WHERE name = excluded.name
 """
 # The existence check, the log and the events in one read: ``part`` tells them apart.
-_LOAD = """
+_LOAD = f"""
 SELECT 0 AS part, seq AS ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM executions WHERE id = :id
 UNION ALL
 SELECT 1, seq, name, kind, status, step, result, error, attempts, wake_at, child_id,
        created_at, updated_at
-  FROM steps WHERE execution_id = :id
+  FROM steps WHERE {_log_of(":id")}
 UNION ALL
 SELECT 2, rowid, name, NULL, NULL, NULL, payload, NULL, NULL, NULL, NULL, NULL, NULL
   FROM events WHERE execution_id = :id
@@ -112,7 +125,7 @@ ORDER BY part, ord
 """
 # A finished child counts down its parent's awaited children; the last one
 # re-queues the parent. SET expressions all see the row as it was before.
-_WAKE_PARENT = """
+_WAKE_PARENT = f"""
 UPDATE executions SET
     awaiting = awaiting - 1,
     status = CASE WHEN awaiting <= 1 THEN 'pending' ELSE status END,
@@ -120,7 +133,7 @@ UPDATE executions SET
     waiting_for = CASE WHEN awaiting <= 1 THEN NULL ELSE waiting_for END
 WHERE id = :parent AND status = 'waiting' AND waiting_for = 'children'
   AND EXISTS (SELECT 1 FROM steps
-              WHERE execution_id = :parent AND name = :step AND awaited = 1)
+              WHERE {_log_of(":parent")} AND name = :step AND awaited = 1)
 """
 # An execution and its unfinished descendants; a final child's subtree is left alone.
 _DESCENDANTS = """
@@ -468,7 +481,8 @@ class SqliteStore:
                 "UPDATE executions SET status = 'running', token = token + 1, owner = ?, "
                 f"wake_at = ?, waiting_for = NULL, updated_at = ? WHERE id {_IN_JSON} "
                 f"RETURNING {_EXEC_COLS}, token, seq, "
-                "NOT EXISTS (SELECT 1 FROM steps s WHERE s.execution_id = executions.id) "
+                "NOT EXISTS (SELECT 1 FROM steps s WHERE s.key BETWEEN executions.num << 32 "
+                f"AND (executions.num << 32) + {_SEQ_LIMIT - 1}) "
                 "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.execution_id = executions.id)",
                 (worker, _us(now + lease), _us(now), json.dumps(ids)),
             ).fetchall()
@@ -503,8 +517,8 @@ class SqliteStore:
             # BEGIN IMMEDIATE holds the write lock, so no claim or cancel can
             # move the token between these fences and COMMIT: a read is fence
             # enough, and the common step commit writes the log row alone.
-            if commit.records and not _write_records(conn, lease, commit.records, now):
-                raise LeaseLost(eid)
+            if commit.records:
+                _write_records(conn, lease, commit.records, now)
             parent: _Parent = (None, None)
             if commit.children or commit.has_state or commit.outcome is not None:
                 fenced = conn.execute(
@@ -535,11 +549,10 @@ class SqliteStore:
             if not self._checked:
                 self._check_schema(conn)
             try:
-                changed = conn.execute(_UPSERT_STEP, _record_row(lease, write, now)).rowcount
+                if conn.execute(_UPSERT_STEP, _record_row(lease, write, now)).rowcount != 1:
+                    _refused(conn, lease, [write])
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite {self.url!r}: {exc}") from exc
-        if changed != 1:
-            raise LeaseLost(lease.execution_id)
         self._notify()
         return True
 
@@ -663,16 +676,39 @@ def _status(conn: Conn, execution_id: str) -> str:
 
 def _write_records(
     conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite], now: datetime
-) -> bool:
-    """Upsert the records while the lease holds; False when it no longer does."""
+) -> None:
+    """Upsert the records while the lease holds (see _refused for when not)."""
     rows = [_record_row(lease, w, now) for w in writes]
     if len(rows) == 1:  # execute() costs less than executemany()
-        return conn.execute(_UPSERT_STEP, rows[0]).rowcount == 1
-    return conn.executemany(_UPSERT_STEP, rows).rowcount == len(rows)
+        changed = conn.execute(_UPSERT_STEP, rows[0]).rowcount
+    else:
+        changed = conn.executemany(_UPSERT_STEP, rows).rowcount
+    if changed != len(rows):
+        _refused(conn, lease, writes)
+
+
+def _refused(conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite]) -> NoReturn:
+    """Why an upsert changed fewer rows than it was sent: the lease is lost,
+    or a record's seq already holds another name. The second is a bug
+    upstream, and a record is never overwritten under another name."""
+    eid = lease.execution_id
+    held = conn.execute(
+        "SELECT 1 FROM executions WHERE id = ? AND status = 'running' AND token = ?",
+        (eid, lease.token),
+    ).fetchone()
+    if held is None:
+        raise LeaseLost(eid)
+    sent = ", ".join(f"{w.name!r} as seq {w.seq}" for w in writes)
+    raise StoreError(
+        f"execution {eid!r}: a record's seq already holds another name (writing {sent}); "
+        "nothing was written"
+    )
 
 
 def _record_row(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[Any, ...]:
     """_UPSERT_STEP's parameters, in its ?1..?13 order."""
+    if not 0 < w.seq < _SEQ_LIMIT:
+        raise StoreError(f"record {w.name!r}: seq {w.seq} is outside 1..{_SEQ_LIMIT - 1}")
     return (
         (now - _EPOCH) // _MICROSECOND,
         lease.execution_id,
@@ -702,15 +738,15 @@ def _apply(conn: Conn, eid: str, parent: _Parent, outcome: r.Outcome, now: datet
         # Failed steps run afresh on the next attempt; their names get new
         # seqs, above the highest given so far, which the execution keeps.
         conn.execute(
-            "UPDATE executions SET status = 'pending', wake_at = ?, attempt = attempt + 1, "
-            "error = ?, owner = NULL, updated_at = ?, "
-            "seq = max(seq, (SELECT coalesce(max(seq), 0) FROM steps WHERE execution_id = ?)) "
-            "WHERE id = ?",
-            (_us(outcome.wake_at), _dump(outcome.error), _us(now), eid, eid),
+            "UPDATE executions SET status = 'pending', wake_at = ?1, attempt = attempt + 1, "
+            "error = ?2, owner = NULL, updated_at = ?3, "
+            f"seq = max(seq, (SELECT coalesce(max(seq), 0) FROM steps WHERE {_log_of('?4')})) "
+            "WHERE id = ?4",
+            (_us(outcome.wake_at), _dump(outcome.error), _us(now), eid),
         )
         conn.execute(
-            "DELETE FROM steps WHERE execution_id = ? AND kind = 'step' AND status = 'failed'",
-            (eid,),
+            f"DELETE FROM steps WHERE {_log_of('?')} AND kind = 'step' AND status = 'failed'",
+            (eid, eid),
         )
     return True
 
@@ -752,16 +788,16 @@ def _suspend(conn: Conn, eid: str, s: r.Suspend, now: datetime) -> bool:
 
 def _await_children(conn: Conn, eid: str, names: Sequence[str]) -> int:
     """Mark the schedule records awaited; return how many are still open."""
-    args = (eid, json.dumps(list(names)))
+    args = (eid, eid, json.dumps(list(names)))
     status = dict(
         conn.execute(
-            f"SELECT name, status FROM steps WHERE execution_id = ? AND name {_IN_JSON}", args
+            f"SELECT name, status FROM steps WHERE {_log_of('?')} AND name {_IN_JSON}", args
         ).fetchall()
     )
     missing = [n for n in names if n not in status]
     if missing:
         raise KeyError(f"execution {eid!r} awaits children with no schedule record: {missing}")
-    conn.execute(f"UPDATE steps SET awaited = 1 WHERE execution_id = ? AND name {_IN_JSON}", args)
+    conn.execute(f"UPDATE steps SET awaited = 1 WHERE {_log_of('?')} AND name {_IN_JSON}", args)
     return sum(status[n] not in r.R_FINAL for n in names)
 
 
@@ -797,8 +833,8 @@ def _to_parents(
     """Write finished children's outcomes into their parents' schedule records."""
     t = _us(now)
     conn.executemany(
-        "UPDATE steps SET status = ?, result = ?, error = ?, updated_at = ? "
-        "WHERE execution_id = ? AND name = ?",
+        "UPDATE steps SET status = ?1, result = ?2, error = ?3, updated_at = ?4 "
+        f"WHERE {_log_of('?5')} AND name = ?6",
         [(rec_status, result, error, t, p, s) for p, s in pairs],
     )
     conn.executemany(_WAKE_PARENT, [{"now": t, "parent": p, "step": s} for p, s in pairs])

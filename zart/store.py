@@ -21,8 +21,10 @@ Semantics every store implements (the memory store is the reference):
   ``last_seq``: the highest seq the log has given, records since deleted included.
 - ``commit``: apply a ``Commit`` in one transaction, only if the lease still
   holds (status running and same token); otherwise raise ``LeaseLost`` and
-  write nothing. Records are upserted by name (a new name takes the write's
-  seq, which the lease holder numbers from ``last_seq``; a known name keeps its own),
+  write nothing. Records are upserted by name: a new name takes the write's
+  seq, which the lease holder numbers from ``last_seq``, and a known name
+  must be sent with the seq its log gave it (a store may key records by
+  seq: SQLite does, and refuses a seq held by another name with StoreError);
   children are inserted unless their id exists, and the outcome is applied:
     * ``Suspend``: a named event already offered, or children all final
       already, leave the execution pending and due now (returns False);

@@ -136,8 +136,8 @@ def test_commit_upserts_by_name_keeping_seq(store: Any) -> None:
         at(1),
     )
     store.commit(c.lease, Commit(records=(step_write("t", 0, seq=2),)), at(1))
-    # A known name keeps the seq it was first written with, whatever it is sent with.
-    store.commit(c.lease, Commit(records=(step_write("s", 7, seq=9, attempts=2),)), at(2))
+    # A known name is sent with its seq: the record is updated where it stands.
+    store.commit(c.lease, Commit(records=(step_write("s", 7, seq=1, attempts=2),)), at(2))
     hist = store.history("e1")
     assert [(h.name, h.seq, h.status, h.attempts) for h in hist] == [
         ("s", 1, r.R_COMPLETED, 2),

@@ -230,7 +230,9 @@ def test_migrated_schema_equals_applying_the_files(
 
 
 def test_migrating_a_version_1_file_keeps_its_executions_and_logs(path: str) -> None:
-    """Version 2 rebuilds the log table (WITHOUT ROWID): every row comes across."""
+    """Versions 2 and 3 rebuild the log table (WITHOUT ROWID, then keyed by
+    execution number and seq): every row comes across, and the execution
+    keeps a number its next records are keyed under."""
     (v1,) = [sql for v, sql in migration_files("sqlite") if v == 1]
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.executescript(VERSION_TABLE + ";" + v1 + ";INSERT INTO schema_version VALUES (1, 'x')")
@@ -253,8 +255,38 @@ def test_migrating_a_version_1_file_keeps_its_executions_and_logs(path: str) -> 
     with closing(sqlite3.connect(path)) as conn:
         awaited = conn.execute("SELECT name, awaited FROM steps ORDER BY name").fetchall()
         (ddl,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'steps'").fetchone()
-    assert awaited == [("a", 0), ("b", 1)] and "WITHOUT ROWID" in ddl
+        keys = conn.execute("SELECT key >> 32, key & 4294967295 FROM steps ORDER BY key").fetchall()
+    assert awaited == [("a", 0), ("b", 1)] and "key          INTEGER PRIMARY KEY" in ddl
+    assert keys == [(1, 1), (1, 2)]
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    store.commit(
+        c.lease,
+        Commit(records=(RecordWrite(name="c", kind="step", status="completed", seq=6),)),
+        T0,
+    )
+    store.create(NewExecution(id="e2", task_name="t"), T0)
+    assert [x.name for x in store.history("e1")] == ["a", "b", "c"]
+    with closing(sqlite3.connect(path)) as conn:
+        nums = conn.execute("SELECT id, num FROM executions ORDER BY num").fetchall()
+    assert nums == [("e1", 1), ("e2", 2)]
     store.close()
+
+
+def test_a_seq_held_by_another_name_is_refused_and_nothing_written(store: SqliteStore) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+
+    def write(name: str, seq: int) -> RecordWrite:
+        return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, seq=seq, result=seq)
+
+    store.commit(c.lease, Commit(records=(write("a", 1),)), T0)
+    with pytest.raises(StoreError, match=r"seq already holds another name .*'b' as seq 1"):
+        store.commit(c.lease, Commit(records=(write("b", 1),)), T0)
+    with pytest.raises(StoreError, match="seq already holds another name"):
+        store.commit(c.lease, Commit(records=(write("c", 2), write("d", 1))), T0)
+    with pytest.raises(StoreError, match="seq 0 is outside"):
+        store.commit(c.lease, Commit(records=(write("e", 0),)), T0)
+    assert [(x.name, x.seq, x.result) for x in store.history("e1")] == [("a", 1, 1)]
 
 
 def _migrate_in_child(path: str, barrier: Any) -> None:
