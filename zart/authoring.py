@@ -69,15 +69,11 @@ class StepFunction(Generic[P, R]):
         simple = all(
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params.values()
         )
-        self._positional = list(params) if simple else None
         # Where each field sits when every argument is passed by position:
         # the common call then names its step without binding a signature.
-        self._at = (
-            None
-            if self._positional is None
-            else tuple((f, self._positional.index(f)) for f in self._fields)
-        )
-        self._arity = len(params)
+        names = list(params)
+        self._at = tuple((f, names.index(f)) for f in self._fields) if simple else None
+        self._arity = len(names)
         self._result_type: Any = None
 
     @property
@@ -92,11 +88,6 @@ class StepFunction(Generic[P, R]):
             return self.template
         if self._at is not None and not kwargs and len(args) == self._arity:
             return self.template.format_map({f: args[i] for f, i in self._at})
-        if self._positional is not None and len(args) <= len(self._positional):
-            bound = dict(zip(self._positional, args, strict=False))
-            bound.update(kwargs)
-            if all(f in bound for f in self._fields):
-                return self.template.format_map(bound)
         try:
             ba = self._signature.bind(*args, **kwargs)
         except TypeError as exc:

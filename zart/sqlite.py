@@ -710,7 +710,7 @@ def _record_row(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[Any, ...
     if not 0 < w.seq < _SEQ_LIMIT:
         raise StoreError(f"record {w.name!r}: seq {w.seq} is outside 1..{_SEQ_LIMIT - 1}")
     return (
-        (now - _EPOCH) // _MICROSECOND,
+        _us(now),
         lease.execution_id,
         lease.token,
         w.seq,

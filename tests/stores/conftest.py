@@ -13,35 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.pg import postgres_url_or_skip, scratch_schema
-from zart.memory import MemoryStore
-
-STORE_KINDS = ["memory", "sqlite", "postgres"]
+from tests.store_kinds import STORE_KINDS, open_store
 
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    kind = request.param
-    if kind == "memory":
-        yield MemoryStore()
-        return
-    if kind == "sqlite":
-        from zart.sqlite import SqliteStore
-
-        s: Any = SqliteStore(str(tmp_path / "zart.db"))
-        s.migrate()
-        try:
-            yield s
-        finally:
-            s.close()
-        return
-    from zart.postgres import PostgresStore
-
-    url = postgres_url_or_skip()
-    with scratch_schema(url) as schema:
-        s = PostgresStore(url, schema=schema)
-        s.migrate()
-        try:
-            yield s
-        finally:
-            s.close()
+    with open_store(request.param, tmp_path) as s:
+        yield s

@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 import zart
-from tests.pg import postgres_url_or_skip, scratch_schema
+from tests.store_kinds import STORE_KINDS, open_store
 from zart.cli import main as cli_main
 from zart.failures import error_document, rebuild, step_document
 from zart.memory import MemoryStore
@@ -392,32 +392,10 @@ def test_business_errors_with_nul(zart_env: TestEnv) -> None:
 # -- every store ---------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=STORE_KINDS)
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    kind = request.param
-    if kind == "memory":
-        yield MemoryStore()
-        return
-    if kind == "sqlite":
-        from zart.sqlite import SqliteStore
-
-        s: Any = SqliteStore(str(tmp_path / "zart.db"))
-        s.migrate()
-        try:
-            yield s
-        finally:
-            s.close()
-        return
-    from zart.postgres import PostgresStore
-
-    url = postgres_url_or_skip()  # with CI=true, an unreachable server fails
-    with scratch_schema(url) as schema:
-        s = PostgresStore(url, schema=schema)
-        s.migrate()
-        try:
-            yield s
-        finally:
-            s.close()
+    with open_store(request.param, tmp_path) as s:
+        yield s
 
 
 @zart.durable("look-alike")
