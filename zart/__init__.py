@@ -44,6 +44,7 @@ from .errors import (
     StoreError,
     TaskTimeout,
     UnknownTaskError,
+    WriteRejected,
     ZartError,
 )
 from .records import ExecutionRecord, StepRecord
@@ -120,6 +121,7 @@ __all__ = [
     "Worker",
     "WorkerConfig",
     "WorkflowCall",
+    "WriteRejected",
     "ZartError",
     "call",
     "capture",

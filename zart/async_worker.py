@@ -15,7 +15,7 @@ import signal
 from datetime import datetime
 from typing import Any
 
-from .errors import LeaseLost, UnknownTaskError
+from .errors import LeaseLost, UnknownTaskError, WriteRejected
 from .host import prepare
 from .interpreter import Decision, Interpreter, RunStep
 from .records import Claimed, Commit, Lease
@@ -112,6 +112,8 @@ class AsyncWorker(WorkerBase):
             log.warning("lost the lease on %s; dropping it", item.record.id)
         except UnknownTaskError:
             await asyncio.to_thread(self.store.release, item.lease, self.clock())
+        except WriteRejected as exc:
+            await asyncio.to_thread(self.host.reject, item.lease, exc)
         except Exception:
             log.exception("worker failed on %s; its lease will expire", item.record.id)
 

@@ -214,6 +214,14 @@ class StoreError(ZartError):
     """The store could not be reached or used (bad URL, unreachable server)."""
 
 
+class WriteRejected(StoreError):
+    """The database refused what a write held: a value it cannot store, or a
+    size past its limits (PostgreSQL's index row limit on a very long name,
+    SQLite's length limit). Sending the same write again fails the same way,
+    so a worker fails the execution with this error instead of letting its
+    lease expire into a retry loop. Nothing of the refused write is stored."""
+
+
 class SchemaOutdated(StoreError):
     """The database schema is older than this code: run ``zart migrate``."""
 

@@ -19,7 +19,14 @@ from typing import Any
 from . import records as r
 from .clock import utcnow
 from .commands import Step
-from .errors import LeaseLost, NonDeterminismError, UnknownTaskError
+from .errors import (
+    LeaseLost,
+    NonDeterminismError,
+    StoreError,
+    UnknownTaskError,
+    WriteRejected,
+)
+from .failures import error_document
 from .interpreter import Decision, Interpreter, RunStep, StepChild, interpreter_for
 from .records import Claimed, Commit, Lease
 from .steps import Overrides, run_step_sync, step_info
@@ -157,6 +164,24 @@ class Host:
             )
             self.store.release(claimed.lease, self.clock())
             return None
+        except WriteRejected as exc:
+            self.reject(claimed.lease, exc)
+            return None
+
+    def reject(self, lease: Lease, exc: WriteRejected) -> None:
+        """Fail an execution whose commit the store refused. The same write
+        would be refused on every retry, so letting the lease expire would
+        run the execution again and again; the refused records are dropped,
+        and the error says what the database refused."""
+        eid = lease.execution_id
+        log.error("the store refused a write of %s; failing it: %s", eid, exc)
+        fail = r.Fail(error=error_document(exc), business=False)
+        try:
+            self.store.commit(lease, Commit(outcome=fail), self.clock())
+        except LeaseLost:
+            log.warning("lost the lease on %s; dropping it", eid)
+        except StoreError:
+            log.exception("could not fail %s; its lease will expire", eid)
 
     def drive(self, interp: Interpreter, lease: Lease) -> Decision:
         # One clock reading per step: the decision and its commit share it.

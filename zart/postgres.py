@@ -46,6 +46,7 @@ from .errors import (
     LeaseLost,
     SchemaOutdated,
     StoreError,
+    WriteRejected,
 )
 from .migrations import latest_version, migration_files
 from .postgres_sql import json_param as _json
@@ -65,6 +66,10 @@ CANCEL_ERROR = {"type": "Cancelled", "message": "cancelled"}
 CONFLICT_RETRIES = 5
 _OWN_PARAMS = ("schema", "prefix")
 _OPEN_TX = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+# What the server (or psycopg, before sending) refuses in a write's values:
+# data exceptions (SQLSTATE class 22, NUL in text included) and program
+# limits (class 54). The same write would be refused again.
+_REFUSED = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -241,12 +246,14 @@ class PostgresStore:
                 f"code (version {expected}): upgrade zart"
             )
 
-    def _error(self, what: str, exc: BaseException) -> StoreError:
+    def _error(
+        self, what: str, exc: BaseException, kind: type[StoreError] = StoreError
+    ) -> StoreError:
         text = str(exc)
         password = urlsplit(self.url).password
         if password:
             text = text.replace(password, "***")
-        return StoreError(f"PostgreSQL store {what} {redact(self.url)}: {text}")
+        return kind(f"PostgreSQL store {what} {redact(self.url)}: {text}")
 
     @contextmanager
     def _connection(self) -> Iterator[Conn]:
@@ -281,6 +288,10 @@ class PostgresStore:
                 log.debug("zart: %s conflicted (%s), retrying", what, exc.sqlstate)
             except PoolTimeout as exc:
                 raise self._error(f"{what} got no connection to", exc) from exc
+            except _REFUSED as exc:
+                # Before OperationalError: a program limit (an index row too
+                # big for a very long name) is one, and would be retried.
+                raise self._error(f"{what} was refused by", exc, WriteRejected) from exc
             except psycopg.OperationalError as exc:
                 if not retry or reconnected:
                     raise self._error(f"{what} lost its connection to", exc) from exc

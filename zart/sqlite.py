@@ -44,12 +44,16 @@ from .errors import (
     LeaseLost,
     SchemaOutdated,
     StoreError,
+    WriteRejected,
 )
 from .migrations import latest_version, migration_files
 from .records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
 
 log = logging.getLogger("zart")
 Conn = sqlite3.Connection
+# What a failed statement raises: sqlite3's errors, and OverflowError for an
+# integer parameter past 64 bits.
+_FAILURES = (sqlite3.Error, OverflowError)
 _Parent = tuple[str | None, str | None]  # an execution's parent_id and parent_step
 
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -345,11 +349,17 @@ class SqliteStore:
                     conn.execute("COMMIT")
             except BaseException as exc:
                 self._rollback(conn)
-                if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"SQLite {self.url!r}: {exc}") from exc
+                if isinstance(exc, _FAILURES):
+                    raise self._error(exc) from exc
                 raise
         if notify:
             self._notify()
+
+    def _error(self, exc: BaseException) -> StoreError:
+        # A value SQLite will not take (past its length limit, an integer
+        # past 64 bits) is refused again on every retry: say so by type.
+        refused = isinstance(exc, sqlite3.DataError | OverflowError)
+        return (WriteRejected if refused else StoreError)(f"SQLite {self.url!r}: {exc}")
 
     def _notify(self) -> None:
         # Commits with nobody in wait() skip the lock. A waiter counts itself
@@ -551,8 +561,8 @@ class SqliteStore:
             try:
                 if conn.execute(_UPSERT_STEP, _record_row(lease, write, now)).rowcount != 1:
                     _refused(conn, lease, [write])
-            except sqlite3.Error as exc:
-                raise StoreError(f"SQLite {self.url!r}: {exc}") from exc
+            except _FAILURES as exc:
+                raise self._error(exc) from exc
         self._notify()
         return True
 
@@ -699,7 +709,7 @@ def _refused(conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite]) -> NoRet
     if held is None:
         raise LeaseLost(eid)
     sent = ", ".join(f"{w.name!r} as seq {w.seq}" for w in writes)
-    raise StoreError(
+    raise WriteRejected(
         f"execution {eid!r}: a record's seq already holds another name (writing {sent}); "
         "nothing was written"
     )
@@ -708,7 +718,7 @@ def _refused(conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite]) -> NoRet
 def _record_row(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[Any, ...]:
     """_UPSERT_STEP's parameters, in its ?1..?13 order."""
     if not 0 < w.seq < _SEQ_LIMIT:
-        raise StoreError(f"record {w.name!r}: seq {w.seq} is outside 1..{_SEQ_LIMIT - 1}")
+        raise WriteRejected(f"record {w.name!r}: seq {w.seq} is outside 1..{_SEQ_LIMIT - 1}")
     return (
         _us(now),
         lease.execution_id,

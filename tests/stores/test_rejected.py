@@ -1,0 +1,140 @@
+"""A write the database refuses fails the execution with WriteRejected.
+
+The same write would be refused on every retry, so a worker that let its
+lease expire would run the execution again and again (a crash loop). Here
+the refusals are real: PostgreSQL's limit on an index row (a step name of
+thousands of random characters) and SQLite's length limit. Nothing of the
+refused write is stored, and what was committed before it stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sqlite3
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import zart
+from tests.store_kinds import open_store
+from zart.host import Host
+from zart.memory import MemoryStore
+from zart.records import Commit, Lease
+from zart.store import Store
+
+KINDS = ["threads", "asyncio"]
+
+
+@zart.step("ok-{i}")
+def ok(i: int) -> int:
+    return i
+
+
+@zart.step("big-{key}")
+def big(key: str) -> str:
+    return "done"
+
+
+@zart.step("long-result")
+def long_result(size: int) -> str:
+    return "x" * size
+
+
+@zart.durable("refused-name")
+def refused_name(key: str) -> Generator[Any, Any, int]:
+    first: int = yield ok(1)
+    yield big(key)
+    return first
+
+
+@zart.durable("refused-result")
+def refused_result(size: int) -> Generator[Any, Any, int]:
+    first: int = yield ok(1)
+    yield long_result(size)
+    return first
+
+
+REGISTRY = zart.TaskRegistry([refused_name, refused_result])
+
+
+def config() -> zart.WorkerConfig:
+    return zart.WorkerConfig(concurrency=2, poll_interval=0.02)
+
+
+def until_idle(kind: str, store: Store) -> int:
+    if kind == "threads":
+        return zart.Worker(store, REGISTRY, config()).run_until_idle()
+    return asyncio.run(zart.AsyncWorker(store, REGISTRY, config()).run_until_idle())
+
+
+def assert_failed_by_refusal(store: Store, eid: str, reason: str) -> None:
+    record = store.get(eid)
+    assert record.status == "failed", record
+    assert record.error is not None
+    assert record.error["type"] == "zart.errors.WriteRejected", record.error
+    assert reason in record.error["message"], record.error["message"]
+    assert record.attempt == 0  # failed at once: not run again after a lease expiry
+    names = [rec.name for rec in store.history(eid)]
+    assert names == ["ok-1"], names  # what was committed stays; the refused record is not there
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[Store]:
+    with open_store("postgres", tmp_path) as store:
+        yield store
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_postgres_refusing_a_record_fails_the_execution_once(
+    kind: str, postgres: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Random hex does not compress below the 2704-byte limit of a btree row.
+    eid = zart.Client(postgres, REGISTRY).schedule(refused_name, secrets.token_hex(4000))
+    with caplog.at_level(logging.ERROR, logger="zart"):
+        assert until_idle(kind, postgres) == 1
+    assert_failed_by_refusal(postgres, eid, "index row")
+    assert any("refused a write" in rec.getMessage() for rec in caplog.records)
+
+
+def test_postgres_refuses_a_huge_execution_id_with_a_clear_error(postgres: Store) -> None:
+    client = zart.Client(postgres, REGISTRY)
+    huge = secrets.token_hex(4000)
+    with pytest.raises(zart.WriteRejected, match="refused by") as info:
+        client.schedule(refused_name, "k", execution_id=huge)
+    assert "lost its connection" not in str(info.value)
+    assert client.list() == []
+
+
+def test_sqlite_refusing_a_record_fails_the_execution_once(tmp_path: Path) -> None:
+    with open_store("sqlite", tmp_path) as store:
+        eid = zart.Client(store, REGISTRY).schedule(refused_result, 5_000)
+        # The host runs in this thread, on this thread's connection: lower
+        # SQLite's length limit there so the long result is really refused.
+        store._conn().setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_000)
+        assert Host(store, REGISTRY).tick() == 1
+        assert_failed_by_refusal(store, eid, "too big")
+
+
+class RefusingStore(MemoryStore):
+    """Refuses any commit that holds a record named ``big-...``, as a
+    database would refuse a value past its limits."""
+
+    def commit(self, lease: Lease, commit: Commit, now: Any) -> bool:
+        if any(w.name.startswith("big-") for w in commit.records):
+            raise zart.WriteRejected(f"refused {lease.execution_id}")
+        return super().commit(lease, commit, now)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_both_workers_fail_a_refused_execution_and_go_on(kind: str) -> None:
+    store = RefusingStore()
+    client = zart.Client(store, REGISTRY)
+    refused = client.schedule(refused_name, "k")
+    fine = client.schedule(refused_result, 3)
+    assert until_idle(kind, store) == 2
+    assert_failed_by_refusal(store, refused, "refused")
+    assert store.get(fine).status == "completed"
