@@ -39,6 +39,7 @@ from .errors import (
     NonDeterminismError,
     SerializationError,
     TaskTimeout,
+    WriteRejected,
 )
 from .failures import business_document, error_document, rebuild, step_document, type_name
 from .records import Commit, NewExecution, RecordWrite, StepRecord
@@ -59,6 +60,12 @@ FATAL = (
     TaskTimeout,
     Cancelled,
 )
+
+# How a run can end from outside its generator, where the log stops short of
+# what the code goes on to yield: the task timeout struck between commands,
+# or the store refused a write (its records were dropped). Cancellation, and
+# an execution still in flight, stop the log the same way.
+_STOPPED_BY = frozenset(f"{c.__module__}.{c.__qualname__}" for c in (TaskTimeout, WriteRejected))
 
 
 @attrs.frozen
@@ -237,13 +244,29 @@ class Interpreter:
             return None
         return None
 
-    def check(self) -> None:
-        """Replay a finished execution; raise NonDeterminismError on any mismatch."""
+    def check(self, status: str = r.COMPLETED, error: dict[str, Any] | None = None) -> None:
+        """Replay (``replay_only``) an execution whose stored ``status`` and
+        ``error`` are given; raise NonDeterminismError on any mismatch.
+
+        Replay needs the live world where the log ends. That is a mismatch
+        unless the run was stopped there from outside: still in flight,
+        cancelled, past its task timeout, or failed by a refused write. A
+        replay that fails the execution with the very error the live run
+        failed with (a duplicate name, an invalid command) matches it too.
+        """
+        stopped = None
         try:
             self.start(self._now)
         except _LiveNeeded as need:
-            raise NonDeterminismError(need.name, "nothing", need.what) from None
+            if not _stopped_from_outside(status, error):
+                raise NonDeterminismError(need.name, "nothing", need.what) from None
+            stopped = need
+        except (DuplicateNameError, InvalidCommand) as exc:
+            if not _same_error(exc, error):
+                raise
         unseen = [rec for name, rec in self._records.items() if name not in self._seen]
+        if unseen and stopped is not None:
+            raise NonDeterminismError(stopped.name, "nothing", stopped.what)
         if unseen:
             raise NonDeterminismError(
                 unseen[0].name,
@@ -311,7 +334,12 @@ class Interpreter:
             if rec.wake_at is None or rec.wake_at <= self._now:
                 return self._run(cmd, rec.attempts)
             return self._suspend(wake_at=rec.wake_at)
-        return THROW, rebuild(rec.error or {}, self.execution_id)
+        error = rec.error or {}
+        if status == r.R_FAILED and error.get("kind") == "error":
+            # Its outcome had no stored form (see _unrecordable): the run
+            # ended here, and the generator never saw an exception.
+            return self._ended_by_step(error)
+        return THROW, rebuild(error, self.execution_id)
 
     def _run(self, cmd: Step, attempt: int) -> Decision:
         if self._replay_only:
@@ -325,7 +353,7 @@ class Interpreter:
             try:
                 doc = to_json(outcome.value, f"result of step {name!r}")
             except SerializationError as exc:
-                return self._fail(exc)
+                return self._unrecordable(cmd, attempts, exc)
             self._record_step(cmd, r.R_COMPLETED, attempts, result=doc)
             return self._typed(doc, cmd.result_type, f"result of step {name!r}")
         if isinstance(error, BusinessError):
@@ -333,7 +361,7 @@ class Interpreter:
                 doc = business_document(error)
                 rebuilt = rebuild(doc, self.execution_id)
             except SerializationError as exc:
-                return self._fail(exc)
+                return self._unrecordable(cmd, attempts, exc)
             self._record_step(cmd, r.R_ERROR, attempts, error=doc)
             return THROW, rebuilt
         delay = cmd.retry.delay_after(attempts)
@@ -349,6 +377,20 @@ class Interpreter:
         doc = step_document(name, err_type, message, attempts, outcome.timed_out)
         self._record_step(cmd, r.R_FAILED, attempts, error=doc)
         return THROW, rebuild(doc, self.execution_id)
+
+    def _unrecordable(self, cmd: Step, attempts: int, exc: SerializationError) -> Decision:
+        # The step ran, but what it produced has no stored form: the code is
+        # wrong, so the execution fails (a retry would fail the same way).
+        # The log says so: the step is kept as failed with the error that
+        # failed the execution (an "error" document, where a spent retry
+        # policy leaves a "step" one), and a replay reaching that record ends
+        # the execution the same way instead of running the step again.
+        doc = error_document(exc)
+        self._record_step(cmd, r.R_FAILED, attempts, error=doc)
+        return self._ended_by_step(doc)
+
+    def _ended_by_step(self, doc: dict[str, Any]) -> Decision:
+        return Finish(self._take(r.Fail(error=doc)))
 
     def _write(self, name: str, kind: str, status: str, **fields: Any) -> None:
         """Queue a record for the next commit; a new name takes the next seq."""
@@ -436,12 +478,15 @@ class Interpreter:
             if self._probe == name:
                 raise _Found(target)
             return SEND, Handle(name=name, execution_id=rec.child_id or child_id)
-        if self._replay_only:
-            raise _LiveNeeded(name, describe(cmd))
         try:
             child = self._new_child(target, child_id)
         except SerializationError as exc:
+            # A child input with no stored form is a pure function of the
+            # code, not of the world: nothing is logged, and a replay (check
+            # and probe included) works it out again and throws the same.
             return THROW, exc
+        if self._replay_only:
+            raise _LiveNeeded(name, describe(cmd))
         self._write(name, r.K_SCHEDULE, r.R_PENDING, step=identity, child_id=child_id)
         self._children.append(child)
         self._records[name] = StepRecord(
@@ -586,6 +631,24 @@ class Interpreter:
         return Finish(
             self._take(r.Fail(error=error_document(exc), business=isinstance(exc, BusinessError)))
         )
+
+
+def _stopped_from_outside(status: str, error: dict[str, Any] | None) -> bool:
+    """Whether a run with this stored outcome may have a log that stops
+    short of its code: not one its own generator brought to an end."""
+    if status == r.COMPLETED:
+        return False
+    if status == r.FAILED:
+        return error is not None and error.get("type") in _STOPPED_BY
+    return True  # cancelled, or still in flight
+
+
+def _same_error(exc: BaseException, error: dict[str, Any] | None) -> bool:
+    doc = error_document(exc)
+    return error is not None and (error.get("type"), error.get("message")) == (
+        doc["type"],
+        doc["message"],
+    )
 
 
 class StepChild(TaskHandler):

@@ -163,10 +163,15 @@ class TestEnv:
 
     def check_determinism(self, execution_id: str) -> None:
         """Replay the execution from its log with the current code; raise
-        ``NonDeterminismError`` where the code no longer matches the log."""
+        ``NonDeterminismError`` where the code no longer matches the log.
+
+        Nothing runs and nothing is written. A log may stop short of the
+        code where the run was stopped from outside (still in flight,
+        cancelled, its task timeout, a write the store refused): replay
+        matches it as far as it goes."""
         record = self.get(execution_id)
         if record.kind != r.WORKFLOW:
             return
         handler = self.registry.get(record.task_name)
         interp = interpreter_for(handler, record, self.store.load(execution_id), replay_only=True)
-        interp.check()
+        interp.check(record.status, record.error)
