@@ -1416,8 +1416,10 @@ def test_unserializable_step_result_fails_naming_step_and_type(zart_env: TestEnv
     assert err.error_type.endswith("SerializationError")
     assert "'opaque'" in err.message and "Opaque" in err.message
     assert calls == ["first", "opaque"]
-    [first] = zart_env.history(eid)
+    first, opaque = zart_env.history(eid)
     assert first.name == "first" and first.status == "completed" and first.result == "fine"
+    # The log keeps the step that ended the execution, failed with the error.
+    assert opaque.name == "opaque" and opaque.status == "failed" and opaque.error == rec.error
 
 
 def test_unserializable_workflow_output_fails_naming_the_task(zart_env: TestEnv) -> None:
