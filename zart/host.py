@@ -210,6 +210,7 @@ class Host:
 
     def _commit(self, interp: Interpreter, lease: Lease, commit: Commit, now: datetime) -> None:
         self.store.commit(lease, commit, now)
-        self.remember(interp)
+        if interp.scheduled_steps or interp.scheduled_workflows:
+            self.remember(interp)
         if self.after_commit is not None:
             self.after_commit(commit)

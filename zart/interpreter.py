@@ -350,12 +350,17 @@ class Interpreter:
     def _record_outcome(self, cmd: Step, attempts: int, outcome: StepOutcome) -> Action | Decision:
         name, error = cmd.name, outcome.error
         if error is None and not outcome.timed_out:
+            what = f"result of step {name!r}"
             try:
-                doc = to_json(outcome.value, f"result of step {name!r}")
+                doc = to_json(outcome.value, what)
             except SerializationError as exc:
                 return self._unrecordable(cmd, attempts, exc)
-            self._record_step(cmd, r.R_COMPLETED, attempts, result=doc)
-            return self._typed(doc, cmd.result_type, f"result of step {name!r}")
+            # _record_step's work, without its layer of keyword packing: this
+            # is the path every completed step takes.
+            self._write(
+                name, r.K_STEP, r.R_COMPLETED, step=cmd.identity, attempts=attempts, result=doc
+            )
+            return self._typed(doc, cmd.result_type, what)
         if isinstance(error, BusinessError):
             try:
                 doc = business_document(error)
