@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from .client import Client
+from .commands import check_storable
 from .errors import ZartError
 from .records import NewExecution
 from .serde import to_json
@@ -59,8 +60,8 @@ def _json_arg(text: str, flag: str) -> Any:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ZartError(f"{flag} is not valid JSON: {exc}") from None
-    # Held to the rules of every stored document (no NUL, no NaN), also when
-    # `schedule` without --app hands it to the store directly.
+    # Held to the rules of every stored document (no NUL, no surrogate, no
+    # NaN), also when `schedule` without --app hands it to the store directly.
     return to_json(value, flag)
 
 
@@ -118,6 +119,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if task in client.registry:
         eid = client.schedule(task, data, execution_id=args.id)
     else:  # no --app: store the raw JSON for whichever worker knows the task
+        # Held to the client's rules for names and ids: a NUL or a surrogate
+        # (an argv byte that is not UTF-8 arrives as one) is refused here.
+        check_storable("task name", task)
+        if args.id is not None:
+            check_storable("execution_id", args.id)
         eid = args.id or uuid.uuid4().hex
         client.store.create(NewExecution(id=eid, task_name=task, input=data), client.clock())
     print(eid)

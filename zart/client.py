@@ -11,7 +11,7 @@ from typing import Any
 
 from . import records as r
 from .clock import utcnow
-from .commands import check_no_nul
+from .commands import check_storable
 from .errors import (
     Cancelled,
     ExecutionFailed,
@@ -32,10 +32,11 @@ def check_status(status: str | None) -> None:
 
 
 def _check_id(execution_id: str | None, what: str = "execution_id") -> None:
-    # No stored id holds a NUL (PostgreSQL cannot store one), so asking for
-    # one is a mistake on every store alike, not an unknown execution.
+    # No stored id holds a NUL or a surrogate (PostgreSQL cannot store
+    # either), so asking for one is a mistake on every store alike, not an
+    # unknown execution.
     if isinstance(execution_id, str):
-        check_no_nul(what, execution_id)
+        check_storable(what, execution_id)
 
 
 class Client:
@@ -74,7 +75,7 @@ class Client:
         _check_id(execution_id)
         if not isinstance(name, str) or not name:
             raise ValueError(f"event name must be a non-empty string, got {name!r}")
-        check_no_nul("event name", name)
+        check_storable("event name", name)
         document = to_json(payload, f"payload of event {name!r}")
         return self.store.offer_event(execution_id, name, document, self.clock())
 
@@ -96,7 +97,7 @@ class Client:
     ) -> builtins.list[ExecutionRecord]:
         check_status(status)
         if isinstance(task, str):
-            check_no_nul("task name", task)
+            check_storable("task name", task)
         _check_id(parent_id, "parent_id")
         if limit < 1 or offset < 0:
             raise ValueError(f"limit must be >= 1 and offset >= 0, got {limit} and {offset}")

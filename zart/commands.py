@@ -14,25 +14,32 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .retry import RetryPolicy, to_timedelta
+from .serde import unstorable_char, unstorable_reason
 
 if TYPE_CHECKING:
     from .tasks import TaskHandler
 
 
-def check_no_nul(what: str, value: str) -> None:
-    """Refuse a name or id holding a NUL character, with ``ValueError``:
-    PostgreSQL cannot store one, and every store must accept the same names."""
-    if "\x00" in value:
-        raise ValueError(
-            f"{what} {value!r} holds a NUL character (\\x00), "
-            "which zart does not store (PostgreSQL cannot)"
-        )
+def check_storable(what: str, value: str) -> None:
+    """Refuse a name or id holding a NUL character or a surrogate code point,
+    with ``ValueError``: PostgreSQL cannot store either, and every store must
+    accept the same names."""
+    if value.isascii() and "\x00" not in value:
+        return  # the common case, in O(1) plus a memchr
+    char = unstorable_char(value)
+    if char is not None:
+        shown = "\\x00"  # as the repr of the value shows a NUL
+        raise ValueError(f"{what} {value!r} holds {unstorable_reason(char, nul=shown)}")
+
+
+# The name zart.tasks imports (it checks workflow and task names with it).
+check_no_nul = check_storable
 
 
 def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{attribute.name} must be a non-empty string, got {value!r}")
-    check_no_nul(attribute.name, value)
+    check_storable(attribute.name, value)
 
 
 def _check_aware(when: datetime | None, what: str) -> None:

@@ -8,12 +8,14 @@ Three shapes, told apart by ``kind``:
   ``ExecutionFailed`` (its class is never imported from a stored name).
 
 Messages and tracebacks are text for people and come from any exception, so
-a NUL character in them (which PostgreSQL cannot store) is written as the
-visible escape ``\\x00`` instead of refusing: an error is always recordable.
+a character in them that PostgreSQL cannot store is written as a visible
+escape instead of refusing: a NUL as ``\\x00``, a surrogate code point as
+``\\ud800`` (as ``repr`` shows them). An error is always recordable.
 """
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import Any
 
@@ -31,14 +33,22 @@ from .errors import (
     business_error_name,
     lookup_business_error,
 )
-from .serde import converter, from_json, to_json
+from .serde import UNSTORABLE, converter, from_json, to_json
 
 _TRACEBACK_LINES = 12
 
 
 def _text(value: str) -> str:
-    """``value`` with each NUL character written as the four characters ``\\x00``."""
-    return value.replace("\x00", "\\x00") if "\x00" in value else value
+    """``value`` with each NUL written as the four characters ``\\x00`` and
+    each surrogate code point as the six characters ``\\udXXX``."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    return UNSTORABLE.sub(_escape, value)
+
+
+def _escape(found: re.Match[str]) -> str:
+    char = found.group()
+    return "\\x00" if char == "\x00" else f"\\u{ord(char):04x}"
 
 
 def type_name(exc: BaseException) -> str:

@@ -25,15 +25,24 @@ from cattrs.errors import BaseValidationError
 
 from .errors import SerializationError
 
-_SCALARS = (str, int, bool, type(None))
-_NUL_REASON = (
-    "a string holds a NUL character (\\u0000), which zart does not store (PostgreSQL cannot)"
-)
+_OTHER_SCALARS = (int, bool, type(None))
+# What no store keeps in a string. NUL: PostgreSQL stores it neither in TEXT
+# nor in JSONB. A surrogate code point (U+D800..U+DFFF): half of a UTF-16
+# pair, never a character, yet a Python str can hold one (os.fsdecode of
+# undecodable bytes, errors="surrogateescape"). JSON writes it as a \udXXX
+# escape; PostgreSQL refuses a lone one and fuses a high+low pair into the
+# one character they encode, so neither reads back as written. Memory and
+# SQLite would keep both; zart refuses them everywhere, so that every store
+# holds the same documents and names.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # json.dumps writes NUL as the six characters \u0000. Inside a JSON string
 # each backslash opens an escape, so a \u0000 is a NUL only when an even run
 # of backslashes (escaped backslashes) precedes it: "\\u0000" is a backslash
-# followed by the text u0000.
+# followed by the text u0000. Surrogates are dumped raw (ensure_ascii=False),
+# so the text holds one exactly when a string in the document does.
 _DUMPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 # Types whose structure hook hands back an equal value of the same type.
 _SELF_STRUCTURED = frozenset({str, int, bool, float})
 
@@ -71,18 +80,41 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def unstorable_char(text: str) -> str | None:
+    """The first character of ``text`` that zart does not store (a NUL or a
+    surrogate code point), or None when every store keeps ``text`` as is."""
+    if text.isascii():  # O(1) in CPython: a flag on the string
+        return "\x00" if "\x00" in text else None
+    found = UNSTORABLE.search(text)
+    return None if found is None else found.group()
+
+
+def unstorable_reason(char: str, nul: str = "\\u0000") -> str:
+    """Why a string holding ``char`` (from ``unstorable_char``) is refused;
+    ``nul`` is how a NUL is shown (``\\x00`` beside a Python repr)."""
+    if char == "\x00":
+        held = f"a NUL character ({nul})"
+    else:
+        held = f"a lone surrogate (\\u{ord(char):04x}), not valid Unicode"
+    return f"{held}, which zart does not store (PostgreSQL cannot)"
+
+
 def to_json(value: Any, what: str) -> Any:
     """``value`` as a JSON document (plain dicts, lists, str, numbers, None).
 
     Raises ``SerializationError`` naming ``what`` and the value's type when
     the value has no JSON form, or when a string in it (a value or a key)
-    holds a NUL character: PostgreSQL cannot store one, and a document must
-    be storable on every store alike.
+    holds a NUL character or a surrogate code point: PostgreSQL cannot store
+    either, and a document must be storable on every store alike.
     """
     kind = type(value)
-    if kind in _SCALARS:
-        if kind is str and "\x00" in value:
-            raise SerializationError(what, kind, _NUL_REASON)
+    if kind is str:
+        # The common case costs a flag test and a memchr; the regex runs
+        # only on text that is not ASCII (or that holds a NUL).
+        if (value.isascii() and "\x00" not in value) or not UNSTORABLE.search(value):
+            return value
+        raise SerializationError(what, kind, _refusal(value))
+    if kind in _OTHER_SCALARS:
         return value
     if kind is float:
         if not math.isfinite(value):
@@ -92,31 +124,38 @@ def to_json(value: Any, what: str) -> Any:
         plain = converter.unstructure(value)
         # The dump/load pair is the proof: whatever survives it is exactly
         # what a store will hand back, tuples turned to lists and all.
-        text = json.dumps(plain, allow_nan=False)
+        text = _ENCODER.encode(plain)
         document = json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
         raise SerializationError(what, kind, _describe(exc)) from None
-    if "\\u0000" in text and _DUMPED_NUL.search(text):
-        raise SerializationError(what, kind, f"{_NUL_REASON}{_nul_place(document)}")
+    if ("\\u0000" in text and _DUMPED_NUL.search(text)) or (
+        not text.isascii() and _SURROGATE.search(text)
+    ):
+        raise SerializationError(what, kind, _refusal(document))
     return document
 
 
-def _nul_place(document: Any) -> str:
-    """Where the first NUL in ``document`` sits, as `` at ['key'][0]``."""
+def _refusal(document: Any) -> str:
+    """Why ``document`` is refused: its first string (in document order, a
+    dict's keys before its values) holding a character zart does not store,
+    what that character is and where it sits, as `` at ['key'][0]``."""
     stack: list[tuple[Any, str]] = [(document, "")]
     while stack:
         node, path = stack.pop()
         where = f" at {path}" if path else ""
         if isinstance(node, str):
-            if "\x00" in node:
-                return where
+            char = unstorable_char(node)
+            if char is not None:
+                return f"a string holds {unstorable_reason(char)}{where}"
         elif isinstance(node, dict):
-            if any("\x00" in key for key in node):
-                return f" in a key{where}"
+            for key in node:
+                char = unstorable_char(key)
+                if char is not None:
+                    return f"a string holds {unstorable_reason(char)} in a key{where}"
             stack.extend((item, f"{path}[{key!r}]") for key, item in reversed(node.items()))
         elif isinstance(node, list):
             stack.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node))))
-    return ""
+    return "a string holds a character zart does not store"
 
 
 def from_json(document: Any, type_: Any, what: str) -> Any:
