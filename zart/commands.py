@@ -32,10 +32,6 @@ def check_storable(what: str, value: str) -> None:
         raise ValueError(f"{what} {value!r} holds {unstorable_reason(char, nul=shown)}")
 
 
-# The name zart.tasks imports (it checks workflow and task names with it).
-check_no_nul = check_storable
-
-
 def _check_name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{attribute.name} must be a non-empty string, got {value!r}")

@@ -19,7 +19,7 @@ from .commands import (
     WaitAll,
     WaitEvent,
     WorkflowCall,
-    check_no_nul,
+    check_storable,
 )
 from .errors import DuplicateNameError, UnknownTaskError
 from .retry import RetryPolicy, to_timedelta
@@ -137,7 +137,7 @@ def durable(
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"workflow name must be a non-empty string, got {name!r}")
-    check_no_nul("workflow name", name)
+    check_storable("workflow name", name)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
     limit = None if timeout is None else to_timedelta(timeout, "workflow timeout")
@@ -264,7 +264,7 @@ class TaskRegistry:
             if handler is None or not isinstance(handler, TaskHandler):
                 raise TypeError(f"register({name!r}, ...) needs a TaskHandler, got {handler!r}")
         if isinstance(name, str):
-            check_no_nul("task name", name)
+            check_storable("task name", name)
         _check_generator(name, handler)
         existing = self._handlers.get(name)
         if existing is handler:
@@ -291,7 +291,7 @@ class TaskRegistry:
             return str(task.task_name), task
         if not isinstance(task, str):
             raise TypeError(f"expected a task name or a TaskHandler, got {task!r}")
-        check_no_nul("task name", task)
+        check_storable("task name", task)
         return task, self.get(task)
 
     def names(self) -> list[str]:
