@@ -460,12 +460,17 @@ class Interpreter:
         what = f"capture {cmd.name!r}"
         if rec is not None:
             return self._typed(rec.result, cmd.type, what)
-        if self._replay_only:
+        if self._replay_only and cmd.fn is None:
             raise _LiveNeeded(cmd.name, describe(cmd))
         try:
             doc = to_json(self._now if cmd.fn is None else cmd.fn(), what)
         except Exception as exc:
+            # Thrown in and not logged. A replay (check, probe) meeting an
+            # unlogged capture can only tell this case by calling fn again,
+            # as a resume does; fn is a read (an id, a clock), not an effect.
             return THROW, exc
+        if self._replay_only:
+            raise _LiveNeeded(cmd.name, describe(cmd))  # live, the value was logged
         self._write(cmd.name, r.K_CAPTURE, r.R_COMPLETED, result=doc)
         return self._typed(doc, cmd.type, what)
 
