@@ -6,27 +6,14 @@ same assertions hold for memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.stores.scenario import LEASE, T0, at, claim_one, fan_out
 from zart import records as r
 from zart.errors import EventRejected, ExecutionAlreadyExists, ExecutionNotFound, LeaseLost
 from zart.records import Commit, NewExecution, RecordWrite
-
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-LEASE = timedelta(seconds=30)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def claim_one(store: Any, now: datetime = T0, tasks: Any = None) -> r.Claimed:
-    got = store.claim(worker="w1", tasks=tasks, now=now, lease=LEASE, limit=1)
-    assert len(got) == 1, got
-    return got[0]
 
 
 def step_write(name: str, result: Any = None, *, seq: int = 1, **kw: Any) -> RecordWrite:
@@ -309,30 +296,8 @@ def test_event_to_unknown_or_final_execution_is_rejected(store: Any) -> None:
         store.offer_event("e2", "go", None, at(2))
 
 
-def _fan_out(store: Any, n: int) -> r.Claimed:
-    store.create(NewExecution(id="p", task_name="t"), T0)
-    c = claim_one(store)
-    recs = tuple(
-        RecordWrite(
-            name=f"c{i}",
-            kind=r.K_SCHEDULE,
-            status=r.R_PENDING,
-            seq=i + 1,
-            step="child",
-            child_id=f"p:c{i}",
-        )
-        for i in range(n)
-    )
-    kids = tuple(
-        NewExecution(id=f"p:c{i}", task_name="child", input=i, parent_id="p", parent_step=f"c{i}")
-        for i in range(n)
-    )
-    store.commit(c.lease, Commit(records=recs, children=kids), at(1))
-    return c
-
-
 def test_children_complete_into_parent_log_and_last_one_wakes_parent(store: Any) -> None:
-    c = _fan_out(store, 3)
+    c = fan_out(store, 3)
     names = ("c0", "c1", "c2")
     assert store.commit(c.lease, Commit(outcome=r.Suspend(children=names)), at(2)) is True
     assert store.get("p").status == r.WAITING
@@ -359,7 +324,7 @@ def test_children_complete_into_parent_log_and_last_one_wakes_parent(store: Any)
 
 
 def test_suspend_on_children_already_done_stays_due(store: Any) -> None:
-    c = _fan_out(store, 1)
+    c = fan_out(store, 1)
     (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
     store.commit(kid.lease, Commit(outcome=r.Complete(output=1)), at(3))
     assert store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(4)) is False
@@ -367,14 +332,14 @@ def test_suspend_on_children_already_done_stays_due(store: Any) -> None:
 
 
 def test_children_ids_are_not_created_twice(store: Any) -> None:
-    c = _fan_out(store, 1)
+    c = fan_out(store, 1)
     kid = NewExecution(id="p:c0", task_name="child", input="again", parent_id="p", parent_step="c0")
     store.commit(c.lease, Commit(children=(kid,)), at(2))
     assert store.get("p:c0").input == 0
 
 
 def test_cancel_cascades_and_fences(store: Any) -> None:
-    c = _fan_out(store, 2)
+    c = fan_out(store, 2)
     store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0", "c1"))), at(2))
     kids = store.claim(worker="w", tasks=["child"], now=at(3), lease=LEASE, limit=1)
     assert store.cancel("p", at(4)) is True
@@ -387,7 +352,7 @@ def test_cancel_cascades_and_fences(store: Any) -> None:
 
 
 def test_cancelled_child_wakes_waiting_parent(store: Any) -> None:
-    c = _fan_out(store, 1)
+    c = fan_out(store, 1)
     store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
     store.cancel("p:c0", at(3))
     assert store.get("p").status == r.PENDING

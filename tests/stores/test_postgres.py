@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from tests.pg import postgres_url_or_skip, scratch_schema
+from tests.stores.scenario import LEASE, T0, at, fan_out
 from zart import records as r
 from zart.errors import ExecutionNotFound, LeaseLost, SchemaOutdated, StoreError
 from zart.migrations import latest_version, migration_files
@@ -29,13 +30,6 @@ from zart.records import Commit, Lease, NewExecution, RecordWrite
 from zart.urls import connect
 
 pytestmark = pytest.mark.postgres
-
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-LEASE = timedelta(seconds=30)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -91,30 +85,6 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
 
 def step(name: str, result: Any = None, seq: int = 1) -> RecordWrite:
     return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result, seq=seq)
-
-
-def fan_out(s: PostgresStore, n: int, parent: str = "p") -> r.Claimed:
-    s.create(NewExecution(id=parent, task_name="t"), T0)
-    (c,) = s.claim(worker="w", tasks=["t"], now=T0, lease=LEASE, limit=1)
-    recs = tuple(
-        RecordWrite(
-            name=f"c{i}",
-            kind=r.K_SCHEDULE,
-            status=r.R_PENDING,
-            seq=i + 1,
-            step="child",
-            child_id=f"{parent}:c{i}",
-        )
-        for i in range(n)
-    )
-    kids = tuple(
-        NewExecution(
-            id=f"{parent}:c{i}", task_name="child", input=i, parent_id=parent, parent_step=f"c{i}"
-        )
-        for i in range(n)
-    )
-    s.commit(c.lease, Commit(records=recs, children=kids), at(1))
-    return c
 
 
 # -- URLs ---------------------------------------------------------------------

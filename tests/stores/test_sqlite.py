@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import zart.sqlite
+from tests.stores.scenario import LEASE, T0, at
 from zart import records as r
 from zart.errors import SchemaOutdated, StoreError
 from zart.migrations import latest_version, migration_files
@@ -29,14 +30,8 @@ from zart.records import Commit, NewExecution, RecordWrite
 from zart.sqlite import VERSION_TABLE, SqliteStore
 from zart.urls import connect
 
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-LEASE = timedelta(seconds=30)
 SPAWN = multiprocessing.get_context("spawn")
 DEADLINE = 60.0  # generous bound for a condition that should hold at once
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 @pytest.fixture
