@@ -15,8 +15,7 @@ import signal
 from datetime import datetime
 from typing import Any
 
-from .errors import LeaseLost, UnknownTaskError, WriteRejected
-from .host import prepare
+from .host import SETTLED, prepare
 from .interpreter import Decision, Interpreter, RunStep
 from .records import Claimed, Commit, Lease
 from .steps import run_step_async, step_info
@@ -108,12 +107,8 @@ class AsyncWorker(WorkerBase):
                 prepare, self.store, self.registry, item, self.host.cache
             )
             await self._drive(interp, item.lease)
-        except LeaseLost:
-            log.warning("lost the lease on %s; dropping it", item.record.id)
-        except UnknownTaskError:
-            await asyncio.to_thread(self.store.release, item.lease, self.clock())
-        except WriteRejected as exc:
-            await asyncio.to_thread(self.host.reject, item.lease, exc)
+        except SETTLED as exc:
+            await asyncio.to_thread(self.host.settle, item, exc)
         except Exception:
             log.exception("worker failed on %s; its lease will expire", item.record.id)
 

@@ -36,6 +36,9 @@ from .tasks import TaskContext, TaskHandler, TaskRegistry
 log = logging.getLogger("zart")
 
 Clock = Callable[[], datetime]
+# What driving an execution may raise that a host settles (Host.settle)
+# rather than leaving the lease to expire.
+SETTLED = (LeaseLost, UnknownTaskError, WriteRejected)
 AfterCommit = Callable[[Commit], None]
 
 
@@ -155,20 +158,22 @@ class Host:
         try:
             interp = prepare(self.store, self.registry, claimed, self.cache)
             return self.drive(interp, claimed.lease)
-        except LeaseLost:
-            log.warning("lost the lease on %s; dropping it", claimed.record.id)
-            return None
-        except UnknownTaskError:
-            log.warning(
-                "no handler for task %r; releasing %s", claimed.record.task_name, claimed.record.id
-            )
-            self.store.release(claimed.lease, self.clock())
-            return None
-        except WriteRejected as exc:
-            self.reject(claimed.lease, exc)
+        except SETTLED as exc:
+            self.settle(claimed, exc)
             return None
 
-    def reject(self, lease: Lease, exc: WriteRejected) -> None:
+    def settle(self, claimed: Claimed, exc: Exception) -> None:
+        """What every host does when driving raised one of ``SETTLED``."""
+        eid = claimed.record.id
+        if isinstance(exc, UnknownTaskError):
+            log.warning("no handler for task %r; releasing %s", claimed.record.task_name, eid)
+            self.store.release(claimed.lease, self.clock())
+        elif isinstance(exc, WriteRejected):
+            self._reject(claimed.lease, exc)
+        else:
+            log.warning("lost the lease on %s; dropping it", eid)
+
+    def _reject(self, lease: Lease, exc: WriteRejected) -> None:
         """Fail an execution whose commit the store refused. The same write
         would be refused on every retry, so letting the lease expire would
         run the execution again and again; the refused records are dropped,
