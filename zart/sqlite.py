@@ -102,11 +102,11 @@ _SEQ_LIMIT = 1 << 32
 # the lease holds, so a lost lease inserts and updates nothing (the commit
 # then sees fewer changed rows than it sent, and _refused says why). An
 # existing record keeps its seq, created_at and awaited flag, and is updated
-# only under its own name. Parameters by number: see _record_row.
+# only under its own name. Parameters by number: see _upsert.
 _UPSERT_STEP = """
 INSERT INTO steps (key, execution_id, seq, name, kind, status, step, result, error, attempts,
                    wake_at, child_id, created_at, updated_at)
-SELECT (num << 32) + ?4, id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?1, ?1
+SELECT (num << 32) + ?4, id, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?10, ?12, ?13, ?1, ?1
   FROM executions WHERE id = ?2 AND status = 'running' AND token = ?3
 ON CONFLICT (key) DO UPDATE SET
     kind = excluded.kind, status = excluded.status, step = excluded.step,
@@ -114,6 +114,10 @@ ON CONFLICT (key) DO UPDATE SET
     wake_at = excluded.wake_at, child_id = excluded.child_id, updated_at = excluded.updated_at
   WHERE name = excluded.name
 """
+# The same for a record with no error, wake time or child (every completed
+# step): sqlite3 binds a None parameter through its adapter lookup, which
+# raises and clears an AttributeError each time, so NULLs go in as literals.
+_UPSERT_PLAIN = _UPSERT_STEP.replace("?11", "NULL").replace("?12", "NULL").replace("?13", "NULL")
 # The existence check, the log and the events in one read: ``part`` tells them apart.
 _LOAD = f"""
 SELECT 0 AS part, seq AS ord, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
@@ -221,6 +225,19 @@ def _newer(found: int, expected: int) -> StoreError:
     )
 
 
+# Bumped in a forked child, so that it opens its own connections; cheaper
+# per statement than asking os.getpid() (a system call).
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 class _Handle:
     """Holds a thread's connection. The store keeps only weak references to
     handles, so a connection is closed when its thread ends."""
@@ -275,7 +292,7 @@ class SqliteStore:
 
     # -- connections and transactions ------------------------------------
     def _conn(self) -> sqlite3.Connection:
-        key = (os.getpid(), self._generation)  # a forked child must not reuse the parent's
+        key = (_forks, self._generation)  # a forked child must not reuse the parent's
         if self._memory:
             with self._lock:
                 if self._shared is None or self._shared.key != key:
@@ -559,7 +576,7 @@ class SqliteStore:
             if not self._checked:
                 self._check_schema(conn)
             try:
-                if conn.execute(_UPSERT_STEP, _record_row(lease, write, now)).rowcount != 1:
+                if conn.execute(*_upsert(lease, write, now)).rowcount != 1:
                     _refused(conn, lease, [write])
             except _FAILURES as exc:
                 raise self._error(exc) from exc
@@ -688,12 +705,14 @@ def _write_records(
     conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite], now: datetime
 ) -> None:
     """Upsert the records while the lease holds (see _refused for when not)."""
-    rows = [_record_row(lease, w, now) for w in writes]
-    if len(rows) == 1:  # execute() costs less than executemany()
-        changed = conn.execute(_UPSERT_STEP, rows[0]).rowcount
+    if len(writes) == 1:  # execute() costs less than executemany()
+        changed = conn.execute(*_upsert(lease, writes[0], now)).rowcount
     else:
-        changed = conn.executemany(_UPSERT_STEP, rows).rowcount
-    if changed != len(rows):
+        # One statement for all, in order: a commit may write a name twice.
+        rows = [_upsert(lease, w, now) for w in writes]
+        full = [p if sql is _UPSERT_STEP else (*p, None, None, None) for sql, p in rows]
+        changed = conn.executemany(_UPSERT_STEP, full).rowcount
+    if changed != len(writes):
         _refused(conn, lease, writes)
 
 
@@ -715,11 +734,12 @@ def _refused(conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite]) -> NoRet
     )
 
 
-def _record_row(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[Any, ...]:
-    """_UPSERT_STEP's parameters, in its ?1..?13 order."""
+def _upsert(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[str, tuple[Any, ...]]:
+    """The statement that upserts ``w`` while the lease holds, and its
+    parameters in ?1..?13 order (the three a plain record leaves out last)."""
     if not 0 < w.seq < _SEQ_LIMIT:
         raise WriteRejected(f"record {w.name!r}: seq {w.seq} is outside 1..{_SEQ_LIMIT - 1}")
-    return (
+    head = (
         _us(now),
         lease.execution_id,
         lease.token,
@@ -729,11 +749,11 @@ def _record_row(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[Any, ...
         w.status,
         w.step,
         _dump(w.result),
-        _dump(w.error),
         w.attempts,
-        _us(w.wake_at),
-        w.child_id,
     )
+    if w.error is None and w.wake_at is None and w.child_id is None:
+        return _UPSERT_PLAIN, head
+    return _UPSERT_STEP, (*head, _dump(w.error), _us(w.wake_at), w.child_id)
 
 
 def _apply(conn: Conn, eid: str, parent: _Parent, outcome: r.Outcome, now: datetime) -> bool:

@@ -141,6 +141,28 @@ def test_close_then_use_reopens(store: SqliteStore) -> None:
     assert store.get("e1").status == r.PENDING
 
 
+def test_a_forked_child_opens_its_own_connection(store: SqliteStore) -> None:
+    # An SQLite connection must not cross a fork: the child's first use of
+    # the store opens a new one and leaves the parent's alone.
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    parent_conn = store._conn()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        ok = False
+        try:
+            store.create(NewExecution(id="e2", task_name="t"), T0)
+            ok = store._conn() is not parent_conn and store.get("e2").status == r.PENDING
+        finally:
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1" and status == 0
+    os.close(read)
+    assert store._conn() is parent_conn
+    assert store.get("e2").status == r.PENDING  # the child's write is in the file
+
 # -- URLs ---------------------------------------------------------------
 def test_from_url_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
