@@ -163,6 +163,7 @@ def test_a_forked_child_opens_its_own_connection(store: SqliteStore) -> None:
     assert store._conn() is parent_conn
     assert store.get("e2").status == r.PENDING  # the child's write is in the file
 
+
 # -- URLs ---------------------------------------------------------------
 def test_from_url_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
