@@ -68,7 +68,8 @@ FATAL = (
 _STOPPED_BY = frozenset(f"{c.__module__}.{c.__qualname__}" for c in (TaskTimeout, WriteRejected))
 
 
-@attrs.frozen
+# Built on every step, so not frozen (see records.RecordWrite); values all the same.
+@attrs.define
 class StepOutcome:
     """What running a step produced: a value, an exception, or a timeout."""
 
@@ -77,7 +78,7 @@ class StepOutcome:
     timed_out: bool = False
 
 
-@attrs.frozen
+@attrs.define
 class RunStep:
     name: str
     step: Step
@@ -85,7 +86,7 @@ class RunStep:
     commit: Commit  # write this before the step runs: its effects may depend on it
 
 
-@attrs.frozen
+@attrs.define
 class Finish:
     commit: Commit  # carries the outcome
 
