@@ -28,7 +28,12 @@ class ExecutionInfo:
         return self.current_attempt > 0
 
 
-current: ContextVar[ExecutionInfo | None] = ContextVar("zart_execution", default=None)
+# Inside a step: the body's info, and the step's attempt, retries and name.
+# A step's ExecutionInfo is built only when asked for: every step runs under
+# one, few ever ask, and building it cost more than the tuple.
+StepScope = tuple[ExecutionInfo, int, int, str]
+
+current: ContextVar[ExecutionInfo | StepScope | None] = ContextVar("zart_execution", default=None)
 
 
 def context() -> ExecutionInfo:
@@ -39,4 +44,7 @@ def context() -> ExecutionInfo:
             "zart.context() was called outside an execution: call it inside a "
             "workflow body or a step that a zart host is running"
         )
+    if isinstance(info, tuple):
+        body, attempt, retries, step = info
+        return attrs.evolve(body, current_attempt=attempt, max_retries=retries, step=step)
     return info

@@ -1,6 +1,6 @@
 """Running one step: sync or async function, in a sync or an async host.
 
-Both hosts set the step's ``ExecutionInfo`` around the call, turn the
+Both hosts set what ``zart.context()`` tells the step around the call, turn the
 result or exception into a ``StepOutcome``, and honour a step timeout.
 """
 
@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .context import ExecutionInfo, current
+from .context import ExecutionInfo, StepScope, current
 from .interpreter import RunStep, StepOutcome
 
 Overrides = Mapping[str, Callable[..., Any]]
@@ -24,15 +24,9 @@ _local = threading.local()
 _PLAIN = frozenset({int, str, float, bool, type(None), dict, list, tuple, bytes})
 
 
-def step_info(body: ExecutionInfo, decision: RunStep) -> ExecutionInfo:
-    return ExecutionInfo(
-        execution_id=body.execution_id,
-        task_name=body.task_name,
-        data=body.data,
-        current_attempt=decision.attempt,
-        max_retries=decision.step.retry.retries,
-        step=decision.name,
-    )
+def step_info(body: ExecutionInfo, decision: RunStep) -> StepScope:
+    """What ``zart.context()`` tells the step of ``decision``."""
+    return (body, decision.attempt, decision.step.retry.retries, decision.name)
 
 
 def step_function(decision: RunStep, overrides: Overrides | None) -> Callable[..., Any]:
@@ -55,7 +49,7 @@ def _runner() -> asyncio.Runner:
 
 
 def run_step_sync(
-    decision: RunStep, info: ExecutionInfo, overrides: Overrides | None = None
+    decision: RunStep, info: StepScope, overrides: Overrides | None = None
 ) -> StepOutcome:
     fn = step_function(decision, overrides)
     step = decision.step
@@ -103,7 +97,7 @@ def _call_with_timeout(
 
 
 async def run_step_async(
-    decision: RunStep, info: ExecutionInfo, overrides: Overrides | None = None
+    decision: RunStep, info: StepScope, overrides: Overrides | None = None
 ) -> StepOutcome:
     fn = step_function(decision, overrides)
     step = decision.step
