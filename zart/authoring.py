@@ -9,7 +9,17 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from .commands import Capture, Handle, Schedule, Sleep, Step, WaitAll, WaitEvent, WorkflowCall
+from .commands import (
+    Capture,
+    Handle,
+    Schedule,
+    Sleep,
+    Step,
+    WaitAll,
+    WaitEvent,
+    WorkflowCall,
+    step_of_function,
+)
 from .retry import RetryPolicy, to_timedelta
 from .serde import return_type
 
@@ -36,6 +46,24 @@ def _template_fields(template: str) -> list[str]:
             )
         fields.append(root)
     return fields
+
+
+def _positional_template(template: str, names: list[str]) -> str | None:
+    """``template`` with each field's root named by its index in ``names``
+    ('{user.name:>8}' -> '{0.name:>8}'), or None when a format spec holds
+    a field of its own (left to ``format_map``)."""
+    out = []
+    for literal, field, spec, conversion in _formatter.parse(template):
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field is None:
+            continue
+        if spec and "{" in spec:
+            return None
+        root = field.split(".", 1)[0].split("[", 1)[0]
+        out.append(f"{{{names.index(root)}{field[len(root) :]}")
+        out.append(f"!{conversion}" if conversion else "")
+        out.append(f":{spec}}}" if spec else "}")
+    return "".join(out)
 
 
 class StepFunction(Generic[P, R]):
@@ -69,10 +97,11 @@ class StepFunction(Generic[P, R]):
         simple = all(
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params.values()
         )
-        # Where each field sits when every argument is passed by position:
-        # the common call then names its step without binding a signature.
+        # The template with each field's position in place of its name: the
+        # common call, every argument by position, then names its step
+        # without binding a signature or building a mapping.
         names = list(params)
-        self._at = tuple((f, names.index(f)) for f in self._fields) if simple else None
+        self._positional = _positional_template(name, names) if simple else None
         self._arity = len(names)
         self._result_type: Any = None
 
@@ -86,8 +115,8 @@ class StepFunction(Generic[P, R]):
     def _name_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         if not self._fields:
             return self.template
-        if self._at is not None and not kwargs and len(args) == self._arity:
-            return self.template.format_map({f: args[i] for f, i in self._at})
+        if self._positional is not None and not kwargs and len(args) == self._arity:
+            return self._positional.format(*args)
         try:
             ba = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -96,15 +125,15 @@ class StepFunction(Generic[P, R]):
         return self.template.format_map(ba.arguments)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
-        return Step(
-            name=self._name_for(args, kwargs),
-            fn=self.__wrapped__,
-            args=args,
-            kwargs=kwargs,
-            retry=self.retry,
-            timeout=self.timeout,
-            step_id=self.template,
-            result_type=self.result_type,
+        return step_of_function(
+            self._name_for(args, kwargs),
+            self.__wrapped__,
+            args,
+            kwargs,
+            self.retry,
+            self.timeout,
+            self.template,
+            self._result_type if self._result_type is not None else self.result_type,
         )
 
     def __repr__(self) -> str:

@@ -5,6 +5,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
 
 import zart
@@ -269,6 +270,62 @@ def test_template_with_attribute_access() -> None:
     def publish(report: Report) -> None: ...
 
     assert publish(Report()).name == "publish-r-42"
+
+
+class _Tagged:
+    tag = "t9"
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{a}", "7"),
+        ("{a:03d}-{b!r}", "007-'x'"),
+        ("{{literal}}-{a}-}}{{", "{literal}-7-}{"),
+        ("{c.tag}-{d[k]}-{d[k]!s:>4}", "t9-v-   v"),
+        ("{b:{a}}", "x      "),  # a field inside a format spec
+        ("{a}{a}{b}", "77x"),
+    ],
+)
+def test_a_template_names_the_same_however_the_step_is_called(template: str, expected: str) -> None:
+    @zart.step(template)
+    def f(a: int, b: str, c: Any, d: dict[str, str]) -> None: ...
+
+    args: tuple[Any, ...] = (7, "x", _Tagged(), {"k": "v"})
+    assert f(*args).name == expected  # all by position: the fast path
+    assert f(7, "x", c=_Tagged(), d={"k": "v"}).name == expected
+    assert f(a=7, b="x", c=_Tagged(), d={"k": "v"}).name == expected
+
+
+@pytest.mark.parametrize("value", ["", "  ", "a\x00b", "a\ud800b"])
+def test_a_template_filled_with_an_unstorable_or_empty_value_is_refused(value: str) -> None:
+    @zart.step("{v}")
+    def f(v: str) -> None: ...
+
+    with pytest.raises(ValueError, match="name"):
+        f(value)
+
+
+def test_a_step_function_builds_the_same_step_as_the_constructor() -> None:
+    @zart.step("send-{to}", retry="fixed(2, 1s)", timeout=5)
+    def send(to: str, *, urgent: bool = False) -> int:
+        return 1
+
+    built = send("bo", urgent=True)
+    expected = zart.Step(
+        name="send-bo",
+        fn=send.__wrapped__,
+        args=("bo",),
+        kwargs={"urgent": True},
+        retry=RetryPolicy.parse("fixed(2, 1s)"),
+        timeout=timedelta(seconds=5),
+        step_id="send-{to}",
+        result_type=int,
+    )
+    fields = [a.name for a in attrs.fields(zart.Step)]
+    assert [getattr(built, f) for f in fields] == [getattr(expected, f) for f in fields]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.name = "other"  # type: ignore[misc]
 
 
 def test_templated_steps_keep_the_template_as_identity() -> None:
