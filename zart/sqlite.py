@@ -571,17 +571,23 @@ class SqliteStore:
         statement takes the write lock before it reads, so the fence it folds
         in and its upsert are one atomic transaction, as under BEGIN IMMEDIATE,
         at a third of the statements."""
-        with self._guard:
-            conn = self._conn()
-            if not self._checked:
-                self._check_schema(conn)
-            try:
-                if conn.execute(*_upsert(lease, write, now)).rowcount != 1:
-                    _refused(conn, lease, [write])
-            except _FAILURES as exc:
-                raise self._error(exc) from exc
+        if self._memory:  # one connection shared by threads
+            with self._guard:
+                self._upsert_step(lease, write, now)
+        else:  # a connection per thread: no nullcontext on the hottest path
+            self._upsert_step(lease, write, now)
         self._notify()
         return True
+
+    def _upsert_step(self, lease: Lease, write: r.RecordWrite, now: datetime) -> None:
+        conn = self._conn()
+        if not self._checked:
+            self._check_schema(conn)
+        try:
+            if conn.execute(*_upsert(lease, write, now)).rowcount != 1:
+                _refused(conn, lease, [write])
+        except _FAILURES as exc:
+            raise self._error(exc) from exc
 
     def heartbeat(self, leases: Sequence[Lease], now: datetime, lease: timedelta) -> list[Lease]:
         if not leases:
