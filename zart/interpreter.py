@@ -43,7 +43,7 @@ from .errors import (
 )
 from .failures import business_document, error_document, rebuild, step_document, type_name
 from .records import Commit, NewExecution, RecordWrite, StepRecord
-from .serde import from_json, to_json
+from .serde import SELF_STRUCTURED, from_json, to_json
 from .tasks import TaskContext, TaskHandler
 
 SEND, THROW = 0, 1
@@ -325,7 +325,7 @@ class Interpreter:
         return rec
 
     def _on_step(self, cmd: Step) -> Action | Decision:
-        rec = self._lookup(cmd.name, r.K_STEP, cmd, cmd.identity)
+        rec = self._lookup(cmd.name, r.K_STEP, cmd, cmd.step_id or cmd.name)
         if rec is None:
             return self._run(cmd, 0)
         status = rec.status
@@ -358,10 +358,12 @@ class Interpreter:
                 return self._unrecordable(cmd, attempts, exc)
             # _record_step's work, without its layer of keyword packing: this
             # is the path every completed step takes.
-            self._write(
-                name, r.K_STEP, r.R_COMPLETED, step=cmd.identity, attempts=attempts, result=doc
-            )
-            return self._typed(doc, cmd.result_type, what)
+            identity = cmd.step_id or name
+            self._write(name, r.K_STEP, r.R_COMPLETED, step=identity, attempts=attempts, result=doc)
+            rtype = cmd.result_type
+            if rtype is Any or (type(doc) is rtype and rtype in SELF_STRUCTURED):
+                return SEND, doc  # what from_json would hand back
+            return self._typed(doc, rtype, what)
         if isinstance(error, BusinessError):
             try:
                 doc = business_document(error)
@@ -592,7 +594,8 @@ class Interpreter:
             outcome=outcome,
         )
         self._pending.clear()
-        self._children.clear()
+        if self._children:
+            self._children.clear()
         self.ctx.state_changed = False
         return commit
 

@@ -44,7 +44,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _DUMPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 # Types whose structure hook hands back an equal value of the same type.
-_SELF_STRUCTURED = frozenset({str, int, bool, float})
+SELF_STRUCTURED = frozenset({str, int, bool, float})
 
 
 def make_converter() -> cattrs.Converter:
@@ -162,7 +162,7 @@ def from_json(document: Any, type_: Any, what: str) -> Any:
     """Structure a JSON document into ``type_`` (``Any``: the document itself)."""
     if type_ is Any or type_ is None or (type_ is type(None) and document is None):
         return document
-    if type(document) is type_ and type_ in _SELF_STRUCTURED:
+    if type(document) is type_ and type_ in SELF_STRUCTURED:
         return document
     try:
         return converter.structure(document, type_)

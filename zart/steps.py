@@ -51,8 +51,8 @@ def _runner() -> asyncio.Runner:
 def run_step_sync(
     decision: RunStep, info: StepScope, overrides: Overrides | None = None
 ) -> StepOutcome:
-    fn = step_function(decision, overrides)
     step = decision.step
+    fn = step_function(decision, overrides) if overrides else step.fn
     token = current.set(info)
     try:
         if step.timeout is not None and not inspect.iscoroutinefunction(fn):
