@@ -64,7 +64,8 @@ from bench import _common as app  # noqa: E402
 from zart.clock import utcnow  # noqa: E402
 from zart.host import Host  # noqa: E402
 from zart.interpreter import RunStep, interpreter_for  # noqa: E402
-from zart.records import Commit, NewExecution  # noqa: E402
+from zart.records import Commit, Complete, NewExecution, RecordWrite  # noqa: E402
+from zart.serde import to_json  # noqa: E402
 
 PG_URL = os.environ.get(
     "ZART_BENCH_POSTGRES_URL",
@@ -695,6 +696,7 @@ def section_steps(cx: Context) -> None:
         assert record.status == "completed" and record.output == n, record
     per_step = median(times)
     ratio = median(ratios)
+    floors = [bare_steps(cx, n) / n for _ in range(3)]
     cx.report.row(
         f"(b) step overhead, {n} no-op steps, Host in-process (median of {s.chain_reps})",
         f"{fmt_ms(per_step)} / step",
@@ -708,6 +710,12 @@ def section_steps(cx: Context) -> None:
             for t, b in zip(times, baselines, strict=True)
         )
         + " (each against a baseline of as many commits run just before it)"
+    )
+    cx.report.note(
+        f"(b) the same steps with no interpreter and no host (the generator, the step "
+        f"function, to_json and store.commit of each record), medians of 3x{n}: "
+        f"{fmt_ms(median(floors))}/step, {median(floors) / median(baselines):.2f}x baseline: "
+        "what the store's step commit costs on its own"
     )
 
     # Where a step's time goes: one instrumented run (the wrappers cost a little).
@@ -781,6 +789,43 @@ def section_steps(cx: Context) -> None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
         cx.report.note("(b) profile (tottime):\n" + out.getvalue())
+
+
+def bare_steps(cx: Context, n: int) -> float:
+    """Seconds for the chain workflow's ``n`` steps driven by a bare loop:
+    send to the generator, call the step function, store.commit its record.
+    No interpreter, no host: the floor under section (b)."""
+    eid = cx.client.schedule(app.chain, n)
+    now = utcnow()
+    (claimed,) = cx.store.claim(
+        worker="bench", tasks=None, now=now, lease=timedelta(minutes=5), limit=1, under=eid
+    )
+    lease = claimed.lease
+    gen = app.chain.run(None, n)
+    value: Any = None
+    seq = 0
+    start = time.perf_counter()
+    try:
+        while True:
+            cmd = gen.send(value)
+            value = cmd.fn(*cmd.args, **cmd.kwargs)
+            seq += 1
+            doc = to_json(value, cmd.name)
+            record = RecordWrite(
+                name=cmd.name,
+                kind="step",
+                status="completed",
+                seq=seq,
+                step=cmd.step_id,
+                attempts=1,
+                result=doc,
+            )
+            cx.store.commit(lease, Commit(records=(record,)), utcnow())
+    except StopIteration:
+        pass
+    took = time.perf_counter() - start
+    cx.store.commit(lease, Commit(outcome=Complete(output=n)), utcnow())
+    return took
 
 
 class _Patched:
