@@ -21,6 +21,7 @@ import pytest
 
 from tests.pg import postgres_url_or_skip, scratch_schema
 from tests.stores.scenario import LEASE, T0, at, fan_out
+from zart import postgres_sql as q
 from zart import records as r
 from zart.errors import ExecutionNotFound, LeaseLost, SchemaOutdated, StoreError
 from zart.migrations import latest_version, migration_files
@@ -467,6 +468,61 @@ def _race_children_against_suspend(
     for t, _ in runs:
         t.join(60)
     assert [out.get("error") for _, out in runs] == [None] * len(runs)
+
+
+def _blocked_on_a_lock(url: str, app_name: str) -> bool:
+    with admin(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = %s AND wait_event_type = 'Lock'",
+            (app_name,),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+@pytest.mark.parametrize("last", [True, False], ids=["last-child", "not-last"])
+def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
+    url: str, store: PostgresStore, app_name: str, last: bool
+) -> None:
+    # A child finishing behind its parent's open suspend queues for the
+    # parent's lock (LOCK_PARENT_OF) and must then read the rows the suspend
+    # committed: a statement whose snapshot predates the wait would see the
+    # parent still running, and the parent, counting this child as open,
+    # would never be woken.
+    n = 2 if last else 3
+    c = fan_out(store, n)
+    kids = {
+        k.record.id: k
+        for k in store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=5)
+    }
+    store.commit(kids["p:c0"].lease, Commit(outcome=r.Complete(output=0)), at(2))
+    suspend = r.Suspend(children=tuple(f"c{i}" for i in range(n)))
+    query, params = q.commit_params(c.lease, Commit(outcome=suspend), at(3))
+    base = {"id": "p", "token": c.lease.token, "now": at(3), "channel": store.channel}
+    child = PostgresStore(url, schema=store.schema, application_name=app_name + "-kid")
+    with psycopg.connect(url) as conn:  # the parent's suspend, left open
+        conn.execute(store._q[query], params)
+        decided = conn.execute(store._q["SUSPEND"], {**base, **q.suspend_params(suspend)})
+        assert decided.fetchone() == (True, 0)  # suspended, counting c1.. as open
+        t, out = in_thread(
+            lambda: child.commit(kids["p:c1"].lease, Commit(outcome=r.Complete(output=1)), at(4))
+        )
+        eventually(lambda: _blocked_on_a_lock(url, app_name + "-kid"))
+        conn.commit()
+    t.join(30)
+    child.close()
+    assert out == {"value": True}
+    parent = store.get("p")
+    if last:
+        assert (parent.status, parent.wake_at) == (r.PENDING, at(4))
+    else:
+        assert (parent.status, parent.waiting_for) == (r.WAITING, "children")
+    with admin(url) as conn:
+        row = conn.execute(
+            render("SELECT awaiting FROM {executions} WHERE id = 'p'", store.schema, "")
+        ).fetchone()
+    assert row == (0 if last else 1,)
+    assert store.load("p").records["c1"].status == r.R_COMPLETED
 
 
 def test_last_child_wakes_the_parent_exactly_once_under_concurrency(
