@@ -110,17 +110,36 @@ def _plain_document(exc: BaseException) -> dict[str, Any]:
 
 
 def rebuild(document: dict[str, Any], execution_id: str = "") -> BaseException:
-    """The exception a workflow receives for a stored error document."""
+    """The exception a workflow receives for a stored error document.
+
+    Never raises: a business error that the code can no longer build from
+    its stored form (its class changed since the error was stored) comes
+    back as the SerializationError saying why, and is what the workflow
+    receives in its place, as a step result that no longer reads back is.
+    """
+    try:
+        return read_error(document, execution_id)
+    except SerializationError as exc:
+        return exc
+
+
+def read_error(document: dict[str, Any], execution_id: str = "") -> BaseException:
+    """``rebuild``, raising SerializationError when a business error cannot
+    be built from ``document`` (the live run's check that it reads back)."""
     kind = document.get("kind")
     if kind == "business":
         cls = lookup_business_error(str(document.get("type")))
         fields = document.get("fields") or {}
         if cls is None:
             return UnknownBusinessError(str(document.get("type")), dict(fields))
+        what = f"business error {cls.__qualname__}"
         if attrs.has(cls):
-            built: BaseException = from_json(fields, cls, f"business error {cls.__qualname__}")
+            built: BaseException = from_json(fields, cls, what)
             return built
-        return cls(document.get("message", ""))
+        try:
+            return cls(document.get("message", ""))
+        except Exception as exc:  # a constructor that no longer takes the message
+            raise SerializationError(what, cls, f"{type(exc).__name__}: {exc}") from None
     if kind == "step":
         step_cls = StepTimeout if document.get("type") == "StepTimeout" else RetryExhausted
         return step_cls(

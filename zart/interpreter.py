@@ -41,7 +41,14 @@ from .errors import (
     TaskTimeout,
     WriteRejected,
 )
-from .failures import business_document, error_document, rebuild, step_document, type_name
+from .failures import (
+    business_document,
+    error_document,
+    read_error,
+    rebuild,
+    step_document,
+    type_name,
+)
 from .records import Commit, NewExecution, RecordWrite, StepRecord
 from .serde import SELF_STRUCTURED, from_json, to_json
 from .tasks import TaskContext, TaskHandler
@@ -367,7 +374,7 @@ class Interpreter:
         if isinstance(error, BusinessError):
             try:
                 doc = business_document(error)
-                rebuilt = rebuild(doc, self.execution_id)
+                rebuilt = read_error(doc, self.execution_id)
             except SerializationError as exc:
                 return self._unrecordable(cmd, attempts, exc)
             self._record_step(cmd, r.R_ERROR, attempts, error=doc)

@@ -1610,6 +1610,79 @@ def test_business_error_whose_fields_do_not_read_back_fails_the_execution(
     assert calls == [1]
 
 
+def test_a_stored_business_error_its_changed_class_cannot_read_is_thrown_as_serialization_error(
+    zart_env: TestEnv,
+) -> None:
+    # The error was stored by code whose class took an int; the code that
+    # replays it wants a list. Replay hands the workflow the SerializationError
+    # in its place (as for a step result that no longer reads back) instead
+    # of raising out of the interpreter on every resume.
+    def version(field_type: Any) -> zart.TaskHandler:
+        @attrs.define
+        class Declined(zart.BusinessError):
+            code: field_type  # type: ignore[valid-type]
+
+        @zart.step("charge")
+        def charge() -> None:
+            raise Declined(code=7)
+
+        @zart.durable("pay")
+        def pay(_: Any):  # type: ignore[no-untyped-def]
+            try:
+                yield charge()
+            except Declined as exc:
+                yield zart.wait_event("go")
+                return f"declined {exc.code}"
+            except zart.SerializationError as exc:
+                return f"unreadable: {exc}"
+
+        return pay
+
+    eid = zart_env.schedule(version(int))
+    zart_env.run_until_idle()
+    assert zart_env.get(eid).status == "waiting"
+    zart_env.restart(registry=zart.TaskRegistry([version(list[str])]))
+    zart_env.offer_event(eid, "go", None)
+    zart_env.run_until_idle()  # must not raise
+    out = zart_env.result(eid)
+    assert out.startswith("unreadable: business error") and "Declined" in out, out
+
+
+def test_a_stored_business_error_whose_constructor_changed_is_thrown_as_serialization_error(
+    zart_env: TestEnv,
+) -> None:
+    def version(strict: bool) -> zart.TaskHandler:
+        class Refused(zart.BusinessError):
+            if strict:
+
+                def __init__(self, message: str, code: int) -> None:
+                    super().__init__(message)
+
+        @zart.step("ask")
+        def ask() -> None:
+            raise Refused("no")
+
+        @zart.durable("ask-wf")
+        def wf(_: Any):  # type: ignore[no-untyped-def]
+            try:
+                yield ask()
+            except Refused:
+                yield zart.wait_event("go")
+                return "refused"
+            except zart.SerializationError as exc:
+                return f"unreadable: {exc}"
+
+        return wf
+
+    eid = zart_env.schedule(version(False))
+    zart_env.run_until_idle()
+    zart_env.restart(registry=zart.TaskRegistry([version(True)]))
+    zart_env.offer_event(eid, "go", None)
+    zart_env.run_until_idle()
+    out = zart_env.result(eid)
+    assert "Refused" in out and "TypeError" in out, out
+
+
 # -- stored deadlines ----------------------------------------------------------
 
 
