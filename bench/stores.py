@@ -62,8 +62,9 @@ if str(REPO) not in sys.path:
 import zart  # noqa: E402
 from bench import _common as app  # noqa: E402
 from zart.clock import utcnow  # noqa: E402
+from zart.decisions import RunStep  # noqa: E402
 from zart.host import Host  # noqa: E402
-from zart.interpreter import RunStep, interpreter_for  # noqa: E402
+from zart.interpreter import interpreter_for  # noqa: E402
 from zart.records import Commit, Complete, NewExecution, RecordWrite  # noqa: E402
 from zart.serde import to_json  # noqa: E402
 

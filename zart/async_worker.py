@@ -15,8 +15,9 @@ import signal
 from datetime import datetime
 from typing import Any
 
+from .decisions import Decision, RunStep
 from .host import SETTLED, prepare
-from .interpreter import Decision, Interpreter, RunStep
+from .interpreter import Interpreter
 from .records import Claimed, Commit, Lease
 from .steps import run_step_async, step_info
 from .worker import WorkerBase

@@ -19,6 +19,7 @@ from typing import Any
 from . import records as r
 from .clock import utcnow
 from .commands import Step
+from .decisions import Decision, RunStep
 from .errors import (
     LeaseLost,
     NonDeterminismError,
@@ -27,11 +28,11 @@ from .errors import (
     WriteRejected,
 )
 from .failures import error_document
-from .interpreter import Decision, Interpreter, RunStep, StepChild, interpreter_for
+from .interpreter import Interpreter, interpreter_for
 from .records import Claimed, Commit, Lease
 from .steps import Overrides, run_step_sync, step_info
 from .store import Store
-from .tasks import TaskContext, TaskHandler, TaskRegistry
+from .tasks import StepChild, TaskContext, TaskHandler, TaskRegistry
 
 log = logging.getLogger("zart")
 

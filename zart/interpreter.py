@@ -5,7 +5,7 @@ h11's ``Connection``: it is handed the workflow, its input, the log and "now",
 and returns decisions as data. It never touches a store, a clock, a thread
 or an event loop; hosts carry out its decisions and feed results back.
 
-Two decisions exist:
+Two decisions exist (their types are in ``zart.decisions``):
 - ``RunStep``: write ``commit`` (may be empty), run the step, then call
   ``step_finished(outcome, now)`` for the next decision. The same generator
   goes on, so a live run never replays from the start.
@@ -25,11 +25,10 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
-import attrs
-
 from . import records as r
 from .commands import Capture, Handle, Schedule, Sleep, Step, WaitAll, WaitEvent, WorkflowCall
 from .context import ExecutionInfo, current
+from .decisions import Decision, Finish, RunStep, StepOutcome
 from .errors import (
     BusinessError,
     Cancelled,
@@ -73,32 +72,6 @@ FATAL = (
 # or the store refused a write (its records were dropped). Cancellation, and
 # an execution still in flight, stop the log the same way.
 _STOPPED_BY = frozenset(f"{c.__module__}.{c.__qualname__}" for c in (TaskTimeout, WriteRejected))
-
-
-# Built on every step, so not frozen (see records.RecordWrite); values all the same.
-@attrs.define
-class StepOutcome:
-    """What running a step produced: a value, an exception, or a timeout."""
-
-    value: Any = None
-    error: BaseException | None = None
-    timed_out: bool = False
-
-
-@attrs.define
-class RunStep:
-    name: str
-    step: Step
-    attempt: int  # 0-based
-    commit: Commit  # write this before the step runs: its effects may depend on it
-
-
-@attrs.define
-class Finish:
-    commit: Commit  # carries the outcome
-
-
-Decision = RunStep | Finish
 
 
 class _LiveNeeded(Exception):
@@ -670,20 +643,6 @@ def _same_error(exc: BaseException, error: dict[str, Any] | None) -> bool:
         doc["type"],
         doc["message"],
     )
-
-
-class StepChild(TaskHandler):
-    """The one-step workflow that a scheduled step's child execution runs."""
-
-    def __init__(self, step: Step, task_name: str) -> None:
-        self.step = step
-        self.task_name = task_name
-
-    def run(self, ctx: TaskContext, data: Any) -> Generator[Any, Any, Any]:
-        return (yield self.step)
-
-    def input_type(self) -> Any:
-        return Any
 
 
 def interpreter_for(

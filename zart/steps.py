@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .context import ExecutionInfo, StepScope, current
-from .interpreter import RunStep, StepOutcome
+from .decisions import RunStep, StepOutcome
 
 Overrides = Mapping[str, Callable[..., Any]]
 

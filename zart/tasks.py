@@ -316,3 +316,17 @@ def _check_generator(name: str, handler: TaskHandler) -> None:
             f"task {name!r}: {type(handler).__qualname__}.run must be a generator "
             "function (def run(self, ctx, data): ... yield ...)"
         )
+
+
+class StepChild(TaskHandler):
+    """The one-step workflow that a scheduled step's child execution runs."""
+
+    def __init__(self, step: Step, task_name: str) -> None:
+        self.step = step
+        self.task_name = task_name
+
+    def run(self, ctx: TaskContext, data: Any) -> Generator[Any, Any, Any]:
+        return (yield self.step)
+
+    def input_type(self) -> Any:
+        return Any

@@ -22,8 +22,9 @@ import pytest
 
 import zart
 from tests.store_kinds import open_store
+from zart.decisions import Finish
 from zart.host import Host
-from zart.interpreter import Finish, interpreter_for
+from zart.interpreter import interpreter_for
 from zart.memory import MemoryStore
 from zart.records import Commit, Fail, Lease
 from zart.testing import TestEnv

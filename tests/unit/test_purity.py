@@ -12,6 +12,7 @@ import zart
 CORE = [
     "zart.commands",
     "zart.interpreter",
+    "zart.decisions",
     "zart.serde",
     "zart.errors",
     "zart.failures",

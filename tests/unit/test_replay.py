@@ -1751,7 +1751,8 @@ def test_cancel_during_a_step_stops_the_execution(zart_env: TestEnv) -> None:
 
 def test_the_interpreter_numbers_new_records_above_the_highest_seq_given() -> None:
     from zart import records as r
-    from zart.interpreter import Interpreter, RunStep, StepOutcome
+    from zart.decisions import RunStep, StepOutcome
+    from zart.interpreter import Interpreter
 
     @zart.step("a")
     def a() -> int:
