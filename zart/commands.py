@@ -62,15 +62,22 @@ class Step:
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
     retry: RetryPolicy = _NO_RETRY
     timeout: timedelta | None = attrs.field(default=None, converter=_opt_duration)
-    step_id: str = ""  # identity checked on replay: the template the name came from
+    # Identity checked on replay: the template the name came from, else the
+    # first name the step had (kept by ``named``). Always set, so the
+    # interpreter reads it as a field.
+    step_id: str = ""
     result_type: Any = Any
 
+    def __attrs_post_init__(self) -> None:
+        if not self.step_id:
+            object.__setattr__(self, "step_id", self.name)
+
     def named(self, name: str) -> Step:
-        return attrs.evolve(self, name=name, step_id=self.step_id or self.name)
+        return attrs.evolve(self, name=name)
 
     @property
     def identity(self) -> str:
-        return self.step_id or self.name
+        return self.step_id
 
 
 # Step.__init__ sets each field of the frozen class through object.__setattr__

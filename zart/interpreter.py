@@ -305,7 +305,7 @@ class Interpreter:
         return rec
 
     def _on_step(self, cmd: Step) -> Action | Decision:
-        rec = self._lookup(cmd.name, r.K_STEP, cmd, cmd.step_id or cmd.name)
+        rec = self._lookup(cmd.name, r.K_STEP, cmd, cmd.step_id)
         if rec is None:
             return self._run(cmd, 0)
         status = rec.status
@@ -338,8 +338,9 @@ class Interpreter:
                 return self._unrecordable(cmd, attempts, exc)
             # _record_step's work, without its layer of keyword packing: this
             # is the path every completed step takes.
-            identity = cmd.step_id or name
-            self._write(name, r.K_STEP, r.R_COMPLETED, step=identity, attempts=attempts, result=doc)
+            self._write(
+                name, r.K_STEP, r.R_COMPLETED, step=cmd.step_id, attempts=attempts, result=doc
+            )
             rtype = cmd.result_type
             if rtype is Any or (type(doc) is rtype and rtype in SELF_STRUCTURED):
                 return SEND, doc  # what from_json would hand back
