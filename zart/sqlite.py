@@ -715,9 +715,8 @@ def _write_records(
         changed = conn.execute(*_upsert(lease, writes[0], now)).rowcount
     else:
         # One statement for all, in order: a commit may write a name twice.
-        rows = [_upsert(lease, w, now) for w in writes]
-        full = [p if sql is _UPSERT_STEP else (*p, None, None, None) for sql, p in rows]
-        changed = conn.executemany(_UPSERT_STEP, full).rowcount
+        rows = [_upsert(lease, w, now, full=True)[1] for w in writes]
+        changed = conn.executemany(_UPSERT_STEP, rows).rowcount
     if changed != len(writes):
         _refused(conn, lease, writes)
 
@@ -740,9 +739,12 @@ def _refused(conn: Conn, lease: Lease, writes: Sequence[r.RecordWrite]) -> NoRet
     )
 
 
-def _upsert(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[str, tuple[Any, ...]]:
+def _upsert(
+    lease: Lease, w: r.RecordWrite, now: datetime, *, full: bool = False
+) -> tuple[str, tuple[Any, ...]]:
     """The statement that upserts ``w`` while the lease holds, and its
-    parameters in ?1..?13 order (the three a plain record leaves out last)."""
+    parameters in ?1..?13 order: _UPSERT_PLAIN, without the last three, for
+    a plain record unless ``full``."""
     if not 0 < w.seq < _SEQ_LIMIT:
         raise WriteRejected(f"record {w.name!r}: seq {w.seq} is outside 1..{_SEQ_LIMIT - 1}")
     head = (
@@ -757,7 +759,7 @@ def _upsert(lease: Lease, w: r.RecordWrite, now: datetime) -> tuple[str, tuple[A
         _dump(w.result),
         w.attempts,
     )
-    if w.error is None and w.wake_at is None and w.child_id is None:
+    if not full and w.error is None and w.wake_at is None and w.child_id is None:
         return _UPSERT_PLAIN, head
     return _UPSERT_STEP, (*head, _dump(w.error), _us(w.wake_at), w.child_id)
 
