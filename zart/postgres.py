@@ -6,9 +6,15 @@ How it keeps the store contract (``zart.store``) on a shared database:
   NULL when nothing can claim it; a partial index over it makes "what is due"
   one index range, and claims take it with ``FOR UPDATE SKIP LOCKED``.
 - The execution row is the lock for everything that belongs to it: a commit
-  fences on it (status running and same token), and an event offer or a
-  child's completion locks it before touching its events or its log, so a
-  suspend, which decides under that same lock, never misses its wake-up.
+  fences on it (status running and same token), and an event offer locks it
+  before touching its events, so a suspend, which decides under that same
+  lock, never misses its wake-up.
+- A finishing child does not lock its parent (a thousand children of one
+  parent would commit one at a time): it writes its record in the parent's
+  log, which a suspend marks awaited under a row lock, and after its commit
+  wakes the parent if nothing it awaits is open (postgres_sql.WAKE_*). A
+  worker killed between the two leaves the parent for ``claim`` to find,
+  every ``stranded_check_interval`` seconds.
 - Pool connections are in autocommit: a single-statement write is its own
   transaction, and a plain step commit is one statement, one round trip.
   Multi-statement writes are one transaction in pipeline mode: two round
@@ -66,6 +72,7 @@ CANCEL_ERROR = {"type": "Cancelled", "message": "cancelled"}
 # Deadlocks and serialization failures roll the whole transaction back, so
 # running it again is safe; they are rare, so a few tries are plenty.
 CONFLICT_RETRIES = 5
+STRANDED_CHECK_INTERVAL = 5.0
 _OWN_PARAMS = ("schema", "prefix")
 _OPEN_TX = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 # What the server (or psycopg, before sending) refuses in a write's values:
@@ -85,15 +92,20 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
 
 
 @contextmanager
-def _pipelined(conn: Conn) -> Iterator[None]:
+def _pipelined(conn: Conn, after: Sequence[tuple[bytes, Params]] = ()) -> Iterator[None]:
     """One transaction in pipeline mode. BEGIN rides along with the first
     statement and COMMIT with the last: two round trips when the block reads
-    a result before its end, one when it does not."""
+    a result before its end, one when it does not. ``after`` (which the block
+    may fill) runs after COMMIT, in the same round trip, each statement in a
+    transaction and a snapshot of its own; nothing of it runs when the
+    transaction failed."""
     try:
         with conn.pipeline():
             conn.execute(b"BEGIN", prepare=False)
             yield
             conn.execute(b"COMMIT", prepare=False)
+            for query, params in after:
+                conn.execute(query, params)
     except BaseException:
         if conn.pgconn.transaction_status in _OPEN_TX:
             with suppress(psycopg.Error):
@@ -154,6 +166,10 @@ class PostgresStore:
         self._pool: ConnectionPool[Conn] | None = None
         self._cursors: weakref.WeakKeyDictionary[Conn, Cursor] = weakref.WeakKeyDictionary()
         self._listener = _Listener(self._conninfo, self.channel, redact(url))
+        # Seconds between two looks, from claim(), for parents a killed
+        # worker left waiting on children that have all finished.
+        self.stranded_check_interval = STRANDED_CHECK_INTERVAL
+        self._next_stranded_check = 0.0
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> PostgresStore:
@@ -280,11 +296,19 @@ class PostgresStore:
             conn = pool.getconn()
         return pool, conn
 
-    def _run(self, what: str, op: Callable[[Conn], T], *, retry: bool = True) -> T:
+    def _run(
+        self,
+        what: str,
+        op: Callable[[Conn], T],
+        *,
+        retry: bool = True,
+        reconnecting: Callable[[], None] | None = None,
+    ) -> T:
         """Run ``op`` on a pooled connection. A lost connection is retried once
         on a fresh one when ``retry`` (the operation is fenced or read-only, so
-        a repeat is harmless); deadlocks and serialization failures, which
-        roll the whole transaction back, are retried a few times."""
+        a repeat is harmless), after calling ``reconnecting``; deadlocks and
+        serialization failures, which roll the whole transaction back, are
+        retried a few times."""
         conflicts = 0
         reconnected = False
         while True:
@@ -311,6 +335,8 @@ class PostgresStore:
                     raise self._error(f"{what} lost its connection to", exc) from exc
                 log.warning("zart: %s lost its connection, retrying: %s", what, exc)
                 reconnected = True
+                if reconnecting is not None:
+                    reconnecting()
             except psycopg.Error as exc:
                 raise self._error(f"{what} failed on", exc) from exc
 
@@ -345,6 +371,8 @@ class PostgresStore:
     ) -> builtins.list[Claimed]:
         if limit <= 0 or (tasks is not None and not tasks):
             return []
+        if time.monotonic() >= self._next_stranded_check:
+            self._wake_stranded(now)
         query = "CLAIM" + ("" if tasks is None else "_TASKS") + ("" if under is None else "_UNDER")
         params = {
             "now": now,
@@ -364,6 +392,19 @@ class PostgresStore:
             )
             for row in rows
         ]
+
+    def _wake_stranded(self, now: datetime) -> None:
+        """The safety net under WAKE_PARENT_OF, which runs after a child's
+        commit: a worker killed in between leaves the parent waiting, with
+        every awaited child final, until a claimer looks here."""
+        self._next_stranded_check = time.monotonic() + self.stranded_check_interval
+        ((woke, _),) = self._rows("claim", "WAKE_STRANDED", {"now": now, "channel": self.channel})
+        if woke:
+            log.warning(
+                "zart: woke %d parent(s) whose awaited children had all finished "
+                "(a worker stopped between a child's commit and the parent's wake-up)",
+                woke,
+            )
 
     def load(self, execution_id: str) -> Log:
         records, events, last_seq = self._read_log(execution_id, "LOAD_ALL")
@@ -385,16 +426,13 @@ class PostgresStore:
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
         outcome = commit.outcome
-        if (
-            isinstance(outcome, r.Complete | r.Fail)
-            and not commit.children
-            and lease.parent_id is None
-            and self._finish_alone(lease, commit, outcome, now)
-        ):
-            return True
+        if isinstance(outcome, r.Complete | r.Fail) and not commit.children:
+            if lease.parent_id is None and self._finish_alone(lease, commit, outcome, now):
+                return True
+            return self._finish_child(lease, commit, outcome, now)
         query, params = q.commit_params(lease, commit, now)
         if commit.children or outcome is not None:
-            return self._run("commit", lambda conn: self._commit_tx(conn, commit, query, params))
+            return self._fenced(lease, lambda conn: self._commit_tx(conn, commit, query, params))
 
         # The common step commit: one statement in autocommit, one round trip.
         def simple(conn: Conn) -> bool:
@@ -402,7 +440,7 @@ class PostgresStore:
                 raise LeaseLost(lease.execution_id)
             return True
 
-        return self._run("commit", simple)
+        return self._fenced(lease, simple)
 
     def _finish_alone(
         self, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
@@ -411,13 +449,64 @@ class PostgresStore:
         False when the execution has a parent after all."""
         _, params = q.commit_params(lease, commit, now, many=True)
         params.update(q.finish_params(outcome))
-        row = self._run(
-            "commit",
-            lambda conn: self._cursor(conn).execute(self._q["COMMIT_FINISH"], params).fetchone(),
-        )
-        if row is None:
-            raise LeaseLost(lease.execution_id)
-        return bool(row[2])
+
+        def op(conn: Conn) -> bool:
+            row = self._cursor(conn).execute(self._q["COMMIT_FINISH"], params).fetchone()
+            if row is None:
+                raise LeaseLost(lease.execution_id)
+            return bool(row[2])
+
+        return self._fenced(lease, op)
+
+    def _finish_child(
+        self, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
+    ) -> bool:
+        """Records, a final status and the outcome in the parent's log in one
+        transaction, then the parent's wake-up after its commit: one round
+        trip (see COMMIT_FINISH_CHILD and WAKE_PARENT_OF)."""
+        _, params = q.commit_params(lease, commit, now, many=True)
+        params.update(q.finish_params(outcome))
+        wake = {"id": lease.execution_id, "now": now, "channel": self.channel}
+
+        def op(conn: Conn) -> bool:
+            with _pipelined(conn, [(self._q["WAKE_PARENT_OF"], wake)]):
+                fenced = self._cursor(conn).execute(self._q["COMMIT_FINISH_CHILD"], params)
+            if fenced.fetchone() is None:
+                raise LeaseLost(lease.execution_id)
+            return True
+
+        return self._fenced(lease, op)
+
+    def _fenced(self, lease: Lease, op: Callable[[Conn], bool]) -> bool:
+        """A commit, retried once on a fresh connection when the connection is
+        lost. The lost try may have committed before the server's answer was
+        lost: then the retry's fence finds the lease ended, and what ended it
+        tells which. A claim or a cancel moves the token; only the lease
+        holder's own writes take the execution out of running and leave the
+        token as it was."""
+        resumed = False
+
+        def reconnecting() -> None:
+            nonlocal resumed
+            resumed = True
+
+        def attempt(conn: Conn) -> bool:
+            try:
+                return op(conn)
+            except LeaseLost:
+                if not resumed:
+                    raise
+                row = self._cursor(conn).execute(self._q["STATUS_OF"], {"id": lease.execution_id})
+                found = row.fetchone()
+                if found is None or found[0] == r.RUNNING or found[1] != lease.token:
+                    raise
+                log.info(
+                    "zart: the commit to %s landed before its connection was lost",
+                    lease.execution_id,
+                )
+                return True
+
+        return self._run("commit", attempt, reconnecting=reconnecting)
 
     def _commit_tx(self, conn: Conn, commit: Commit, query: str, params: Params) -> bool:
         """Fence and all: one pipeline, one round trip. Every statement after the
@@ -431,7 +520,8 @@ class PostgresStore:
         }
         outcome = commit.outcome
         answer = None
-        with _pipelined(conn):
+        after: list[tuple[bytes, Params]] = []
+        with _pipelined(conn, after):
             fenced = conn.execute(self._q[query], params)
             if commit.children:
                 kids = [q.new_params(k) for k in commit.children]
@@ -443,19 +533,12 @@ class PostgresStore:
                 retry = {"wake_at": outcome.wake_at, "error": _json(outcome.error)}
                 conn.execute(self._q["RETRY"], {**base, **retry})
             elif outcome is not None:
-                conn.execute(self._q["LOCK_PARENT_OF"], base)
                 conn.execute(self._q["FINISH"], {**base, **q.finish_params(outcome)})
+                after.append((self._q["WAKE_PARENT_OF"], base))
         if fenced.fetchone() is None:
             raise LeaseLost(params["id"])
         row = answer.fetchone() if answer is not None else (True,)
         return bool(row and row[0])
-
-    def _propagate(self, conn: Conn, base: Params, parent: tuple[Any, Any], values: Params) -> None:
-        """A cancelled execution's outcome into its parent's log, the parent
-        locked first (see LOCK_PARENT_OF)."""
-        target = {"parent_id": parent[0], "parent_step": parent[1]}
-        conn.execute(self._q["LOCK_PARENT"], target)
-        conn.execute(self._q["PROPAGATE"], {**base, **values, **target})
 
     def heartbeat(
         self, leases: Sequence[Lease], now: datetime, lease: timedelta
@@ -506,7 +589,8 @@ class PostgresStore:
         values = {"output": None, "error": _json(CANCEL_ERROR), "rstatus": r.R_CANCELLED}
 
         def op(conn: Conn) -> bool:
-            with _pipelined(conn):
+            after: list[tuple[bytes, Params]] = []
+            with _pipelined(conn, after):
                 tree = conn.execute(self._q["LOCK_TREE"], base).fetchall()
                 top = next((row for row in tree if row[0] == execution_id), None)
                 if top is None:
@@ -515,7 +599,9 @@ class PostgresStore:
                     return False
                 conn.execute(self._q["CASCADE"], {**base, **values})
                 if top[2] is not None and top[3] is not None:
-                    self._propagate(conn, base, (top[2], top[3]), values)
+                    parent = {"parent_id": top[2], "parent_step": top[3]}
+                    conn.execute(self._q["PROPAGATE"], {**base, **values, **parent})
+                    after.append((self._q["WAKE_PARENT"], {**base, **parent}))
             return True
 
         return self._run("cancel", op, retry=False)

@@ -91,7 +91,7 @@ SELECT """
     + """, (SELECT count(pg_notify(%(channel)s, '')) FROM ins) FROM ins"""
 )
 
-STATUS_OF = "SELECT status FROM {executions} WHERE id = %(id)s"
+STATUS_OF = "SELECT status, token FROM {executions} WHERE id = %(id)s"
 
 GET = "SELECT " + EXEC_COLS + " FROM {executions} WHERE id = %(id)s"
 
@@ -257,13 +257,13 @@ COMMIT_ONE = _FENCE + _STATE + _UPSERT_ONE + _ANSWER
 COMMIT_STEP = _FENCE + _UPSERT_ONE + _ANSWER
 
 # Records, state and a final status in one autocommit statement, for an
-# execution without a parent: with nobody to propagate to there is no
-# parent lock to take first (LOCK_PARENT_OF), so no transaction is needed.
+# execution without a parent: with no parent's log to write to and no
+# parent to wake after, no transaction is needed.
 # The claim's parent_id hint picks this path; the fence re-checks it, and a
 # parent found there finishes nothing (the third column is 0): the caller
 # then finishes in a transaction, the records already written being upserted
 # again.
-COMMIT_FINISH = (
+_FINISH_ALL = (
     _FENCE
     + _UPSERT_MANY
     + """, fin AS (
@@ -271,10 +271,22 @@ COMMIT_FINISH = (
     SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
         output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL,
         state = CASE WHEN %(has_state)s THEN %(state)s::jsonb ELSE e.state END
-    FROM fence f WHERE e.id = f.id AND f.parent_id IS NULL
-    RETURNING e.id
-)
+    FROM fence f WHERE e.id = f.id @ALONE
+    RETURNING e.parent_id, e.parent_step
+)@TO_PARENT
 SELECT parent_id, parent_step, (SELECT count(*) FROM fin) FROM fence"""
+)
+COMMIT_FINISH = _FINISH_ALL.replace("@ALONE", "AND f.parent_id IS NULL").replace("@TO_PARENT", "")
+# The same for a child, its outcome written into its parent's log too (see
+# _TO_PARENT), in a transaction that WAKE_PARENT_OF follows.
+COMMIT_FINISH_CHILD = _FINISH_ALL.replace("@ALONE", "").replace(
+    "@TO_PARENT",
+    """, rec AS (
+    UPDATE {records} r
+    SET status = %(rstatus)s, result = %(output)s::jsonb, error = %(error)s::jsonb,
+        updated_at = %(now)s
+    FROM fin WHERE r.execution_id = fin.parent_id AND r.name = fin.parent_step
+)""",
 )
 
 # The statements below follow COMMIT/COMMIT_ONE in the same transaction and
@@ -310,8 +322,12 @@ SELECT count(pg_notify(%(channel)s, '')) FROM (SELECT 1 FROM ins LIMIT 1) AS any
 
 # Suspend, decided in SQL so its answer can be read after COMMIT: an event
 # already offered, or awaited children all final, keep the execution due now.
-# It runs after the fence locked our row, and children complete into our log
-# only while holding that lock, so this statement's snapshot is current.
+# Marking a child's record awaited locks that record, and a finishing child
+# updates it: so either the child committed first and ``marked`` returns its
+# final status (an UPDATE re-reads a row it waited for), or the child waits
+# for our commit, reads ``awaited`` and, after its own commit, runs WAKE_*,
+# which sees us waiting. Records a past wait_all marked are all final: a
+# wait on children ends only when every one of them is.
 SUSPEND = (
     """
 WITH held AS (
@@ -328,16 +344,13 @@ WITH held AS (
     RETURNING status
 ), decided AS (
     SELECT (SELECT hit FROM hit)
-               OR (cardinality(%(children)s::text[]) > 0 AND n.open = 0) AS due_now,
-           n.open
+               OR (cardinality(%(children)s::text[]) > 0 AND n.open = 0) AS due_now
     FROM (SELECT count(*) FILTER (WHERE status <> ALL(%(final)s)) AS open FROM marked) AS n
 ), u AS (
     UPDATE {executions} e
     SET status = CASE WHEN d.due_now THEN 'pending' ELSE %(status)s::text END,
         wake_at = CASE WHEN d.due_now THEN %(now)s ELSE %(wake_at)s::timestamptz END,
         waiting_for = CASE WHEN d.due_now THEN e.waiting_for ELSE %(waiting_for)s::text END,
-        awaiting = CASE WHEN d.due_now OR cardinality(%(children)s::text[]) = 0
-                        THEN e.awaiting ELSE d.open END,
         owner = NULL, updated_at = %(now)s
     FROM decided d
     WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
@@ -364,40 +377,20 @@ WITH u AS (
 )
 SELECT count(pg_notify(%(channel)s, '')) FROM u WHERE wake_at <= %(now)s"""
 
-# A child's outcome lands in its parent's log, with the parent's row locked
-# first in a statement of its own: the parent's suspend marks its awaited
-# records and counts them under that lock, so the statement that follows
-# sees whatever the suspend committed, exactly one of the two sees the
-# other, and the last child wakes the parent once. (The child's own row is
-# locked already, by the fence: always child first, then parent.)
-LOCK_PARENT_OF = """
-SELECT 1 FROM {executions}
-WHERE id = (SELECT parent_id FROM {executions} WHERE id = %(id)s)
-FOR UPDATE"""
-
-LOCK_PARENT = "SELECT 1 FROM {executions} WHERE id = %(parent_id)s FOR UPDATE"
-
+# A child's outcome lands in its parent's log without locking the parent:
+# children of one parent finish side by side. (The record row is what a
+# finishing child and its parent's suspend meet on; see SUSPEND.)
 # src: the finished child's (parent_id, parent_step), none when it has no parent.
 _TO_PARENT = """, rec AS (
     UPDATE {records} r
     SET status = %(rstatus)s, result = %(output)s::jsonb, error = %(error)s::jsonb,
         updated_at = %(now)s
     FROM src WHERE r.execution_id = src.parent_id AND r.name = src.parent_step
-    RETURNING r.execution_id, r.awaited
-), woke AS (
-    UPDATE {executions} p
-    SET awaiting = p.awaiting - 1,
-        status = CASE WHEN p.awaiting <= 1 THEN 'pending' ELSE p.status END,
-        wake_at = CASE WHEN p.awaiting <= 1 THEN %(now)s ELSE p.wake_at END,
-        waiting_for = CASE WHEN p.awaiting <= 1 THEN NULL ELSE p.waiting_for END
-    FROM rec
-    WHERE p.id = rec.execution_id AND rec.awaited
-      AND p.status = 'waiting' AND p.waiting_for = 'children'
-    RETURNING p.status
+    RETURNING 1
 )
-SELECT count(pg_notify(%(channel)s, '')) FROM woke WHERE status = 'pending'"""
+SELECT count(*) FROM rec"""
 
-# Complete / Fail, after LOCK_PARENT_OF.
+# Complete / Fail.
 FINISH = (
     """
 WITH src AS (
@@ -410,12 +403,45 @@ WITH src AS (
     + _TO_PARENT
 )
 
-# A cancelled execution's record in its parent, after LOCK_PARENT.
+# A cancelled execution's record in its parent.
 PROPAGATE = (
     """
 WITH src AS (SELECT %(parent_id)s::text AS parent_id, %(parent_step)s::text AS parent_step)"""
     + _TO_PARENT
 )
+
+# Wake a parent waiting on children once none of its awaited records is
+# open. Run after the commit that made a record final, in a statement (and
+# so a snapshot) of its own: of two children finishing together, the one
+# that commits last sees the other's record. Concurrent checks wake the
+# parent once: the second re-reads the row the first updated, no longer
+# waiting. The status list is R_FINAL, spelled out so that the planner can
+# use the partial index records_open_awaited.
+_OPEN = "('" + "', '".join(sorted(r.R_FINAL)) + "')"
+_WAKE = (
+    """
+WITH woke AS (
+    UPDATE {executions} p
+    SET status = 'pending', wake_at = %(now)s, waiting_for = NULL, updated_at = %(now)s
+    WHERE @WHICH AND p.status = 'waiting' AND p.waiting_for = 'children'
+      AND NOT EXISTS (SELECT 1 FROM {records} x
+                      WHERE x.execution_id = p.id AND x.awaited
+                        AND x.status NOT IN """
+    + _OPEN
+    + """)
+    RETURNING 1
+)
+SELECT count(*), count(pg_notify(%(channel)s, '')) FROM woke"""
+)
+# After a child finished (its row says who its parent is).
+WAKE_PARENT_OF = _WAKE.replace(
+    "@WHICH", "p.id = (SELECT parent_id FROM {executions} WHERE id = %(id)s)"
+)
+# After a cancel, for the cancelled execution's parent.
+WAKE_PARENT = _WAKE.replace("@WHICH", "p.id = %(parent_id)s")
+# The safety net: a worker killed between a child's commit and its check
+# leaves the parent waiting with nothing open; any claimer finds it here.
+WAKE_STRANDED = _WAKE.replace("@WHICH", "true")
 
 # -- events -------------------------------------------------------------------------
 

@@ -21,6 +21,9 @@ import zart
 
 JOURNAL_ENV = "ZART_TEST_JOURNAL"
 GATE_LIMIT = 120.0  # seconds a gated step waits before giving up
+# The advisory lock that app_held_wake's wake-up statement waits for (that
+# module patches the store when imported, so the tests import only this).
+HOLD_KEY = 7_340_121
 
 
 def journal(event: str, key: str) -> None:

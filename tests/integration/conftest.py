@@ -147,6 +147,7 @@ class Env:
         concurrency: int = 4,
         lease: float = LEASE,
         until_idle: bool = False,
+        app_module: str = "tests.integration.app",
     ) -> WorkerProc:
         log = self.tmp / f"worker-{name}.log"
         out = log.open("wb")
@@ -158,7 +159,7 @@ class Env:
             self.url,
             "worker",
             "--app",
-            "tests.integration.app",
+            app_module,
             "--concurrency",
             str(concurrency),
             "--lease",

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from tests.integration import app
@@ -121,6 +122,56 @@ def test_sigkill_during_fan_out_reruns_only_the_child_in_flight(env: Env) -> Non
     children = env.store.list(parent_id=fan_id, limit=100)
     assert sorted(c.status for c in children) == ["completed"] * 6
     assert worker_b.stop() == 0, env.logs()
+
+
+@pytest.mark.parametrize("env", ["postgres"], indirect=True)
+def test_sigkill_between_a_childs_commit_and_its_parents_wake_up(env: Env) -> None:
+    # PostgreSQL only: there a finishing child wakes its parent in a
+    # statement after its commit (on SQLite both are one transaction). The
+    # worker runs app_held_wake, whose wake-up statement waits for an
+    # advisory lock held here, and is killed while every child waits there.
+    assert env.server_url is not None
+    fan_id = new_id("wakekill")
+    holder = psycopg.connect(env.server_url, autocommit=True)
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s)", [app.HOLD_KEY])
+        env.client.schedule("fanout", app.FanInput(key=fan_id, k=3), execution_id=fan_id)
+        worker_a = env.start_worker("A", app_module="tests.integration.app_held_wake")
+
+        def held_wake_ups() -> list[int]:
+            rows = holder.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s "
+                "AND NOT granted",
+                [app.HOLD_KEY],
+            ).fetchall()
+            return [pid for (pid,) in rows]
+
+        def all_held() -> bool:
+            children = env.store.list(parent_id=fan_id, limit=10)
+            finished = [c for c in children if c.status == "completed"]
+            return len(finished) == 3 and len(held_wake_ups()) == 3
+
+        env.wait_for(all_held, "3 children committed, their wake-ups held", alive=[worker_a])
+        assert env.store.get(fan_id).status == "waiting"
+        worker_a.kill()
+        assert worker_a.popen.returncode == -9
+        for pid in held_wake_ups():  # the dead worker's statements end with it
+            holder.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        holder.close()
+    assert env.store.get(fan_id).status == "waiting"  # nobody woke it
+
+    worker_b = env.start_worker("B")
+    env.wait_final([fan_id], alive=[worker_b])
+    record = env.store.get(fan_id)
+    assert record.status == "completed", record.error
+    assert record.output == {"squares": [0, 1, 4], "sum": 5}
+    counts = env.counts()
+    for key in step_keys(fan_id, 3, "leaf"):
+        assert counts[("START", key)] == 1 and counts[("FINISH", key)] == 1, (key, counts)
+    assert_history_once(env, fan_id, [f"leaf-{i}" for i in range(3)])
+    assert worker_b.stop() == 0, env.logs()
+    assert "woke 1 parent(s) whose awaited children had all finished" in worker_b.stderr()
 
 
 # -- 2. several worker processes on one store ------------------------------------

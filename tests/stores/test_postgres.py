@@ -8,6 +8,7 @@ Nothing sleeps to wait for something: waits poll a condition with a deadline.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -435,8 +436,34 @@ def test_claims_use_the_due_index_on_a_large_table(url: str, store: PostgresStor
             # (The empty-log probes may scan the log tables while they are tiny.)
             scans = [n for n in nodes if n["Node Type"] == "Seq Scan"]
             assert not [n for n in scans if n["Relation Name"] == "executions"], nodes
+        # The periodic look for stranded parents reads only waiting parents.
+        stranded = {"now": at(3600), "channel": store.channel}
+        (plan,) = conn.execute(
+            b"EXPLAIN (FORMAT JSON) " + store._q["WAKE_STRANDED"], stranded
+        ).fetchone()
+        nodes = _nodes(plan[0]["Plan"])
+        assert any(n.get("Index Name") == "executions_awaiting_children" for n in nodes), nodes
+        assert not [
+            n
+            for n in nodes
+            if n.get("Relation Name") == "executions" and n["Node Type"] == "Seq Scan"
+        ], nodes
     got = store.claim(worker="w", tasks=["t"], now=at(3600), lease=LEASE, limit=10)
     assert [c.record.id for c in got] == [f"x{g}" for g in range(100, 1100, 100)]
+
+
+def test_the_open_awaited_index_lists_the_final_record_statuses(
+    url: str, store: PostgresStore
+) -> None:
+    # The wake-up check spells R_FINAL out to match this partial index: a
+    # new final status needs a migration that rebuilds it.
+    with admin(url) as conn:
+        (definition,) = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+            [store.schema, "records_open_awaited"],
+        ).fetchone()
+    listed = set(re.findall(r"'(\w+)'::text", definition))
+    assert listed == set(r.R_FINAL), definition
 
 
 def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -484,10 +511,10 @@ def _blocked_on_a_lock(url: str, app_name: str) -> bool:
 def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
     url: str, store: PostgresStore, app_name: str, last: bool
 ) -> None:
-    # A child finishing behind its parent's open suspend queues for the
-    # parent's lock (LOCK_PARENT_OF) and must then read the rows the suspend
-    # committed: a statement whose snapshot predates the wait would see the
-    # parent still running, and the parent, counting this child as open,
+    # A child finishing behind its parent's open suspend queues for its
+    # record, which the suspend marked awaited, and must then see the
+    # suspend: its wake-up check, run after its commit, would otherwise find
+    # the parent still running, and the parent, counting this child as open,
     # would never be woken.
     n = 2 if last else 3
     c = fan_out(store, n)
@@ -517,11 +544,6 @@ def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
         assert (parent.status, parent.wake_at) == (r.PENDING, at(4))
     else:
         assert (parent.status, parent.waiting_for) == (r.WAITING, "children")
-    with admin(url) as conn:
-        row = conn.execute(
-            render("SELECT awaiting FROM {executions} WHERE id = 'p'", store.schema, "")
-        ).fetchone()
-    assert row == (0 if last else 1,)
     assert store.load("p").records["c1"].status == r.R_COMPLETED
 
 
@@ -532,17 +554,10 @@ def test_last_child_wakes_the_parent_exactly_once_under_concurrency(
     for round_ in range(5):
         parent = f"p{round_}"
         _race_children_against_suspend(store, workers, parent)
-        # A lost wake-up leaves the parent waiting; a double one drives
-        # its counter of open children below zero.
+        # A lost wake-up leaves the parent waiting.
         rec = store.get(parent)
         assert rec.status == r.PENDING and rec.wake_at == at(3), (round_, rec)
         assert {x.status for x in store.history(parent)} == {r.R_COMPLETED}
-        with admin(url) as conn:
-            row = conn.execute(
-                render("SELECT awaiting FROM {executions} WHERE id = %(id)s", store.schema, ""),
-                {"id": parent},
-            ).fetchone()
-        assert row == (0,)
     for s in workers:
         s.close()
 
@@ -580,6 +595,124 @@ def test_cancel_races_with_finishing_children(url: str, store: PostgresStore) ->
         expected = r.R_COMPLETED if statuses[f"p:c{i}"] == r.COMPLETED else r.R_CANCELLED
         assert log[f"c{i}"].status == expected
     other.close()
+
+
+def test_a_child_cancelled_while_its_siblings_finish_still_wakes_the_parent(
+    url: str, store: PostgresStore
+) -> None:
+    # The cancel writes the child's record and, after its commit, checks the
+    # parent like a finishing child: whichever of them commits last sees
+    # every record final.
+    workers = [PostgresStore(url, schema=store.schema) for _ in range(4)]
+    for round_ in range(5):
+        parent = f"p{round_}"
+        c = fan_out(store, 8, parent)
+        names = tuple(f"c{i}" for i in range(8))
+        store.commit(c.lease, Commit(outcome=r.Suspend(children=names)), at(2))
+        kids = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=20)
+        barrier = threading.Barrier(len(kids))
+
+        def act(barrier: threading.Barrier, kid: r.Claimed, i: int) -> bool:
+            barrier.wait()
+            worker = workers[i % len(workers)]
+            if i == 0:
+                return worker.cancel(kid.record.id, at(3))
+            return worker.commit(kid.lease, Commit(outcome=r.Complete(output=i)), at(3))
+
+        runs = [in_thread(partial(act, barrier, k, i)) for i, k in enumerate(kids)]
+        for t, _ in runs:
+            t.join(60)
+        assert [out.get("error") for _, out in runs] == [None] * len(runs)
+        rec = store.get(parent)
+        assert rec.status == r.PENDING and rec.wake_at == at(3), (round_, rec)
+        statuses = sorted(x.status for x in store.history(parent))
+        assert statuses == [r.R_CANCELLED] + [r.R_COMPLETED] * 7
+    for s in workers:
+        s.close()
+
+
+def test_a_wake_up_lost_after_a_childs_commit_is_found_by_the_next_check(
+    url: str,
+    store: PostgresStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = fan_out(store, 2)
+    store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0", "c1"))), at(2))
+    kids = {
+        k.record.id: k
+        for k in store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=5)
+    }
+    store.commit(kids["p:c0"].lease, Commit(outcome=r.Complete(output=0)), at(3))
+    # As if the worker died between the last child's commit and its check.
+    monkeypatch.setitem(store._q, "WAKE_PARENT_OF", b"SELECT 1")
+    assert store.commit(kids["p:c1"].lease, Commit(outcome=r.Complete(output=1)), at(3))
+    assert store.get("p").status == r.WAITING
+    # This store looked at its first claim: it looks again only after the interval.
+    assert store.claim(worker="w", tasks=["t"], now=at(4), lease=LEASE, limit=5) == []
+    other = PostgresStore(url, schema=store.schema)
+    with caplog.at_level("WARNING", logger="zart"):
+        got = other.claim(worker="w2", tasks=["t"], now=at(4), lease=LEASE, limit=5)
+    other.close()
+    assert [g.record.id for g in got] == ["p"]
+    assert "woke 1 parent(s)" in caplog.text
+    log = store.load("p").records
+    assert (log["c0"].result, log["c1"].result) == (0, 1)
+
+
+def test_connection_killed_during_the_wake_up_keeps_the_finish_and_the_retry_wakes(
+    url: str, store: PostgresStore, app_name: str
+) -> None:
+    # The child's commit landed; the statement after it, which wakes the
+    # parent, lost its connection. The retry finds the lease ended by that
+    # very commit, reports it done, and wakes the parent.
+    c = fan_out(store, 1)
+    store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
+    (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
+    holder = psycopg.connect(url)  # the parent's row, locked: the wake-up waits for it
+    holder.execute(render("SELECT 1 FROM {executions} WHERE id = 'p' FOR UPDATE", store.schema, ""))
+    t, out = in_thread(lambda: store.commit(kid.lease, Commit(outcome=r.Complete(output=7)), at(3)))
+    pid = _blocked_on_lock(url, app_name)
+    assert store.get("p:c0").status == r.COMPLETED  # committed before the wake-up began
+    assert store.get("p").status == r.WAITING
+    with admin(url) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    holder.rollback()
+    holder.close()
+    t.join(30)
+    assert out == {"value": True}
+    parent = store.get("p")
+    assert (parent.status, parent.wake_at) == (r.PENDING, at(3))
+    assert store.load("p").records["c0"].result == 7
+
+
+def test_a_commit_retried_after_a_lost_connection_still_fails_a_lost_lease(
+    url: str, store: PostgresStore, app_name: str
+) -> None:
+    # The retry's check accepts only the lease's own ending: a cancel that
+    # came in between moved the token, and the commit is refused.
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=at(1), lease=LEASE, limit=1)
+    holder = psycopg.connect(url)  # takes the row first, and cancels it (as cancel does)
+    holder.execute(
+        render("SELECT 1 FROM {executions} WHERE id = 'e1' FOR UPDATE", store.schema, "")
+    )
+    t, out = in_thread(lambda: store.commit(c.lease, Commit(outcome=r.Complete(output=1)), at(2)))
+    pid = _blocked_on_lock(url, app_name)
+    with admin(url) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    holder.execute(
+        render(
+            "UPDATE {executions} SET status = 'cancelled', token = token + 1 WHERE id = 'e1'",
+            store.schema,
+            "",
+        )
+    )
+    holder.commit()
+    holder.close()
+    t.join(30)
+    assert isinstance(out.get("error"), LeaseLost)
+    assert (store.get("e1").status, store.get("e1").output) == (r.CANCELLED, None)
 
 
 # -- LISTEN / NOTIFY ----------------------------------------------------------------
@@ -689,8 +822,14 @@ def test_connection_killed_mid_commit_writes_nothing_and_the_retry_applies_once(
     c = fan_out(store, 1)
     store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
     (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
-    holder = psycopg.connect(url)  # holds the parent's row lock in an open transaction
-    holder.execute(render("SELECT 1 FROM {executions} WHERE id = 'p' FOR UPDATE", store.schema, ""))
+    holder = psycopg.connect(url)  # holds the child's record in the parent's log
+    holder.execute(
+        render(
+            "SELECT 1 FROM {records} WHERE execution_id = 'p' AND name = 'c0' FOR UPDATE",
+            store.schema,
+            "",
+        )
+    )
     t, out = in_thread(lambda: store.commit(kid.lease, Commit(outcome=r.Complete(output=7)), at(3)))
     pid = _blocked_on_lock(url, app_name)  # the child is finished, in an open transaction
     with admin(url) as conn:
