@@ -424,11 +424,11 @@ WITH woke AS (
     UPDATE {executions} p
     SET status = 'pending', wake_at = %(now)s, waiting_for = NULL, updated_at = %(now)s
     WHERE @WHICH AND p.status = 'waiting' AND p.waiting_for = 'children'
-      AND NOT EXISTS (SELECT 1 FROM {records} x
-                      WHERE x.execution_id = p.id AND x.awaited
-                        AND x.status NOT IN """
+      AND (SELECT x.seq FROM {records} x
+           WHERE x.execution_id = p.id AND x.awaited AND x.status NOT IN """
     + _OPEN
-    + """)
+    + """
+           ORDER BY x.seq DESC LIMIT 1) IS NULL
     RETURNING 1
 )
 SELECT count(*), count(pg_notify(%(channel)s, '')) FROM woke"""

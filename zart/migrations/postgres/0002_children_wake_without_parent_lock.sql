@@ -12,7 +12,7 @@ ALTER TABLE {executions} DROP COLUMN awaiting;
 -- The open awaited records of a parent: what each finishing child's check
 -- looks for, in a handful of index entries rather than the parent's whole log.
 -- The status list is records.R_FINAL (a test holds the two together).
-CREATE INDEX {name_records_open_awaited} ON {records} (execution_id)
+CREATE INDEX {name_records_open_awaited} ON {records} (execution_id, seq)
     WHERE awaited AND status NOT IN ('cancelled', 'completed', 'error', 'failed', 'timed_out');
 
 -- Parents waiting on children: what the periodic check for a wake-up lost
