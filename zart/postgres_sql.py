@@ -261,8 +261,8 @@ COMMIT_STEP = _FENCE + _UPSERT_ONE + _ANSWER
 # parent to wake after, no transaction is needed.
 # The claim's parent_id hint picks this path; the fence re-checks it, and a
 # parent found there finishes nothing (the third column is 0): the caller
-# then finishes in a transaction, the records already written being upserted
-# again.
+# then finishes with COMMIT_FINISH_CHILD, the records already written being
+# upserted again.
 _FINISH_ALL = (
     _FENCE
     + _UPSERT_MANY
@@ -277,16 +277,21 @@ _FINISH_ALL = (
 SELECT parent_id, parent_step, (SELECT count(*) FROM fin) FROM fence"""
 )
 COMMIT_FINISH = _FINISH_ALL.replace("@ALONE", "AND f.parent_id IS NULL").replace("@TO_PARENT", "")
-# The same for a child, its outcome written into its parent's log too (see
-# _TO_PARENT), in a transaction that WAKE_PARENT_OF follows.
-COMMIT_FINISH_CHILD = _FINISH_ALL.replace("@ALONE", "").replace(
-    "@TO_PARENT",
-    """, rec AS (
+# A child's outcome lands in its parent's log without locking the parent:
+# children of one parent finish side by side. (The record row is what a
+# finishing child and its parent's suspend meet on; see SUSPEND.) @SRC names
+# the finished execution's (parent_id, parent_step), as ``src``.
+_REC = """, rec AS (
     UPDATE {records} r
     SET status = %(rstatus)s, result = %(output)s::jsonb, error = %(error)s::jsonb,
         updated_at = %(now)s
-    FROM fin WHERE r.execution_id = fin.parent_id AND r.name = fin.parent_step
-)""",
+    FROM @SRC WHERE r.execution_id = src.parent_id AND r.name = src.parent_step
+    RETURNING 1
+)"""
+# The same for a child, its outcome written into its parent's log too: one
+# autocommit statement, which WAKE_PARENT_OF follows.
+COMMIT_FINISH_CHILD = _FINISH_ALL.replace("@ALONE", "").replace(
+    "@TO_PARENT", _REC.replace("@SRC", "fin AS src")
 )
 
 # The statements below follow COMMIT/COMMIT_ONE in the same transaction and
@@ -377,18 +382,8 @@ WITH u AS (
 )
 SELECT count(pg_notify(%(channel)s, '')) FROM u WHERE wake_at <= %(now)s"""
 
-# A child's outcome lands in its parent's log without locking the parent:
-# children of one parent finish side by side. (The record row is what a
-# finishing child and its parent's suspend meet on; see SUSPEND.)
 # src: the finished child's (parent_id, parent_step), none when it has no parent.
-_TO_PARENT = """, rec AS (
-    UPDATE {records} r
-    SET status = %(rstatus)s, result = %(output)s::jsonb, error = %(error)s::jsonb,
-        updated_at = %(now)s
-    FROM src WHERE r.execution_id = src.parent_id AND r.name = src.parent_step
-    RETURNING 1
-)
-SELECT count(*) FROM rec"""
+_TO_PARENT = _REC.replace("@SRC", "src") + "\nSELECT count(*) FROM rec"
 
 # Complete / Fail.
 FINISH = (
@@ -416,7 +411,9 @@ WITH src AS (SELECT %(parent_id)s::text AS parent_id, %(parent_step)s::text AS p
 # that commits last sees the other's record. Concurrent checks wake the
 # parent once: the second re-reads the row the first updated, no longer
 # waiting. The status list is R_FINAL, spelled out so that the planner can
-# use the partial index records_open_awaited.
+# use the partial index records_open_awaited, read newest first: children
+# mostly finish in the order they were scheduled, so the newest open record
+# turns up at once rather than after every finished one.
 _OPEN = "('" + "', '".join(sorted(r.R_FINAL)) + "')"
 _WAKE = (
     """
