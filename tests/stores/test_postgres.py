@@ -547,9 +547,51 @@ def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
     assert store.load("p").records["c1"].status == r.R_COMPLETED
 
 
+_FINAL_SQL = "(" + ", ".join(f"'{x}'" for x in sorted(r.R_FINAL)) + ")"
+_AUDIT = f"""
+CREATE TABLE {{audit}} (seq bigserial, execution_id text, what text);
+CREATE FUNCTION {{audit_woke}}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO {{audit}} (execution_id, what) VALUES (NEW.id, 'woke'); RETURN NULL; END $$;
+CREATE TRIGGER audit_woke AFTER UPDATE ON {{executions}} FOR EACH ROW
+    WHEN (NEW.status = 'pending' AND OLD.status IN ('waiting', 'running'))
+    EXECUTE FUNCTION {{audit_woke}}();
+CREATE FUNCTION {{audit_final}}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO {{audit}} (execution_id, what) VALUES (NEW.execution_id, 'final');
+RETURN NULL; END $$;
+CREATE TRIGGER audit_final AFTER UPDATE ON {{records}} FOR EACH ROW
+    WHEN (NEW.status IN {_FINAL_SQL} AND OLD.status NOT IN {_FINAL_SQL})
+    EXECUTE FUNCTION {{audit_final}}();
+"""
+
+
+def _audit_wake_ups(url: str, schema: str) -> Callable[[str], None]:
+    """Triggers that number, in one sequence, each record of a parent's log
+    turning final and each time the parent turns pending (woken, or due at
+    once from its suspend). The check they return asserts the parent turned
+    pending exactly once, after every record had: a record counted on the
+    way is one the waking statement could not have seen final."""
+    with admin(url) as conn:
+        conn.execute(render(_AUDIT, schema, ""))
+
+    def check(parent: str) -> None:
+        with admin(url) as conn:
+            rows = conn.execute(
+                render(
+                    "SELECT what, seq FROM {audit} WHERE execution_id = %s ORDER BY seq", schema, ""
+                ),
+                [parent],
+            ).fetchall()
+        whats = [what for what, _ in rows]
+        assert whats.count("woke") == 1 and whats[-1] == "woke", (parent, whats)
+
+    return check
+
+
 def test_last_child_wakes_the_parent_exactly_once_under_concurrency(
     url: str, store: PostgresStore
 ) -> None:
+    assert store.schema is not None
+    woke_once_after_all = _audit_wake_ups(url, store.schema)
     workers = [PostgresStore(url, schema=store.schema) for _ in range(4)]
     for round_ in range(5):
         parent = f"p{round_}"
@@ -558,6 +600,7 @@ def test_last_child_wakes_the_parent_exactly_once_under_concurrency(
         rec = store.get(parent)
         assert rec.status == r.PENDING and rec.wake_at == at(3), (round_, rec)
         assert {x.status for x in store.history(parent)} == {r.R_COMPLETED}
+        woke_once_after_all(parent)
     for s in workers:
         s.close()
 
@@ -603,6 +646,8 @@ def test_a_child_cancelled_while_its_siblings_finish_still_wakes_the_parent(
     # The cancel writes the child's record and, after its commit, checks the
     # parent like a finishing child: whichever of them commits last sees
     # every record final.
+    assert store.schema is not None
+    woke_once_after_all = _audit_wake_ups(url, store.schema)
     workers = [PostgresStore(url, schema=store.schema) for _ in range(4)]
     for round_ in range(5):
         parent = f"p{round_}"
@@ -627,6 +672,7 @@ def test_a_child_cancelled_while_its_siblings_finish_still_wakes_the_parent(
         assert rec.status == r.PENDING and rec.wake_at == at(3), (round_, rec)
         statuses = sorted(x.status for x in store.history(parent))
         assert statuses == [r.R_CANCELLED] + [r.R_COMPLETED] * 7
+        woke_once_after_all(parent)
     for s in workers:
         s.close()
 
