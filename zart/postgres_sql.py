@@ -413,7 +413,11 @@ WITH src AS (SELECT %(parent_id)s::text AS parent_id, %(parent_step)s::text AS p
 # waiting. The status list is R_FINAL, spelled out so that the planner can
 # use the partial index records_open_awaited, read newest first: children
 # mostly finish in the order they were scheduled, so the newest open record
-# turns up at once rather than after every finished one.
+# turns up at once rather than after every finished one. A check held up
+# until the parent, woken by another, suspends on new children, may re-read
+# the parent waiting but still count with its old snapshot, where the new
+# records are not awaited yet: the parent then wakes early, finds them
+# open and suspends again. That costs a replay; nothing is lost or run twice.
 _OPEN = "('" + "', '".join(sorted(r.R_FINAL)) + "')"
 _WAKE = (
     """
