@@ -462,9 +462,12 @@ class PostgresStore:
         self, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
     ) -> bool:
         """Records, a final status and the outcome in the parent's log in one
-        autocommit statement, then the parent's wake-up in another (see
-        COMMIT_FINISH_CHILD and WAKE_PARENT_OF). Two round trips cost less
-        client CPU than one pipeline with BEGIN and COMMIT around the first."""
+        autocommit statement, then, when the parent awaits this child, its
+        wake-up in another (see COMMIT_FINISH_CHILD and WAKE_PARENT_OF). Two
+        round trips cost less client CPU than one pipeline with BEGIN and
+        COMMIT around the first. A fence that fails runs the wake-up too: on
+        a retry after a lost connection, the lost try may have committed and
+        never got to it."""
         _, params = q.commit_params(lease, commit, now, many=True)
         params.update(q.finish_params(outcome))
         wake = {"id": lease.execution_id, "now": now, "channel": self.channel}
@@ -472,7 +475,8 @@ class PostgresStore:
         def op(conn: Conn) -> bool:
             cur = self._cursor(conn)
             fenced = cur.execute(self._q["COMMIT_FINISH_CHILD"], params).fetchone()
-            cur.execute(self._q["WAKE_PARENT_OF"], wake)
+            if fenced is None or fenced[3]:
+                cur.execute(self._q["WAKE_PARENT_OF"], wake)
             if fenced is None:
                 raise LeaseLost(lease.execution_id)
             return True

@@ -274,9 +274,13 @@ _FINISH_ALL = (
     FROM fence f WHERE e.id = f.id @ALONE
     RETURNING e.parent_id, e.parent_step
 )@TO_PARENT
-SELECT parent_id, parent_step, (SELECT count(*) FROM fin) FROM fence"""
+SELECT parent_id, parent_step, (SELECT count(*) FROM fin)@AWAITED FROM fence"""
 )
-COMMIT_FINISH = _FINISH_ALL.replace("@ALONE", "AND f.parent_id IS NULL").replace("@TO_PARENT", "")
+COMMIT_FINISH = (
+    _FINISH_ALL.replace("@ALONE", "AND f.parent_id IS NULL")
+    .replace("@TO_PARENT", "")
+    .replace("@AWAITED", "")
+)
 # A child's outcome lands in its parent's log without locking the parent:
 # children of one parent finish side by side. (The record row is what a
 # finishing child and its parent's suspend meet on; see SUSPEND.) @SRC names
@@ -289,9 +293,16 @@ _REC = """, rec AS (
     RETURNING 1
 )"""
 # The same for a child, its outcome written into its parent's log too: one
-# autocommit statement, which WAKE_PARENT_OF follows.
-COMMIT_FINISH_CHILD = _FINISH_ALL.replace("@ALONE", "").replace(
-    "@TO_PARENT", _REC.replace("@SRC", "fin AS src")
+# autocommit statement, which WAKE_PARENT_OF follows when the fourth column
+# says the parent awaits this child. (One that does not await it yet will
+# see the record final when it suspends; see SUSPEND.)
+COMMIT_FINISH_CHILD = (
+    _FINISH_ALL.replace("@ALONE", "")
+    .replace(
+        "@TO_PARENT",
+        _REC.replace("@SRC", "fin AS src").replace("RETURNING 1", "RETURNING r.awaited"),
+    )
+    .replace("@AWAITED", ", coalesce((SELECT bool_or(awaited) FROM rec), false)")
 )
 
 # The statements below follow COMMIT/COMMIT_ONE in the same transaction and

@@ -706,6 +706,19 @@ def test_a_wake_up_lost_after_a_childs_commit_is_found_by_the_next_check(
     assert (log["c0"].result, log["c1"].result) == (0, 1)
 
 
+def test_a_child_its_parent_does_not_await_yet_skips_the_wake_up(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = fan_out(store, 2)
+    (kid, _) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=5)
+    with monkeypatch.context() as m:
+        m.setitem(store._q, "WAKE_PARENT_OF", b"SELECT 1 / 0")  # fails if it runs
+        assert store.commit(kid.lease, Commit(outcome=r.Complete(output=0)), at(3))
+    # The parent's suspend sees that record final, and counts only the other.
+    assert store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0", "c1"))), at(4))
+    assert store.get("p").status == r.WAITING
+
+
 def test_connection_killed_during_the_wake_up_keeps_the_finish_and_the_retry_wakes(
     url: str, store: PostgresStore, app_name: str
 ) -> None:
