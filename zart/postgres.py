@@ -431,8 +431,10 @@ class PostgresStore:
                 return True
             return self._finish_child(lease, commit, outcome, now)
         query, params = q.commit_params(lease, commit, now)
-        if commit.children or outcome is not None:
+        if outcome is not None:
             return self._fenced(lease, lambda conn: self._commit_tx(conn, commit, query, params))
+        if commit.children:
+            return self._run("commit", lambda conn: self._commit_tx(conn, commit, query, params))
 
         # The common step commit: one statement in autocommit, one round trip.
         def simple(conn: Conn) -> bool:
@@ -440,7 +442,7 @@ class PostgresStore:
                 raise LeaseLost(lease.execution_id)
             return True
 
-        return self._fenced(lease, simple)
+        return self._run("commit", simple)
 
     def _finish_alone(
         self, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
@@ -484,12 +486,14 @@ class PostgresStore:
         return self._fenced(lease, op)
 
     def _fenced(self, lease: Lease, op: Callable[[Conn], bool]) -> bool:
-        """A commit, retried once on a fresh connection when the connection is
-        lost. The lost try may have committed before the server's answer was
-        lost: then the retry's fence finds the lease ended, and what ended it
-        tells which. A claim or a cancel moves the token; only the lease
-        holder's own writes take the execution out of running and leave the
-        token as it was."""
+        """A commit that ends the lease (an outcome), retried once on a fresh
+        connection when the connection is lost. The lost try may have
+        committed before the server's answer was lost: then the retry's fence
+        finds the lease ended, and what ended it tells which. A claim or a
+        cancel moves the token; only the lease holder's own writes take the
+        execution out of running and leave the token as it was. (A commit
+        that keeps the lease needs none of this: its retry passes the fence
+        and writes the same rows again.)"""
         resumed = False
 
         def reconnecting() -> None:
