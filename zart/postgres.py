@@ -72,7 +72,7 @@ CANCEL_ERROR = {"type": "Cancelled", "message": "cancelled"}
 # Deadlocks and serialization failures roll the whole transaction back, so
 # running it again is safe; they are rare, so a few tries are plenty.
 CONFLICT_RETRIES = 5
-STRANDED_CHECK_INTERVAL = 5.0
+STRANDED_CHECK_INTERVAL = 30.0  # as long as the default lease: recovery after a crash
 _OWN_PARAMS = ("schema", "prefix")
 _OPEN_TX = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 # What the server (or psycopg, before sending) refuses in a write's values:
