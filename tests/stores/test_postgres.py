@@ -564,6 +564,21 @@ CREATE TRIGGER audit_final AFTER UPDATE ON {{records}} FOR EACH ROW
 """
 
 
+@pytest.fixture
+def workers(url: str, store: PostgresStore) -> Iterator[list[PostgresStore]]:
+    """Four more stores on the same schema, as other worker processes."""
+    others = [PostgresStore(url, schema=store.schema) for _ in range(4)]
+    yield others
+    for s in others:
+        s.close()
+
+
+@pytest.fixture
+def woke_once_after_all(url: str, store: PostgresStore) -> Callable[[str], None]:
+    assert store.schema is not None
+    return _audit_wake_ups(url, store.schema)
+
+
 def _audit_wake_ups(url: str, schema: str) -> Callable[[str], None]:
     """Triggers that number, in one sequence, each record of a parent's log
     turning final and each time the parent turns pending (woken, or due at
@@ -588,11 +603,10 @@ def _audit_wake_ups(url: str, schema: str) -> Callable[[str], None]:
 
 
 def test_last_child_wakes_the_parent_exactly_once_under_concurrency(
-    url: str, store: PostgresStore
+    store: PostgresStore,
+    workers: list[PostgresStore],
+    woke_once_after_all: Callable[[str], None],
 ) -> None:
-    assert store.schema is not None
-    woke_once_after_all = _audit_wake_ups(url, store.schema)
-    workers = [PostgresStore(url, schema=store.schema) for _ in range(4)]
     for round_ in range(5):
         parent = f"p{round_}"
         _race_children_against_suspend(store, workers, parent)
@@ -601,8 +615,6 @@ def test_last_child_wakes_the_parent_exactly_once_under_concurrency(
         assert rec.status == r.PENDING and rec.wake_at == at(3), (round_, rec)
         assert {x.status for x in store.history(parent)} == {r.R_COMPLETED}
         woke_once_after_all(parent)
-    for s in workers:
-        s.close()
 
 
 def test_cancel_races_with_finishing_children(url: str, store: PostgresStore) -> None:
@@ -641,14 +653,13 @@ def test_cancel_races_with_finishing_children(url: str, store: PostgresStore) ->
 
 
 def test_a_child_cancelled_while_its_siblings_finish_still_wakes_the_parent(
-    url: str, store: PostgresStore
+    store: PostgresStore,
+    workers: list[PostgresStore],
+    woke_once_after_all: Callable[[str], None],
 ) -> None:
     # The cancel writes the child's record and, after its commit, checks the
     # parent like a finishing child: whichever of them commits last sees
     # every record final.
-    assert store.schema is not None
-    woke_once_after_all = _audit_wake_ups(url, store.schema)
-    workers = [PostgresStore(url, schema=store.schema) for _ in range(4)]
     for round_ in range(5):
         parent = f"p{round_}"
         c = fan_out(store, 8, parent)
@@ -673,8 +684,6 @@ def test_a_child_cancelled_while_its_siblings_finish_still_wakes_the_parent(
         statuses = sorted(x.status for x in store.history(parent))
         assert statuses == [r.R_CANCELLED] + [r.R_COMPLETED] * 7
         woke_once_after_all(parent)
-    for s in workers:
-        s.close()
 
 
 def test_a_wake_up_lost_after_a_childs_commit_is_found_by_the_next_check(
