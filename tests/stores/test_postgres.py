@@ -344,12 +344,18 @@ def test_a_step_commit_is_one_fenced_statement_without_a_state_update(
     assert store.get("e1").state == {"s": 1}
 
 
-def test_a_child_finishing_under_a_lease_without_the_parent_hint_still_wakes_it(
-    store: PostgresStore,
-) -> None:
+def _one_child_awaited(store: PostgresStore) -> r.Claimed:
+    """Parent ``p`` suspended on its one child ``p:c0``; the child's claim."""
     c = fan_out(store, 1)
     store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
     (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
+    return kid
+
+
+def test_a_child_finishing_under_a_lease_without_the_parent_hint_still_wakes_it(
+    store: PostgresStore,
+) -> None:
+    kid = _one_child_awaited(store)
     assert kid.lease.parent_id == "p"
     blind = Lease(kid.lease.execution_id, kid.lease.token)  # as if the hint were lost
     done = Commit(records=(step("s", 7),), outcome=r.Complete(output=7))
@@ -497,14 +503,35 @@ def _race_children_against_suspend(
     assert [out.get("error") for _, out in runs] == [None] * len(runs)
 
 
-def _blocked_on_a_lock(url: str, app_name: str) -> bool:
+def _blocked_on_lock(url: str, app_name: str) -> int:
+    """The server process of the first ``app_name`` connection seen waiting
+    on a lock, once there is one."""
+    pids: list[int] = []
+
+    def check() -> bool:
+        with admin(url) as conn:
+            pids[:] = [
+                pid
+                for (pid,) in conn.execute(
+                    """SELECT pid FROM pg_stat_activity
+                   WHERE application_name = %s AND wait_event_type = 'Lock'""",
+                    [app_name],
+                )
+            ]
+        return bool(pids)
+
+    eventually(check)
+    return pids[0]
+
+
+def _terminate(url: str, pid: int) -> None:
     with admin(url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE application_name = %s AND wait_event_type = 'Lock'",
-            (app_name,),
-        ).fetchone()
-    return bool(row and row[0])
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def _kill_when_blocked(url: str, app_name: str) -> None:
+    """Terminate the ``app_name`` connection once it waits on a lock."""
+    _terminate(url, _blocked_on_lock(url, app_name))
 
 
 @pytest.mark.parametrize("last", [True, False], ids=["last-child", "not-last"])
@@ -534,7 +561,7 @@ def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
         t, out = in_thread(
             lambda: child.commit(kids["p:c1"].lease, Commit(outcome=r.Complete(output=1)), at(4))
         )
-        eventually(lambda: _blocked_on_a_lock(url, app_name + "-kid"))
+        _blocked_on_lock(url, app_name + "-kid")
         conn.commit()
     t.join(30)
     child.close()
@@ -734,17 +761,14 @@ def test_connection_killed_during_the_wake_up_keeps_the_finish_and_the_retry_wak
     # The child's commit landed; the statement after it, which wakes the
     # parent, lost its connection. The retry finds the lease ended by that
     # very commit, reports it done, and wakes the parent.
-    c = fan_out(store, 1)
-    store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
-    (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
+    kid = _one_child_awaited(store)
     holder = psycopg.connect(url)  # the parent's row, locked: the wake-up waits for it
     holder.execute(render("SELECT 1 FROM {executions} WHERE id = 'p' FOR UPDATE", store.schema, ""))
     t, out = in_thread(lambda: store.commit(kid.lease, Commit(outcome=r.Complete(output=7)), at(3)))
     pid = _blocked_on_lock(url, app_name)
     assert store.get("p:c0").status == r.COMPLETED  # committed before the wake-up began
     assert store.get("p").status == r.WAITING
-    with admin(url) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _terminate(url, pid)
     holder.rollback()
     holder.close()
     t.join(30)
@@ -766,9 +790,7 @@ def test_a_commit_retried_after_a_lost_connection_still_fails_a_lost_lease(
         render("SELECT 1 FROM {executions} WHERE id = 'e1' FOR UPDATE", store.schema, "")
     )
     t, out = in_thread(lambda: store.commit(c.lease, Commit(outcome=r.Complete(output=1)), at(2)))
-    pid = _blocked_on_lock(url, app_name)
-    with admin(url) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _kill_when_blocked(url, app_name)
     holder.execute(
         render(
             "UPDATE {executions} SET status = 'cancelled', token = token + 1 WHERE id = 'e1'",
@@ -865,31 +887,10 @@ def test_killed_connections_are_replaced(url: str, store: PostgresStore, app_nam
     other.close()
 
 
-def _blocked_on_lock(url: str, app_name: str) -> int:
-    pids: list[int] = []
-
-    def check() -> bool:
-        with admin(url) as conn:
-            pids[:] = [
-                pid
-                for (pid,) in conn.execute(
-                    """SELECT pid FROM pg_stat_activity
-                   WHERE application_name = %s AND wait_event_type = 'Lock'""",
-                    [app_name],
-                )
-            ]
-        return bool(pids)
-
-    eventually(check)
-    return pids[0]
-
-
 def test_connection_killed_mid_commit_writes_nothing_and_the_retry_applies_once(
     url: str, store: PostgresStore, app_name: str
 ) -> None:
-    c = fan_out(store, 1)
-    store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0",))), at(2))
-    (kid,) = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=1)
+    kid = _one_child_awaited(store)
     holder = psycopg.connect(url)  # holds the child's record in the parent's log
     holder.execute(
         render(
@@ -899,9 +900,7 @@ def test_connection_killed_mid_commit_writes_nothing_and_the_retry_applies_once(
         )
     )
     t, out = in_thread(lambda: store.commit(kid.lease, Commit(outcome=r.Complete(output=7)), at(3)))
-    pid = _blocked_on_lock(url, app_name)  # the child is finished, in an open transaction
-    with admin(url) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _kill_when_blocked(url, app_name)  # the child is finished, in an open transaction
     assert store.get("p:c0").status == r.RUNNING  # the killed transaction left nothing
     holder.rollback()
     holder.close()
@@ -922,9 +921,7 @@ def test_connection_killed_mid_offer_raises_store_error_and_writes_nothing(
         render("SELECT 1 FROM {executions} WHERE id = 'e1' FOR UPDATE", store.schema, "")
     )
     t, out = in_thread(lambda: store.offer_event("e1", "go", {"x": 1}, at(1)))
-    pid = _blocked_on_lock(url, app_name)
-    with admin(url) as conn:
-        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _kill_when_blocked(url, app_name)
     t.join(30)
     holder.rollback()
     holder.close()
