@@ -427,9 +427,11 @@ class PostgresStore:
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
         outcome = commit.outcome
         if isinstance(outcome, r.Complete | r.Fail) and not commit.children:
-            if lease.parent_id is None and self._finish_alone(lease, commit, outcome, now):
+            _, finish = q.commit_params(lease, commit, now, many=True)
+            finish.update(q.finish_params(outcome))
+            if lease.parent_id is None and self._finish_alone(lease, finish):
                 return True
-            return self._finish_child(lease, commit, outcome, now)
+            return self._finish_child(lease, finish)
         query, params = q.commit_params(lease, commit, now)
         if outcome is not None:
             return self._fenced(lease, lambda conn: self._commit_tx(conn, commit, query, params))
@@ -444,13 +446,9 @@ class PostgresStore:
 
         return self._run("commit", simple)
 
-    def _finish_alone(
-        self, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
-    ) -> bool:
+    def _finish_alone(self, lease: Lease, params: Params) -> bool:
         """Records and a final status in one statement (see COMMIT_FINISH);
         False when the execution has a parent after all."""
-        _, params = q.commit_params(lease, commit, now, many=True)
-        params.update(q.finish_params(outcome))
 
         def op(conn: Conn) -> bool:
             row = self._cursor(conn).execute(self._q["COMMIT_FINISH"], params).fetchone()
@@ -460,9 +458,7 @@ class PostgresStore:
 
         return self._fenced(lease, op)
 
-    def _finish_child(
-        self, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
-    ) -> bool:
+    def _finish_child(self, lease: Lease, params: Params) -> bool:
         """Records, a final status and the outcome in the parent's log in one
         autocommit statement, then, when the parent awaits this child, its
         wake-up in another (see COMMIT_FINISH_CHILD and WAKE_PARENT_OF). Two
@@ -470,9 +466,7 @@ class PostgresStore:
         COMMIT around the first. A fence that fails runs the wake-up too: on
         a retry after a lost connection, the lost try may have committed and
         never got to it."""
-        _, params = q.commit_params(lease, commit, now, many=True)
-        params.update(q.finish_params(outcome))
-        wake = {"id": lease.execution_id, "now": now, "channel": self.channel}
+        wake = {"id": lease.execution_id, "now": params["now"], "channel": self.channel}
 
         def op(conn: Conn) -> bool:
             cur = self._cursor(conn)
