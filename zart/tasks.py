@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import typing
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -74,16 +75,28 @@ class TaskHandler:
         return f"<zart task {self.task_name or '?'}: {type(self).__qualname__}>"
 
 
+# Resolved parameter types by function: resolving string annotations
+# compiles each one, which cost every workflow start about 40 us.
+_PARAM_TYPES: weakref.WeakKeyDictionary[Callable[..., Any], dict[int, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _param_type(fn: Callable[..., Any], index: int) -> Any:
     """The annotation of ``fn``'s parameter number ``index`` (1-based), or Any."""
+    known = _PARAM_TYPES.get(fn)
+    if known is not None and index in known:
+        return known[index]
     params = list(inspect.signature(fn).parameters.values())
     if len(params) < index:
         return Any
     try:
         hints = typing.get_type_hints(fn)
     except Exception:
-        return Any
-    return hints.get(params[index - 1].name, Any)
+        return Any  # not kept: a name defined later may resolve next time
+    found = hints.get(params[index - 1].name, Any)
+    _PARAM_TYPES.setdefault(fn, {})[index] = found
+    return found
 
 
 class FunctionTask(TaskHandler):

@@ -292,6 +292,21 @@ def test_unannotated_input_is_plain_json() -> None:
     assert Plain().input_type() is Any
 
 
+def test_an_input_type_named_before_it_is_defined_resolves_once_it_is() -> None:
+    def body(data: "DefinedLater"):  # type: ignore[name-defined,no-untyped-def]  # noqa: F821
+        yield zart.sleep("x", 1)
+
+    handler = zart.durable("later")(body)
+    assert handler.input_type() is Any  # not resolvable yet, and not kept
+    globals()["DefinedLater"] = Order
+    try:
+        assert handler.input_type() is Order
+        del globals()["DefinedLater"]
+        assert handler.input_type() is Order  # resolved once, then kept
+    finally:
+        globals().pop("DefinedLater", None)
+
+
 def _echo_type(data: Any) -> dict[str, Any]:
     return {"type": type(data).__name__, "value": data}
 
