@@ -384,10 +384,13 @@ class Interpreter:
     def _write(self, name: str, kind: str, status: str, **fields: Any) -> None:
         """Queue a record for the next commit; a new name takes the next seq."""
         seq = self._seqs.get(name)
+        first = seq is None
         if seq is None:
             self._last_seq += 1
             seq = self._seqs[name] = self._last_seq
-        self._pending.append(RecordWrite(name=name, kind=kind, status=status, seq=seq, **fields))
+        self._pending.append(
+            RecordWrite(name=name, kind=kind, status=status, seq=seq, first=first, **fields)
+        )
 
     def _record_step(self, cmd: Step, status: str, attempts: int, **fields: Any) -> None:
         self._write(cmd.name, r.K_STEP, status, step=cmd.identity, attempts=attempts, **fields)

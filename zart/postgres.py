@@ -427,11 +427,14 @@ class PostgresStore:
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
         outcome = commit.outcome
         if isinstance(outcome, r.Complete | r.Fail) and not commit.children:
-            _, finish = q.commit_params(lease, commit, now, many=True)
+            query, finish = q.commit_params(lease, commit, now, finish=True)
             finish.update(q.finish_params(outcome))
-            if lease.parent_id is None and self._finish_alone(lease, finish):
-                return True
-            return self._finish_child(lease, finish)
+            if lease.parent_id is None:
+                if self._finish_alone(lease, query, finish):
+                    return True
+                # The records are in: the child's finish upserts them.
+                query = q.UPSERT_OF.get(query, query)
+            return self._finish_child(lease, query.replace("FINISH", "FINISH_CHILD"), finish)
         query, params = q.commit_params(lease, commit, now)
         if outcome is not None:
             return self._fenced(lease, lambda conn: self._commit_tx(conn, commit, query, params))
@@ -440,25 +443,37 @@ class PostgresStore:
 
         # The common step commit: one statement in autocommit, one round trip.
         def simple(conn: Conn) -> bool:
-            if self._cursor(conn).execute(self._q[query], params).fetchone() is None:
+            if self._write(conn, query, params) is None:
                 raise LeaseLost(lease.execution_id)
             return True
 
         return self._run("commit", simple)
 
-    def _finish_alone(self, lease: Lease, params: Params) -> bool:
+    def _write(self, conn: Conn, query: str, params: Params) -> tuple[Any, ...] | None:
+        """Run an autocommit commit statement, and its upsert twin when it was
+        a first write that found its name taken (see COMMIT_STEP_FIRST): its
+        unique violation rolled it back whole."""
+        cur = self._cursor(conn)
+        try:
+            return cur.execute(self._q[query], params).fetchone()
+        except psycopg.errors.UniqueViolation:
+            if query not in q.UPSERT_OF:
+                raise
+            return cur.execute(self._q[q.UPSERT_OF[query]], params).fetchone()
+
+    def _finish_alone(self, lease: Lease, query: str, params: Params) -> bool:
         """Records and a final status in one statement (see COMMIT_FINISH);
         False when the execution has a parent after all."""
 
         def op(conn: Conn) -> bool:
-            row = self._cursor(conn).execute(self._q["COMMIT_FINISH"], params).fetchone()
+            row = self._write(conn, query, params)
             if row is None:
                 raise LeaseLost(lease.execution_id)
             return bool(row[2])
 
         return self._fenced(lease, op)
 
-    def _finish_child(self, lease: Lease, params: Params) -> bool:
+    def _finish_child(self, lease: Lease, query: str, params: Params) -> bool:
         """Records, a final status and the outcome in the parent's log in one
         autocommit statement, then, when the parent awaits this child, its
         wake-up in another (see COMMIT_FINISH_CHILD and WAKE_PARENT_OF). Two
@@ -469,10 +484,9 @@ class PostgresStore:
         wake = {"id": lease.execution_id, "now": params["now"], "channel": self.channel}
 
         def op(conn: Conn) -> bool:
-            cur = self._cursor(conn)
-            fenced = cur.execute(self._q["COMMIT_FINISH_CHILD"], params).fetchone()
+            fenced = self._write(conn, query, params)
             if fenced is None or fenced[3]:
-                cur.execute(self._q["WAKE_PARENT_OF"], wake)
+                self._cursor(conn).execute(self._q["WAKE_PARENT_OF"], wake)
             if fenced is None:
                 raise LeaseLost(lease.execution_id)
             return True

@@ -115,6 +115,10 @@ class RecordWrite:
     attempts: int = 0
     wake_at: datetime | None = None
     child_id: str | None = None
+    # The writer's log had no record of this name: a store may insert it
+    # without looking for one. A hint only: a store must stay correct when a
+    # record is there after all (a retried commit whose first try landed).
+    first: bool = False
 
 
 @attrs.frozen(kw_only=True)

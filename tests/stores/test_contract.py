@@ -133,6 +133,23 @@ def test_commit_upserts_by_name_keeping_seq(store: Any) -> None:
     assert hist[0].result == 7 and hist[0].error is None
 
 
+def test_a_first_write_of_a_name_already_there_still_replaces_it(store: Any) -> None:
+    # ``first`` is a hint (the writer's log did not hold the name); a store
+    # must not lose or double the record when the name is there after all,
+    # as after a retried commit whose first try landed.
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    c = claim_one(store)
+    store.commit(c.lease, Commit(records=(step_write("s", 1, first=True),)), at(1))
+    store.commit(c.lease, Commit(records=(step_write("s", 2, first=True),)), at(2))
+    assert [(h.name, h.seq, h.result) for h in store.history("e1")] == [("s", 1, 2)]
+    new = claim_one(store, now=at(40))
+    u3, u4 = (Commit(records=(step_write("u", v, seq=2, first=True),)) for v in (3, 4))
+    with pytest.raises(LeaseLost):
+        store.commit(c.lease, u3, at(41))
+    assert store.commit(new.lease, u4, at(42))
+    assert [(h.name, h.result) for h in store.history("e1")] == [("s", 2), ("u", 4)]
+
+
 def test_stale_lease_is_fenced(store: Any) -> None:
     store.create(NewExecution(id="e1", task_name="t"), T0)
     old = claim_one(store)

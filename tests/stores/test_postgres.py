@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 
@@ -344,6 +345,49 @@ def test_a_step_commit_is_one_fenced_statement_without_a_state_update(
     assert store.get("e1").state == {"s": 1}
 
 
+def test_a_first_write_is_a_plain_insert_and_a_name_already_there_upserts(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    queries = _Named(store._q)
+    monkeypatch.setattr(store, "_q", queries)
+    first = attrs.evolve(step("a", 1), first=True)
+    assert store.commit(c.lease, Commit(records=(first,)), at(1))
+    assert queries.used == ["COMMIT_STEP_FIRST"]
+    # The hint was wrong: the insert's unique violation rolls it back, and
+    # the upsert writes the record where it stands.
+    assert store.commit(c.lease, Commit(records=(attrs.evolve(first, result=2),)), at(2))
+    assert queries.used == ["COMMIT_STEP_FIRST", "COMMIT_STEP_FIRST", "COMMIT_STEP"]
+    assert [(h.name, h.seq, h.result) for h in store.history("e1")] == [("a", 1, 2)]
+
+
+@pytest.mark.parametrize("parent", [False, True], ids=["alone", "child"])
+def test_a_finish_with_one_first_write_inserts_it_and_upserts_a_name_already_there(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch, parent: bool
+) -> None:
+    # The common finish (the last step and the outcome) takes scalar
+    # parameters; its first write falls back to the upsert like a step's.
+    if parent:
+        c = _one_child_awaited(store)
+        eid, stmt = "p:c0", "COMMIT_FINISH_CHILD"
+    else:
+        store.create(NewExecution(id="e1", task_name="t"), T0)
+        (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+        eid, stmt = "e1", "COMMIT_FINISH"
+    store.commit(c.lease, Commit(records=(step("a", 1),)), at(4))
+    queries = _Named(store._q)
+    monkeypatch.setattr(store, "_q", queries)
+    wrong = Commit(records=(attrs.evolve(step("a", 2), first=True),), outcome=r.Complete(output=9))
+    assert store.commit(c.lease, wrong, at(5))
+    assert queries.used[:2] == [f"{stmt}_FIRST", f"{stmt}_ONE"]
+    assert [(h.name, h.seq, h.result) for h in store.history(eid)] == [("a", 1, 2)]
+    assert store.get(eid).status == r.COMPLETED and store.get(eid).output == 9
+    if parent:
+        assert store.load("p").records["c0"].result == 9
+        assert store.get("p").status == r.PENDING  # woken once, by this finish
+
+
 def _one_child_awaited(store: PostgresStore) -> r.Claimed:
     """Parent ``p`` suspended on its one child ``p:c0``; the child's claim."""
     c = fan_out(store, 1)
@@ -352,13 +396,16 @@ def _one_child_awaited(store: PostgresStore) -> r.Claimed:
     return kid
 
 
+@pytest.mark.parametrize("first", [False, True], ids=["upsert", "first-write"])
 def test_a_child_finishing_under_a_lease_without_the_parent_hint_still_wakes_it(
-    store: PostgresStore,
+    store: PostgresStore, first: bool
 ) -> None:
     kid = _one_child_awaited(store)
     assert kid.lease.parent_id == "p"
     blind = Lease(kid.lease.execution_id, kid.lease.token)  # as if the hint were lost
-    done = Commit(records=(step("s", 7),), outcome=r.Complete(output=7))
+    # A first write lands with the parentless try; the child's finish upserts it.
+    last = attrs.evolve(step("s", 7), first=first)
+    done = Commit(records=(last,), outcome=r.Complete(output=7))
     assert store.commit(blind, done, at(3))
     assert store.get("p:c0").status == r.COMPLETED
     assert [h.name for h in store.history("p:c0")] == ["s"]
