@@ -9,12 +9,15 @@ How it keeps the store contract (``zart.store``) on a shared database:
   fences on it (status running and same token), and an event offer locks it
   before touching its events, so a suspend, which decides under that same
   lock, never misses its wake-up.
-- A finishing child does not lock its parent (a thousand children of one
-  parent would commit one at a time): it writes its record in the parent's
-  log, which a suspend marks awaited under a row lock, and after its commit
-  wakes the parent if nothing it awaits is open (postgres_sql.WAKE_*). A
-  worker killed between the two leaves the parent for ``claim`` to find,
-  every ``stranded_check_interval`` seconds.
+- A finishing child writes only its own row (a thousand children of one
+  parent would otherwise queue on the parent's rows): the row keeps what its
+  record in the parent's log says, and reading the parent's log joins it
+  in. A suspend marks the children it awaits under their row locks, and a
+  child the parent awaits wakes it after its commit if none is open any
+  more (postgres_sql.WAKE_*), unless it held a later sibling open through
+  its commit, which then checks in its place. A worker killed between a
+  commit and its check leaves the parent for ``claim`` to find, every
+  ``stranded_check_interval`` seconds.
 - Pool connections are in autocommit: a single-statement write is its own
   transaction, and a plain step commit is one statement, one round trip.
   Multi-statement writes are one transaction in pipeline mode: two round
@@ -428,13 +431,8 @@ class PostgresStore:
         outcome = commit.outcome
         if isinstance(outcome, r.Complete | r.Fail) and not commit.children:
             query, finish = q.commit_params(lease, commit, now, finish=True)
-            finish.update(q.finish_params(outcome))
-            if lease.parent_id is None:
-                if self._finish_alone(lease, query, finish):
-                    return True
-                # The records are in: the child's finish upserts them.
-                query = q.UPSERT_OF.get(query, query)
-            return self._finish_child(lease, query.replace("FINISH", "FINISH_CHILD"), finish)
+            finish.update(q.finish_params(outcome), parent_id=lease.parent_id)
+            return self._finish(lease, query, finish)
         query, params = q.commit_params(lease, commit, now)
         if outcome is not None:
             return self._fenced(lease, lambda conn: self._commit_tx(conn, commit, query, params))
@@ -461,31 +459,18 @@ class PostgresStore:
                 raise
             return cur.execute(self._q[q.UPSERT_OF[query]], params).fetchone()
 
-    def _finish_alone(self, lease: Lease, query: str, params: Params) -> bool:
-        """Records and a final status in one statement (see COMMIT_FINISH);
-        False when the execution has a parent after all."""
-
-        def op(conn: Conn) -> bool:
-            row = self._write(conn, query, params)
-            if row is None:
-                raise LeaseLost(lease.execution_id)
-            return bool(row[2])
-
-        return self._fenced(lease, op)
-
-    def _finish_child(self, lease: Lease, query: str, params: Params) -> bool:
-        """Records, a final status and the outcome in the parent's log in one
-        autocommit statement, then, when the parent awaits this child, its
-        wake-up in another (see COMMIT_FINISH_CHILD and WAKE_PARENT_OF). Two
-        round trips cost less client CPU than one pipeline with BEGIN and
-        COMMIT around the first. A fence that fails runs the wake-up too: on
-        a retry after a lost connection, the lost try may have committed and
-        never got to it."""
+    def _finish(self, lease: Lease, query: str, params: Params) -> bool:
+        """Records and a final status in one autocommit statement, then, when
+        a parent awaits this execution, its wake-up in another (see
+        COMMIT_FINISH and WAKE_PARENT_OF). Two round trips cost less client
+        CPU than one pipeline with BEGIN and COMMIT around the first. A fence
+        that fails runs the wake-up too: on a retry after a lost connection,
+        the lost try may have committed and never got to it."""
         wake = {"id": lease.execution_id, "now": params["now"], "channel": self.channel}
 
         def op(conn: Conn) -> bool:
             fenced = self._write(conn, query, params)
-            if fenced is None or fenced[3]:
+            if fenced is None or fenced[1]:
                 self._cursor(conn).execute(self._q["WAKE_PARENT_OF"], wake)
             if fenced is None:
                 raise LeaseLost(lease.execution_id)
@@ -542,7 +527,10 @@ class PostgresStore:
         with _pipelined(conn, after):
             fenced = conn.execute(self._q[query], params)
             if commit.children:
-                kids = [q.new_params(k) for k in commit.children]
+                # The children this commit's suspend awaits are marked so as
+                # they are inserted (see SUSPEND).
+                awaits = set(outcome.children) if isinstance(outcome, r.Suspend) else set()
+                kids = [q.new_params(k, k.parent_step in awaits) for k in commit.children]
                 columns = {f"{key}s": [k[key] for k in kids] for key in kids[0]}
                 conn.execute(self._q["INSERT_CHILDREN"], {**base, **columns})
             if isinstance(outcome, r.Suspend):
@@ -604,7 +592,7 @@ class PostgresStore:
 
     def cancel(self, execution_id: str, now: datetime) -> bool:
         base = {"id": execution_id, "now": now, "channel": self.channel, "final": FINAL}
-        values = {"output": None, "error": _json(CANCEL_ERROR), "rstatus": r.R_CANCELLED}
+        values = {"error": _json(CANCEL_ERROR)}
 
         def op(conn: Conn) -> bool:
             after: list[tuple[bytes, Params]] = []
@@ -616,10 +604,8 @@ class PostgresStore:
                 if top[1] in r.FINAL_STATUSES:
                     return False
                 conn.execute(self._q["CASCADE"], {**base, **values})
-                if top[2] is not None and top[3] is not None:
-                    parent = {"parent_id": top[2], "parent_step": top[3]}
-                    conn.execute(self._q["PROPAGATE"], {**base, **values, **parent})
-                    after.append((self._q["WAKE_PARENT"], {**base, **parent}))
+                if top[2] is not None:
+                    after.append((self._q["WAKE_PARENT"], {**base, "parent_id": top[2]}))
             return True
 
         return self._run("cancel", op, retry=False)

@@ -170,7 +170,12 @@ SELECT count(pg_notify(%(channel)s, '')) FROM u"""
 # -- reads ----------------------------------------------------------------------
 
 # The existence row (src 0), the log (src 1, by seq) and the events (src 2, in
-# offer order) in one statement, hence one snapshot.
+# offer order) in one statement, hence one snapshot. A scheduled child's
+# record says what the child's row says once the child is final: a finishing
+# child writes only its own row (see COMMIT_FINISH). The lateral join probes
+# the primary key once per record that names a child; a step record, which
+# names none, costs a null test. (OFFSET 0 keeps the planner from turning it
+# into a hash join that reads every execution.)
 LOAD = """
 SELECT 0 AS src, NULL::text AS name, NULL::text AS kind, NULL::text AS status,
        seq::bigint AS ord, NULL::text AS step, NULL::jsonb AS result, NULL::jsonb AS error,
@@ -178,9 +183,18 @@ SELECT 0 AS src, NULL::text AS name, NULL::text AS kind, NULL::text AS status,
        NULL::timestamptz AS created_at, NULL::timestamptz AS updated_at
 FROM {executions} WHERE id = %(id)s
 UNION ALL
-SELECT 1, name, kind, status, seq, step, result, error, attempts, wake_at, child_id,
-       created_at, updated_at
-FROM {records} WHERE execution_id = %(id)s
+SELECT 1, r.name, r.kind, coalesce(c.record_status, r.status), r.seq, r.step,
+       CASE WHEN c.record_status IS NULL THEN r.result ELSE c.output END,
+       CASE WHEN c.record_status IS NULL THEN r.error ELSE c.error END,
+       r.attempts, r.wake_at, r.child_id, r.created_at,
+       CASE WHEN c.record_status IS NULL THEN r.updated_at ELSE c.updated_at END
+FROM {records} r
+LEFT JOIN LATERAL (
+    SELECT x.record_status, x.output, x.error, x.updated_at FROM {executions} x
+    WHERE x.id = r.child_id AND x.record_status IS NOT NULL
+    OFFSET 0
+) c ON true
+WHERE r.execution_id = %(id)s
 UNION ALL
 SELECT 2, name, NULL, NULL, row_order, NULL, payload, NULL, 0, NULL, NULL, created_at, NULL
 FROM {events} WHERE execution_id = %(id)s @EVENTS
@@ -205,7 +219,7 @@ _UPSERT = """
         updated_at = excluded.updated_at"""
 _FENCE = """
 WITH fence AS (
-    SELECT e.id, e.parent_id, e.parent_step FROM {executions} e
+    SELECT e.id, e.parent_id, e.parent_step, e.awaited, e.row_order FROM {executions} e
     WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
     FOR NO KEY UPDATE
 )"""
@@ -263,69 +277,62 @@ COMMIT_STEP = _FENCE + _UPSERT_ONE + _ANSWER
 _FIRST_ONE = _INSERT_ONE.replace("@UPSERT", "")
 COMMIT_STEP_FIRST = _FENCE + _FIRST_ONE + _ANSWER
 
-# Records, state and a final status in one autocommit statement, for an
-# execution without a parent: with no parent's log to write to and no
-# parent to wake after, no transaction is needed.
-# The claim's parent_id hint picks this path; the fence re-checks it, and a
-# parent found there finishes nothing (the third column is 0): the caller
-# then finishes with COMMIT_FINISH_CHILD, the records already written being
-# upserted again.
-_FINISH_ALL = (
+# The final statuses spelled out, as the partial index executions_open_awaited
+# lists them: the planner uses that index only for a literal list.
+_OPEN = "('" + "', '".join(sorted(r.FINAL_STATUSES)) + "')"
+
+# Records, state and a final status in one autocommit statement: no
+# transaction is needed, since a child writes nothing of its parent's. Its
+# row keeps what its record in the parent's log says (record_status; see
+# LOAD), and the second column tells whether WAKE_PARENT_OF must follow,
+# after the commit: when the parent awaits this child (the fence reads
+# ``awaited`` from the row it locked, which is what a finishing child and
+# its parent's suspend meet on; see SUSPEND) and no later awaited sibling
+# could be held open.
+# Holding a sibling open is what spares most children that round trip: a
+# row lock on an open awaited sibling keeps it from finishing (or being
+# cancelled) before this commit, so its own check comes after this commit
+# and sees this child final. SKIP LOCKED never waits, so this cannot
+# deadlock; it falls back to the check when no sibling in range is free.
+# The lock is exclusive (NO KEY UPDATE) so that two finishing children never
+# hold the same sibling: shared locks taken together make a multixact. The
+# sibling is one 64 to 127 places on in creation order, past the children
+# running now, whose finish would queue behind this commit; a range, not
+# an ORDER BY, which the planner served by sorting every open sibling. The
+# parent is the claim's hint, a constant the planner matches with the
+# index; the fence's own parent_id must equal it.
+_FINISH = (
     _FENCE
     + "@WRITES"
     + """, fin AS (
     UPDATE {executions} e
     SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
         output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL,
+        record_status = %(rstatus)s,
         state = CASE WHEN %(has_state)s THEN %(state)s::jsonb ELSE e.state END
-    FROM fence f WHERE e.id = f.id @ALONE
-    RETURNING e.parent_id, e.parent_step
-)@TO_PARENT
-SELECT parent_id, parent_step, (SELECT count(*) FROM fin)@AWAITED FROM fence"""
+    FROM fence f WHERE e.id = f.id
+), held_open AS (
+    SELECT 1 FROM {executions} s, fence f
+    WHERE f.awaited AND f.parent_id = %(parent_id)s AND s.parent_id = %(parent_id)s
+      AND s.row_order BETWEEN f.row_order + 64 AND f.row_order + 127
+      AND s.awaited AND s.status NOT IN @OPEN
+    LIMIT 1
+    FOR NO KEY UPDATE OF s SKIP LOCKED
 )
-_FINISH_ALONE = (
-    _FINISH_ALL.replace("@ALONE", "AND f.parent_id IS NULL")
-    .replace("@TO_PARENT", "")
-    .replace("@AWAITED", "")
+SELECT parent_id, awaited AND NOT EXISTS (SELECT 1 FROM held_open) FROM fence"""
 )
-# Each finish comes in three shapes of its records: several (arrays), one
-# (scalar parameters: adapting ten one-element arrays cost the client more
-# than the whole statement's other parameters) and one first write.
-COMMIT_FINISH = _FINISH_ALONE.replace("@WRITES", _UPSERT_MANY)
-COMMIT_FINISH_ONE = _FINISH_ALONE.replace("@WRITES", _UPSERT_ONE)
-COMMIT_FINISH_FIRST = _FINISH_ALONE.replace("@WRITES", _FIRST_ONE)
-# A child's outcome lands in its parent's log without locking the parent:
-# children of one parent finish side by side. (The record row is what a
-# finishing child and its parent's suspend meet on; see SUSPEND.) @SRC names
-# the finished execution's (parent_id, parent_step), as ``src``.
-_REC = """, rec AS (
-    UPDATE {records} r
-    SET status = %(rstatus)s, result = %(output)s::jsonb, error = %(error)s::jsonb,
-        updated_at = %(now)s
-    FROM @SRC WHERE r.execution_id = src.parent_id AND r.name = src.parent_step
-    RETURNING 1
-)"""
-# The same for a child, its outcome written into its parent's log too: one
-# autocommit statement, which WAKE_PARENT_OF follows when the fourth column
-# says the parent awaits this child. (One that does not await it yet will
-# see the record final when it suspends; see SUSPEND.)
-_FINISH_CHILD = (
-    _FINISH_ALL.replace("@ALONE", "")
-    .replace(
-        "@TO_PARENT",
-        _REC.replace("@SRC", "fin AS src").replace("RETURNING 1", "RETURNING r.awaited"),
-    )
-    .replace("@AWAITED", ", coalesce((SELECT bool_or(awaited) FROM rec), false)")
-)
-COMMIT_FINISH_CHILD = _FINISH_CHILD.replace("@WRITES", _UPSERT_MANY)
-COMMIT_FINISH_CHILD_ONE = _FINISH_CHILD.replace("@WRITES", _UPSERT_ONE)
-COMMIT_FINISH_CHILD_FIRST = _FINISH_CHILD.replace("@WRITES", _FIRST_ONE)
+# Each comes in three shapes of its records: several (arrays), one (scalar
+# parameters: adapting ten one-element arrays cost the client more than the
+# whole statement's other parameters) and one first write.
+_FINISH = _FINISH.replace("@OPEN", _OPEN)
+COMMIT_FINISH = _FINISH.replace("@WRITES", _UPSERT_MANY)
+COMMIT_FINISH_ONE = _FINISH.replace("@WRITES", _UPSERT_ONE)
+COMMIT_FINISH_FIRST = _FINISH.replace("@WRITES", _FIRST_ONE)
 
 # What a first write's statement becomes when its name is there after all.
 UPSERT_OF = {
     "COMMIT_STEP_FIRST": "COMMIT_STEP",
     "COMMIT_FINISH_FIRST": "COMMIT_FINISH_ONE",
-    "COMMIT_FINISH_CHILD_FIRST": "COMMIT_FINISH_CHILD_ONE",
 }
 
 # The statements below follow COMMIT/COMMIT_ONE in the same transaction and
@@ -342,13 +349,13 @@ INSERT_CHILDREN = (
     """
 WITH ins AS (
     INSERT INTO {executions}
-        (id, task_name, kind, status, input, parent_id, parent_step,
+        (id, task_name, kind, status, input, parent_id, parent_step, awaited,
          created_at, updated_at, wake_at)
     SELECT c.id, c.task_name, c.kind, 'pending', c.input, c.parent_id, c.parent_step,
-           %(now)s, %(now)s, %(now)s
+           c.awaited, %(now)s, %(now)s, %(now)s
     FROM unnest(%(ids)s::text[], %(task_names)s::text[], %(kinds)s::text[], %(inputs)s::jsonb[],
-                %(parent_ids)s::text[], %(parent_steps)s::text[])
-        WITH ORDINALITY AS c(id, task_name, kind, input, parent_id, parent_step, ord)
+                %(parent_ids)s::text[], %(parent_steps)s::text[], %(awaiteds)s::boolean[])
+        WITH ORDINALITY AS c(id, task_name, kind, input, parent_id, parent_step, awaited, ord)
     WHERE """
     + _HELD
     + """
@@ -361,12 +368,16 @@ SELECT count(pg_notify(%(channel)s, '')) FROM (SELECT 1 FROM ins LIMIT 1) AS any
 
 # Suspend, decided in SQL so its answer can be read after COMMIT: an event
 # already offered, or awaited children all final, keep the execution due now.
-# Marking a child's record awaited locks that record, and a finishing child
-# updates it: so either the child committed first and ``marked`` returns its
-# final status (an UPDATE re-reads a row it waited for), or the child waits
-# for our commit, reads ``awaited`` and, after its own commit, runs WAKE_*,
-# which sees us waiting. Records a past wait_all marked are all final: a
-# wait on children ends only when every one of them is.
+# The awaited children's rows are where a finishing child and this suspend
+# meet: each is marked (an UPDATE) or, when marked already, locked (FOR
+# SHARE), and a finishing child locks its own row. So either the child
+# committed first, and the UPDATE or the lock re-reads its row as final, or
+# the child waits for our commit, reads ``awaited`` and, after its own
+# commit, runs WAKE_*, which sees us waiting. Children this transaction
+# inserted (INSERT_CHILDREN marks those this suspend awaits) are pending and
+# nobody else's yet: they are counted, not locked. Children a past wait_all
+# marked are final unless the parent woke early (see _WAKE): the lock covers
+# those that are not.
 SUSPEND = (
     """
 WITH held AS (
@@ -376,15 +387,26 @@ WITH held AS (
 ), hit AS (
     SELECT EXISTS (SELECT 1 FROM {events}
                    WHERE execution_id = %(id)s AND name = %(event)s::text) AS hit
-), marked AS (
-    UPDATE {records} SET awaited = true
-    WHERE execution_id = %(id)s AND name = ANY(%(children)s::text[])
+), named AS (
+    SELECT r.child_id FROM {records} r
+    WHERE r.execution_id = %(id)s AND r.name = ANY(%(children)s::text[])
       AND (SELECT ok FROM held) AND NOT (SELECT hit FROM hit)
-    RETURNING status
+), marked AS (
+    UPDATE {executions} c SET awaited = true
+    FROM named n WHERE c.id = n.child_id AND NOT c.awaited
+    RETURNING c.status
+), watched AS (
+    SELECT 1 FROM {executions} c JOIN named n ON c.id = n.child_id
+    WHERE c.awaited AND c.status <> ALL(%(final)s) AND c.xmin <> pg_current_xact_id()::xid
+    FOR SHARE OF c
 ), decided AS (
     SELECT (SELECT hit FROM hit)
-               OR (cardinality(%(children)s::text[]) > 0 AND n.open = 0) AS due_now
-    FROM (SELECT count(*) FILTER (WHERE status <> ALL(%(final)s)) AS open FROM marked) AS n
+               OR (cardinality(%(children)s::text[]) > 0
+                   AND (SELECT count(*) FROM marked WHERE status <> ALL(%(final)s)) = 0
+                   AND (SELECT count(*) FROM watched) = 0
+                   AND NOT EXISTS (SELECT 1 FROM {executions} c JOIN named n ON c.id = n.child_id
+                                   WHERE c.awaited AND c.xmin = pg_current_xact_id()::xid))
+           AS due_now
 ), u AS (
     UPDATE {executions} e
     SET status = CASE WHEN d.due_now THEN 'pending' ELSE %(status)s::text END,
@@ -416,54 +438,38 @@ WITH u AS (
 )
 SELECT count(pg_notify(%(channel)s, '')) FROM u WHERE wake_at <= %(now)s"""
 
-# src: the finished child's (parent_id, parent_step), none when it has no parent.
-_TO_PARENT = _REC.replace("@SRC", "src") + "\nSELECT count(*) FROM rec"
+# Complete / Fail, in a transaction with new children (see COMMIT_FINISH).
+FINISH = """
+UPDATE {executions}
+SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
+    output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL,
+    record_status = %(rstatus)s
+WHERE id = %(id)s AND status = 'running' AND token = %(token)s"""
 
-# Complete / Fail.
-FINISH = (
-    """
-WITH src AS (
-    UPDATE {executions}
-    SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
-        output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL
-    WHERE id = %(id)s AND status = 'running' AND token = %(token)s
-    RETURNING parent_id, parent_step
-)"""
-    + _TO_PARENT
-)
-
-# A cancelled execution's record in its parent.
-PROPAGATE = (
-    """
-WITH src AS (SELECT %(parent_id)s::text AS parent_id, %(parent_step)s::text AS parent_step)"""
-    + _TO_PARENT
-)
-
-# Wake a parent waiting on children once none of its awaited records is
-# open. Run after the commit that made a record final, in a statement (and
+# Wake a parent waiting on children once none of its awaited children is
+# open. Run after the commit that made a child final, in a statement (and
 # so a snapshot) of its own: of two children finishing together, the one
-# that commits last sees the other's record. Concurrent checks wake the
-# parent once: the second re-reads the row the first updated, no longer
-# waiting. The status list is R_FINAL, spelled out so that the planner can
-# use the partial index records_open_awaited, read newest first: children
-# mostly finish in the order they were scheduled, so the newest open record
+# that commits last sees the other final. Concurrent checks wake the parent
+# once: the second re-reads the row the first updated, no longer waiting.
+# The status list is FINAL_STATUSES, spelled out so that the planner can use
+# the partial index executions_open_awaited, read newest first: children
+# mostly finish in the order they were scheduled, so the newest open child
 # turns up at once rather than after every finished one. A check held up
 # until the parent, woken by another, suspends on new children, may re-read
 # the parent waiting but still count with its old snapshot, where the new
-# records are not awaited yet: the parent then wakes early, finds them
-# open and suspends again. That costs a replay; nothing is lost or run twice.
-_OPEN = "('" + "', '".join(sorted(r.R_FINAL)) + "')"
+# children do not exist yet: the parent then wakes early, finds them open
+# and suspends again. That costs a replay; nothing is lost or run twice.
 _WAKE = (
     """
 WITH woke AS (
     UPDATE {executions} p
     SET status = 'pending', wake_at = %(now)s, waiting_for = NULL, updated_at = %(now)s
     WHERE @WHICH AND p.status = 'waiting' AND p.waiting_for = 'children'
-      AND (SELECT x.seq FROM {records} x
-           WHERE x.execution_id = p.id AND x.awaited AND x.status NOT IN """
+      AND (SELECT x.row_order FROM {executions} x
+           WHERE x.parent_id = p.id AND x.awaited AND x.status NOT IN """
     + _OPEN
     + """
-           ORDER BY x.seq DESC LIMIT 1) IS NULL
+           ORDER BY x.row_order DESC LIMIT 1) IS NULL
     RETURNING 1
 )
 SELECT count(*), count(pg_notify(%(channel)s, '')) FROM woke"""
@@ -527,17 +533,12 @@ FOR UPDATE OF e"""
 # children while we waited for its row has finished by now.
 CASCADE = (
     _TREE
-    + """, done AS (
-    UPDATE {executions} e
-    SET status = 'cancelled', token = e.token + 1, owner = NULL, wake_at = NULL,
-        waiting_for = NULL, updated_at = %(now)s, output = NULL, error = %(error)s
-    FROM tree WHERE e.id = tree.id AND e.status <> ALL(%(final)s)
-    RETURNING e.id, e.parent_id, e.parent_step
-)
-UPDATE {records} r
-SET status = 'cancelled', result = NULL, error = %(error)s, updated_at = %(now)s
-FROM done
-WHERE done.id <> %(id)s AND r.execution_id = done.parent_id AND r.name = done.parent_step"""
+    + """
+UPDATE {executions} e
+SET status = 'cancelled', token = e.token + 1, owner = NULL, wake_at = NULL,
+    waiting_for = NULL, updated_at = %(now)s, output = NULL, error = %(error)s,
+    record_status = 'cancelled'
+FROM tree WHERE e.id = tree.id AND e.status <> ALL(%(final)s)"""
 )
 
 
@@ -549,7 +550,7 @@ def json_param(value: Any) -> Jsonb | None:
     return None if value is None else Jsonb(value)
 
 
-def new_params(new: NewExecution) -> dict[str, Any]:
+def new_params(new: NewExecution, awaited: bool = False) -> dict[str, Any]:
     return {
         "id": new.id,
         "task_name": new.task_name,
@@ -557,6 +558,7 @@ def new_params(new: NewExecution) -> dict[str, Any]:
         "input": json_param(new.input),
         "parent_id": new.parent_id,
         "parent_step": new.parent_step,
+        "awaited": awaited,
     }
 
 
@@ -628,7 +630,7 @@ def suspend_params(s: r.Suspend) -> dict[str, Any]:
     return {
         "event": s.event,
         "children": list(s.children),
-        "final": sorted(r.R_FINAL),
+        "final": sorted(r.FINAL_STATUSES),
         "status": r.WAITING if waits else r.SLEEPING,
         "wake_at": s.wake_at,
         "waiting_for": s.event if s.event is not None else ("children" if s.children else None),
