@@ -461,7 +461,8 @@ class PostgresStore:
 
     def _finish(self, lease: Lease, query: str, params: Params) -> bool:
         """Records and a final status in one autocommit statement, then, when
-        a parent awaits this execution, its wake-up in another (see
+        it says so (a parent awaits this execution, and no sibling was held
+        open to check in its place), the parent's wake-up in another (see
         COMMIT_FINISH and WAKE_PARENT_OF). Two round trips cost less client
         CPU than one pipeline with BEGIN and COMMIT around the first. A fence
         that fails runs the wake-up too: on a retry after a lost connection,
