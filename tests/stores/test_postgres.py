@@ -643,6 +643,21 @@ def _race_children_against_suspend(
     assert [out.get("error") for _, out in runs] == [None] * len(runs)
 
 
+def _holding_record_key(url: str, store: PostgresStore) -> psycopg.Connection[Any]:
+    """A connection whose open transaction inserts record "s" of ``p:c0``:
+    a commit writing that record waits on its key until the test rolls back."""
+    holder = psycopg.connect(url)
+    holder.execute(
+        render(
+            "INSERT INTO {records} (execution_id, name, seq, kind, status, created_at, "
+            "updated_at) VALUES ('p:c0', 's', 1, 'step', 'completed', now(), now())",
+            store.schema,
+            "",
+        )
+    )
+    return holder
+
+
 def _fan_out_awaited(store: PostgresStore, n: int, parent: str = "p") -> list[r.Claimed]:
     """``parent`` schedules ``n`` children and waits for them in one commit,
     as ``wait_all`` does; the children's claims, in creation order."""
@@ -699,17 +714,9 @@ def test_a_child_held_open_by_a_finishing_sibling_finishes_after_it_and_wakes_th
     kids = _fan_out_awaited(store, 100)
     for kid in kids[1:64] + kids[65:]:
         store.commit(kid.lease, Commit(outcome=r.Complete(output=1)), at(3))
-    holder = psycopg.connect(url)  # c0's finish, its sibling held, waits on its record's key
+    holder = _holding_record_key(url, store)  # c0's finish, its sibling held, waits here
     other = PostgresStore(url, schema=store.schema, application_name=app_name + "-s")
     try:
-        holder.execute(
-            render(
-                "INSERT INTO {records} (execution_id, name, seq, kind, status, created_at, "
-                "updated_at) VALUES ('p:c0', 's', 1, 'step', 'completed', now(), now())",
-                store.schema,
-                "",
-            )
-        )
         first = Commit(records=(step("s", 7),), outcome=r.Complete(output=0))
         t0, out0 = in_thread(lambda: store.commit(kids[0].lease, first, at(4)))
         _blocked_on_lock(url, app_name)
@@ -1141,17 +1148,8 @@ def test_connection_killed_mid_commit_writes_nothing_and_the_retry_applies_once(
     url: str, store: PostgresStore, app_name: str
 ) -> None:
     kid = _one_child_awaited(store)
-    # An open transaction inserting the child's record "s": the child's
-    # finish, its row locked and written, waits on the record's key.
-    holder = psycopg.connect(url)
-    holder.execute(
-        render(
-            "INSERT INTO {records} (execution_id, name, seq, kind, status, created_at, "
-            "updated_at) VALUES ('p:c0', 's', 1, 'step', 'completed', now(), now())",
-            store.schema,
-            "",
-        )
-    )
+    # The child's finish, its row locked and written, waits on its record's key.
+    holder = _holding_record_key(url, store)
     done = Commit(records=(step("s", 7),), outcome=r.Complete(output=7))
     t, out = in_thread(lambda: store.commit(kid.lease, done, at(3)))
     _kill_when_blocked(url, app_name)  # the child is finishing, in an open transaction
