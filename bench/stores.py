@@ -1089,6 +1089,20 @@ def section_fanout(cx: Context) -> None:
         f"CPU {fan_cpu} (fan-out) vs {solo_cpu} (independent)"
     )
 
+    if isinstance(cx.db, PostgresDatabase):
+        # A child checks its parent after its commit unless it held a later
+        # sibling open through that commit (see postgres_sql.COMMIT_FINISH).
+        eid = cx.client.schedule(app.fanout, n)
+        worker = zart.Worker(cx.store, app.registry, config)
+        with cx.db.count_statements(cx.store) as counted:
+            worker.run_until_idle()
+        assert cx.store.get(eid).status == "completed"
+        cx.report.note(
+            f"(e) a {n}-child fan-out again, untimed, its statements counted: "
+            f"{counted.count('WAKE_PARENT_OF')} of the {n} children checked the parent "
+            "after their commit; the others held a later sibling open instead"
+        )
+
     # What each kind of run sends, in-process on a 3-child fan-out.
     eid = cx.client.schedule(app.fanout, 3)
     host = Host(cx.store, app.registry)
@@ -1104,7 +1118,7 @@ def section_fanout(cx: Context) -> None:
     with cx.db.count_statements(cx.store) as solo_trace:
         host.process(item)
     cx.report.note(
-        f"(e) statements: a step child runs {len(runs['child'].work())} "
+        f"(e) statements on a 3-child fan-out: a step child runs {len(runs['child'].work())} "
         f"({summarize(runs['child'])}); an independent one-step execution "
         f"{len(solo_trace.work())} ({summarize(solo_trace)}); the parent's resume "
         f"{len(runs['parent resume'].work())} ({summarize(runs['parent resume'])})"
