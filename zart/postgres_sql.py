@@ -277,8 +277,8 @@ COMMIT_STEP = _FENCE + _UPSERT_ONE + _ANSWER
 _FIRST_ONE = _INSERT_ONE.replace("@UPSERT", "")
 COMMIT_STEP_FIRST = _FENCE + _FIRST_ONE + _ANSWER
 
-# The final statuses spelled out, as the partial index executions_open_awaited
-# lists them: the planner uses that index only for a literal list.
+# The final statuses, spelled out for the statements that look for open
+# children (see _WAKE).
 _OPEN = "('" + "', '".join(sorted(r.FINAL_STATUSES)) + "')"
 
 # Records, state and a final status in one autocommit statement: no
@@ -451,8 +451,7 @@ WHERE id = %(id)s AND status = 'running' AND token = %(token)s"""
 # so a snapshot) of its own: of two children finishing together, the one
 # that commits last sees the other final. Concurrent checks wake the parent
 # once: the second re-reads the row the first updated, no longer waiting.
-# The status list is FINAL_STATUSES, spelled out so that the planner can use
-# the partial index executions_open_awaited, read newest first: children
+# It reads the parent's children newest first (executions_parent): children
 # mostly finish in the order they were scheduled, so the newest open child
 # turns up at once rather than after every finished one. A check held up
 # until the parent, woken by another, suspends on new children, may re-read

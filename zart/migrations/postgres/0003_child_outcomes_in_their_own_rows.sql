@@ -25,8 +25,12 @@ WHERE r.child_id = c.id AND r.execution_id = c.parent_id AND r.awaited;
 DROP INDEX {schema}.{name_records_open_awaited};
 ALTER TABLE {records} DROP COLUMN awaited;
 
--- The open awaited children of a parent: what a finishing child's check
--- looks for, newest first. The status list is records.FINAL_STATUSES (a test
--- holds the two together).
-CREATE INDEX {name_executions_open_awaited} ON {executions} (parent_id, row_order)
-    WHERE awaited AND status NOT IN ('cancelled', 'completed', 'failed');
+-- A parent's children in creation order: what a cancel cascades through,
+-- list(parent_id=...) reads, and a finishing child's check scans, newest
+-- first, for one still open and awaited (children mostly finish in the
+-- order they were scheduled, so it turns up at once). One index for all
+-- three: each index on executions costs every claim and finish of a child
+-- an entry, since those updates change indexed columns.
+DROP INDEX {schema}.{name_executions_parent};
+CREATE INDEX {name_executions_parent} ON {executions} (parent_id, row_order)
+    WHERE parent_id IS NOT NULL;
