@@ -210,7 +210,7 @@ LOAD_HISTORY = LOAD.replace("@EVENTS", "AND false")
 # and the statement writes nothing and returns no row. The lock keeps a
 # claim or cancel from moving the token before this transaction ends. The
 # lease holder numbers new records (``seq``); names already in the log keep
-# their seq, created_at and awaited.
+# their seq and created_at.
 _UPSERT = """
     ON CONFLICT (execution_id, name) DO UPDATE SET
         kind = excluded.kind, status = excluded.status, step = excluded.step,
