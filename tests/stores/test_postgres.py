@@ -781,10 +781,10 @@ def _kill_when_blocked(url: str, app_name: str) -> None:
 def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
     url: str, store: PostgresStore, app_name: str, last: bool
 ) -> None:
-    # A child finishing behind its parent's open suspend queues for its
-    # record, which the suspend marked awaited, and must then see the
-    # suspend: its wake-up check, run after its commit, would otherwise find
-    # the parent still running, and the parent, counting this child as open,
+    # A child finishing behind its parent's open suspend queues for its own
+    # row, which the suspend marked awaited, and must then see the suspend:
+    # its wake-up check, run after its commit, would otherwise find the
+    # parent still running, and the parent, counting this child as open,
     # would never be woken.
     n = 2 if last else 3
     c = fan_out(store, n)
@@ -815,6 +815,39 @@ def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
     else:
         assert (parent.status, parent.waiting_for) == (r.WAITING, "children")
     assert store.load("p").records["c1"].status == r.R_COMPLETED
+
+
+def test_a_child_finishing_while_its_parent_suspends_on_it_again_sees_the_suspend(
+    url: str, store: PostgresStore, app_name: str
+) -> None:
+    # The parent woke before its child finished (a wait with a deadline
+    # here; a wake-up check racing a later suspend does the same) and waits
+    # for it again. The child is marked awaited already, so the suspend
+    # locks it instead (FOR SHARE): the child's finish queues behind the
+    # open suspend and its check then sees the parent waiting.
+    c = fan_out(store, 1)
+    wait = r.Suspend(children=("c0",), wake_at=at(5))
+    assert store.commit(c.lease, Commit(outcome=wait), at(2))
+    (kid,) = store.claim(worker="w", tasks=["child"], now=at(3), lease=LEASE, limit=1)
+    (c,) = store.claim(worker="w", tasks=["t"], now=at(6), lease=LEASE, limit=1)
+    again = r.Suspend(children=("c0",))
+    query, params = q.commit_params(c.lease, Commit(outcome=again), at(7))
+    base = {"id": "p", "token": c.lease.token, "now": at(7), "channel": store.channel}
+    child = PostgresStore(url, schema=store.schema, application_name=app_name + "-kid")
+    with psycopg.connect(url) as conn:  # the parent's second suspend, left open
+        conn.execute(store._q[query], params)
+        decided = conn.execute(store._q["SUSPEND"], {**base, **q.suspend_params(again)})
+        assert decided.fetchone() == (True, 0)  # suspended, counting c0 as open
+        t, out = in_thread(
+            lambda: child.commit(kid.lease, Commit(outcome=r.Complete(output=0)), at(8))
+        )
+        _blocked_on_lock(url, app_name + "-kid")
+        conn.commit()
+    t.join(30)
+    child.close()
+    assert out == {"value": True}
+    parent = store.get("p")
+    assert (parent.status, parent.wake_at) == (r.PENDING, at(8))
 
 
 _FINAL_SQL = "(" + ", ".join(f"'{x}'" for x in sorted(r.FINAL_STATUSES)) + ")"
