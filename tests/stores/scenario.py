@@ -22,9 +22,10 @@ def claim_one(store: Any, now: datetime = T0, tasks: Any = None) -> r.Claimed:
     return got[0]
 
 
-def fan_out(store: Any, n: int, parent: str = "p") -> r.Claimed:
+def fan_out(store: Any, n: int, parent: str = "p", *, wait: bool = False) -> r.Claimed:
     """``parent`` claimed, with ``n`` step children ``{parent}:c0``..
-    scheduled (records ``c0``.. pending) in one commit; the parent's claim."""
+    scheduled (records ``c0``.. pending) in one commit; the parent's claim.
+    ``wait``: the same commit waits for them all, as ``wait_all`` does."""
     store.create(NewExecution(id=parent, task_name="t"), T0)
     c = claim_one(store)
     assert c.record.id == parent, c
@@ -45,5 +46,6 @@ def fan_out(store: Any, n: int, parent: str = "p") -> r.Claimed:
         )
         for i in range(n)
     )
-    store.commit(c.lease, Commit(records=recs, children=kids), at(1))
+    wait_all = r.Suspend(children=tuple(rec.name for rec in recs)) if wait else None
+    store.commit(c.lease, Commit(records=recs, children=kids, outcome=wait_all), at(1))
     return c

@@ -646,28 +646,9 @@ def _holding_record_key(url: str, store: PostgresStore) -> psycopg.Connection[An
 
 
 def _fan_out_awaited(store: PostgresStore, n: int, parent: str = "p") -> list[r.Claimed]:
-    """``parent`` schedules ``n`` children and waits for them in one commit,
-    as ``wait_all`` does; the children's claims, in creation order."""
-    store.create(NewExecution(id=parent, task_name="t"), T0)
-    (c,) = store.claim(worker="w", tasks=["t"], now=at(1), lease=LEASE, limit=1)
-    names = tuple(f"c{i}" for i in range(n))
-    recs = tuple(
-        RecordWrite(
-            name=name,
-            kind=r.K_SCHEDULE,
-            status=r.R_PENDING,
-            seq=i + 1,
-            step="child",
-            child_id=f"{parent}:{name}",
-        )
-        for i, name in enumerate(names)
-    )
-    kids = tuple(
-        NewExecution(id=f"{parent}:{name}", task_name="child", parent_id=parent, parent_step=name)
-        for name in names
-    )
-    done = Commit(records=recs, children=kids, outcome=r.Suspend(children=names))
-    assert store.commit(c.lease, done, at(1))
+    """``parent`` schedules ``n`` children and waits for them in one commit;
+    the children's claims, in creation order."""
+    fan_out(store, n, parent, wait=True)
     assert store.get(parent).status == r.WAITING
     claimed = store.claim(worker="w", tasks=["child"], now=at(2), lease=LEASE, limit=n)
     return sorted(claimed, key=lambda k: int(k.record.id.rsplit("c", 1)[1]))
