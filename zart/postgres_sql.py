@@ -219,7 +219,7 @@ _UPSERT = """
         updated_at = excluded.updated_at"""
 _FENCE = """
 WITH fence AS (
-    SELECT e.id, e.parent_id, e.parent_step, e.awaited, e.row_order FROM {executions} e
+    SELECT e.id, e.parent_id, e.awaited, e.row_order FROM {executions} e
     WHERE e.id = %(id)s AND e.status = 'running' AND e.token = %(token)s
     FOR NO KEY UPDATE
 )"""
@@ -261,7 +261,7 @@ _INSERT_ONE = (
 )"""
 )
 _UPSERT_ONE = _INSERT_ONE.replace("@UPSERT", _UPSERT)
-_ANSWER = "\nSELECT parent_id, parent_step FROM fence"
+_ANSWER = "\nSELECT 1 FROM fence"
 
 COMMIT = _FENCE + _STATE + _UPSERT_MANY + _ANSWER
 # The same for the common case, one record: scalar parameters, a simpler plan.
@@ -522,7 +522,7 @@ WITH RECURSIVE tree AS (
 LOCK_TREE = (
     _TREE
     + """
-SELECT e.id, e.status, e.parent_id, e.parent_step
+SELECT e.id, e.status, e.parent_id
 FROM {executions} e JOIN tree USING (id)
 ORDER BY e.id
 FOR UPDATE OF e"""
