@@ -677,14 +677,17 @@ def section_steps(cx: Context) -> None:
     n = s.chain_steps
     progress(f"(b) step overhead: {s.chain_reps}x {n} steps")
     times, baselines, ratios = [], [], []
+    cpu_steps, cpu_base = [], []  # this thread's CPU seconds per step and per commit
     profiler = cProfile.Profile() if cx.profile else None
     for _ in range(s.chain_reps):
         # A baseline of as many commits right before each run: the ratio pairs
         # measurements taken seconds apart, which matters on a shared machine.
+        cpu = time.thread_time()
         baselines.append(cx.db.baseline(n) / n)
+        cpu_base.append((time.thread_time() - cpu) / n)
         eid = cx.client.schedule(app.chain, n)
         host = Host(cx.store, app.registry)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         if profiler:
             profiler.enable()
         while host.tick(limit=1, under=eid):
@@ -692,6 +695,7 @@ def section_steps(cx: Context) -> None:
         if profiler:
             profiler.disable()
         times.append((time.perf_counter() - start) / n)
+        cpu_steps.append((time.thread_time() - cpu) / n)
         ratios.append(times[-1] / baselines[-1])
         record = cx.store.get(eid)
         assert record.status == "completed" and record.output == n, record
@@ -711,6 +715,11 @@ def section_steps(cx: Context) -> None:
             for t, b in zip(times, baselines, strict=True)
         )
         + " (each against a baseline of as many commits run just before it)"
+    )
+    cx.report.note(
+        f"(b) CPU of this thread (user + kernel, medians): {fmt_ms(median(cpu_steps))}/step vs "
+        f"{fmt_ms(median(cpu_base))}/baseline commit; compare the synchronous-off run below, "
+        "where the same work runs without sleeping on a flush between steps"
     )
     cx.report.note(
         f"(b) the same steps with no interpreter and no host (the generator, the step "
@@ -768,14 +777,15 @@ def section_steps(cx: Context) -> None:
     loose = cx.db.unflushed_store()
     try:
         loose_client = zart.Client(loose, app.registry)
-        loose_steps, loose_base = [], []
+        loose_steps, loose_base, loose_cpu = [], [], []
         for _ in range(3):
             loose_base.append(cx.db.baseline(m, durable=False) / m)
             eid = loose_client.schedule(app.chain, m)
             host = Host(loose, app.registry)
-            t0 = time.perf_counter()
+            t0, cpu = time.perf_counter(), time.thread_time()
             host.tick(limit=1, under=eid)
             loose_steps.append((time.perf_counter() - t0) / m)
+            loose_cpu.append((time.thread_time() - cpu) / m)
     finally:
         loose.close()
     flag = "synchronous=OFF" if isinstance(cx.db, SqliteDatabase) else "synchronous_commit=off"
@@ -784,7 +794,9 @@ def section_steps(cx: Context) -> None:
         f"(b) with {flag} (no flush wait), medians of 3x{m}: {fmt_ms(step_nf)}/step vs "
         f"{fmt_ms(base_nf)}/baseline commit ({step_nf / base_nf:.2f}x); so the flush costs "
         f"about {fmt_ms(max(0.0, median(baselines) - base_nf))} per commit here, and a step "
-        f"costs {fmt_ms(step_nf - base_nf)} more than a bare INSERT before any flush"
+        f"costs {fmt_ms(step_nf - base_nf)} more than a bare INSERT before any flush; "
+        f"CPU of this thread {fmt_ms(median(loose_cpu))}/step (against "
+        f"{fmt_ms(median(cpu_steps))} when each step waits on its flush)"
     )
     if profiler:
         out = io.StringIO()
