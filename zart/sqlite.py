@@ -93,7 +93,11 @@ ON CONFLICT (id) DO NOTHING
 def _log_of(execution: str) -> str:
     """The key range of an execution's records (see 0003); ``execution`` is
     an SQL expression for its id."""
-    num = f"(SELECT num FROM executions WHERE id = {execution})"
+    return _log_numbered(f"(SELECT num FROM executions WHERE id = {execution})")
+
+
+def _log_numbered(num: str) -> str:
+    """The key range of the records of the execution numbered ``num`` (an SQL expression)."""
     return f"key BETWEEN {num} << 32 AND ({num} << 32) + {_SEQ_LIMIT - 1}"
 
 
@@ -508,8 +512,7 @@ class SqliteStore:
                 "UPDATE executions SET status = 'running', token = token + 1, owner = ?, "
                 f"wake_at = ?, waiting_for = NULL, updated_at = ? WHERE id {_IN_JSON} "
                 f"RETURNING {_EXEC_COLS}, token, seq, "
-                "NOT EXISTS (SELECT 1 FROM steps s WHERE s.key BETWEEN executions.num << 32 "
-                f"AND (executions.num << 32) + {_SEQ_LIMIT - 1}) "
+                f"NOT EXISTS (SELECT 1 FROM steps WHERE {_log_numbered('executions.num')}) "
                 "AND NOT EXISTS (SELECT 1 FROM events v WHERE v.execution_id = executions.id)",
                 (worker, _us(now + lease), _us(now), json.dumps(ids)),
             ).fetchall()
