@@ -70,7 +70,6 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 Params = dict[str, Any]
 
-FINAL = sorted(r.FINAL_STATUSES)
 CANCEL_ERROR = {"type": "Cancelled", "message": "cancelled"}
 # Deadlocks and serialization failures roll the whole transaction back, so
 # running it again is safe; they are rare, so a few tries are plenty.
@@ -571,7 +570,7 @@ class PostgresStore:
             "name": name,
             "payload": _json(payload),
             "now": now,
-            "final": FINAL,
+            "final": q.FINAL,
             "channel": self.channel,
         }
 
@@ -592,7 +591,7 @@ class PostgresStore:
         return self._run("offer_event", op, retry=False)
 
     def cancel(self, execution_id: str, now: datetime) -> bool:
-        base = {"id": execution_id, "now": now, "channel": self.channel, "final": FINAL}
+        base = {"id": execution_id, "now": now, "channel": self.channel, "final": q.FINAL}
         values = {"error": _json(CANCEL_ERROR)}
 
         def op(conn: Conn) -> bool:

@@ -277,9 +277,10 @@ COMMIT_STEP = _FENCE + _UPSERT_ONE + _ANSWER
 _FIRST_ONE = _INSERT_ONE.replace("@UPSERT", "")
 COMMIT_STEP_FIRST = _FENCE + _FIRST_ONE + _ANSWER
 
-# The final statuses, spelled out for the statements that look for open
-# children (see _WAKE).
-_OPEN = "('" + "', '".join(sorted(r.FINAL_STATUSES)) + "')"
+# The final statuses: the ``final`` parameter of SUSPEND and cancel, and
+# spelled out for the statements that look for open children (see _WAKE).
+FINAL = sorted(r.FINAL_STATUSES)
+_OPEN = "('" + "', '".join(FINAL) + "')"
 
 # Records, state and a final status in one autocommit statement: no
 # transaction is needed, since a child writes nothing of its parent's. Its
@@ -629,7 +630,7 @@ def suspend_params(s: r.Suspend) -> dict[str, Any]:
     return {
         "event": s.event,
         "children": list(s.children),
-        "final": sorted(r.FINAL_STATUSES),
+        "final": FINAL,
         "status": r.WAITING if waits else r.SLEEPING,
         "wake_at": s.wake_at,
         "waiting_for": s.event if s.event is not None else ("children" if s.children else None),
