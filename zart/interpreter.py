@@ -133,7 +133,7 @@ class Interpreter:
         self._attempt = attempt
         self._max_retries = handler.max_retries()
         timeout = handler.timeout()
-        self._deadline = None if timeout is None or replay_only else created_at + timeout
+        self._deadline = None if timeout is None or replay_only else _later(created_at, timeout)
         self._records: dict[str, StepRecord] = dict(log.records)
         self._events = log.events
         self._replay_only = replay_only or probe is not None
@@ -354,8 +354,9 @@ class Interpreter:
             self._record_step(cmd, r.R_ERROR, attempts, error=doc)
             return THROW, rebuilt
         delay = cmd.retry.delay_after(attempts)
-        if delay is not None:
-            wake = self._now + delay
+        # A retry due past the last date never comes: the retries are spent.
+        wake = None if delay is None else _later(self._now, delay)
+        if delay is not None and wake is not None:
             doc = self._attempt_error(error, outcome, cmd)
             self._record_step(cmd, r.R_RETRYING, attempts, error=doc, wake_at=wake)
             if delay <= timedelta(0):
@@ -409,10 +410,17 @@ class Interpreter:
             return SEND, None
         if rec is not None and rec.wake_at is not None:
             wake = rec.wake_at
+        elif cmd.until is not None:
+            wake = cmd.until
         else:
-            wake = (
-                cmd.until if cmd.until is not None else self._now + (cmd.duration or timedelta(0))
-            )
+            duration = cmd.duration or timedelta(0)
+            later = _later(self._now, duration)
+            if later is None:
+                raise InvalidCommand(
+                    f"sleep {cmd.name!r}: {duration} from {self._now:%Y-%m-%d} ends past "
+                    f"the last date a store holds ({datetime.max:%Y-%m-%d})"
+                )
+            wake = later
         if wake <= self._now:
             self._write(cmd.name, r.K_SLEEP, r.R_COMPLETED, wake_at=wake)
             return SEND, None
@@ -430,7 +438,7 @@ class Interpreter:
                 return THROW, EventTimeout(name, rec.wake_at)
             deadline = rec.wake_at
         else:
-            deadline = None if cmd.timeout is None else self._now + cmd.timeout
+            deadline = None if cmd.timeout is None else _later(self._now, cmd.timeout)
         if name in self._events:
             payload = self._events[name]
             self._write(name, r.K_EVENT, r.R_COMPLETED, result=payload, wake_at=deadline)
@@ -629,6 +637,15 @@ class Interpreter:
         return Finish(
             self._take(r.Fail(error=error_document(exc), business=isinstance(exc, BusinessError)))
         )
+
+
+def _later(when: datetime, delay: timedelta) -> datetime | None:
+    """``when + delay``, or None past the last datetime (9999-12-31): a
+    timeout that far off never strikes."""
+    try:
+        return when + delay
+    except OverflowError:
+        return None
 
 
 def _stopped_from_outside(status: str, error: dict[str, Any] | None) -> bool:

@@ -22,11 +22,21 @@ def to_timedelta(value: timedelta | int | float, what: str = "duration") -> time
     """A duration from a ``timedelta`` or a number of seconds; never negative."""
     if isinstance(value, bool) or not isinstance(value, (timedelta, int, float)):
         raise TypeError(f"{what} must be a timedelta or seconds, got {type(value).__name__}")
-    delta = value if isinstance(value, timedelta) else timedelta(seconds=value)
+    if isinstance(value, timedelta):
+        delta = value
+    else:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{what} must be finite, got {value}")
+        try:
+            delta = timedelta(seconds=value)
+        except OverflowError:
+            raise ValueError(
+                f"{what} is too large: {value:g} s (a timedelta holds at most "
+                f"{timedelta.max.total_seconds():g} s)"
+            ) from None
     if delta < timedelta(0):
-        raise ValueError(f"{what} must not be negative, got {delta}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{what} must be finite, got {value}")
+        # In seconds: str() of a negative timedelta reads "-1 day, 23:59:57".
+        raise ValueError(f"{what} must not be negative, got {delta.total_seconds():g} s")
     return delta
 
 
@@ -129,7 +139,10 @@ class RetryPolicy:
             return None
         if self.kind == "fixed":
             return self.delay
-        delay = self.delay * (self.multiplier ** (attempts - 1))
+        try:
+            delay = self.delay * (self.multiplier ** (attempts - 1))
+        except OverflowError:  # past what a timedelta holds; max_delay still caps it
+            delay = timedelta.max
         if self.max_delay is not None and delay > self.max_delay:
             return self.max_delay
         return delay

@@ -87,7 +87,9 @@ def _call_with_timeout(
     try:
         future = pool.submit(ctx.run, fn, *args, **kwargs)
         try:
-            return StepOutcome(value=future.result(timeout=limit))
+            # Past TIMEOUT_MAX (about 292 years) the wait itself would
+            # raise, and a step that ran would be recorded as failed.
+            return StepOutcome(value=future.result(timeout=min(limit, threading.TIMEOUT_MAX)))
         except concurrent.futures.TimeoutError:
             return StepOutcome(timed_out=True)
         except Exception as exc:

@@ -6,6 +6,7 @@ same assertions hold for memory, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -244,6 +245,19 @@ def test_sleep_suspends_until_wake(store: Any) -> None:
     again = claim_one(store, now=at(100))
     assert again.record.status == r.RUNNING
     assert store.load("e1").records["nap"].wake_at == at(100)
+
+
+def test_a_wake_time_at_the_end_of_the_calendar_round_trips(store: Any) -> None:
+    # What zart.sleep_until may be given: the last microsecond a datetime holds.
+    last = datetime.max.replace(tzinfo=UTC)
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    c = claim_one(store)
+    sleep = RecordWrite(name="nap", kind=r.K_SLEEP, status=r.R_WAITING, seq=1, wake_at=last)
+    assert store.commit(c.lease, Commit(records=(sleep,), outcome=r.Suspend(wake_at=last)), at(1))
+    assert store.get("e1").wake_at == last
+    assert store.load("e1").records["nap"].wake_at == last
+    assert store.next_wake(None) == last
+    assert store.claim(worker="w", tasks=None, now=at(10**6), lease=LEASE, limit=5) == []
 
 
 def test_retry_execution_drops_failed_steps(store: Any) -> None:
