@@ -12,6 +12,7 @@ is left so another worker takes it at once.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import uuid
@@ -49,24 +50,42 @@ def _shutdown_timeout(value: Any) -> timedelta:
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None and attribute.name != "batch_size":  # batch_size None: concurrency
         raise ValueError(f"WorkerConfig.{attribute.name} must be set, got None")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"WorkerConfig.{attribute.name} must be finite, got {value}")
     if value is not None and value <= (timedelta(0) if isinstance(value, timedelta) else 0):
-        raise ValueError(f"WorkerConfig.{attribute.name} must be positive, got {value!r}")
+        shown = f"{value.total_seconds():g} s" if isinstance(value, timedelta) else repr(value)
+        raise ValueError(f"WorkerConfig.{attribute.name} must be positive, got {shown}")
+
+
+# Worker timings are seconds to hours. A bound keeps the clock arithmetic and
+# thread waits they feed from overflowing (``now + lease`` past the year 9999
+# would fail every claim of a worker that otherwise looks healthy).
+LONGEST_SETTING = timedelta(days=1)
+
+
+def _at_most_a_day(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if seconds > LONGEST_SETTING.total_seconds():
+        raise ValueError(
+            f"WorkerConfig.{attribute.name} must be at most "
+            f"{LONGEST_SETTING.total_seconds():g} s (a day), got {seconds:g} s"
+        )
 
 
 @attrs.frozen(kw_only=True)
 class WorkerConfig:
     concurrency: int = attrs.field(default=4, validator=_positive)
-    poll_interval: float = attrs.field(default=1.0, validator=_positive)
+    poll_interval: float = attrs.field(default=1.0, validator=[_positive, _at_most_a_day])
     lease: timedelta = attrs.field(
-        default=timedelta(seconds=30), converter=_lease, validator=_positive
+        default=timedelta(seconds=30), converter=_lease, validator=[_positive, _at_most_a_day]
     )
     heartbeat_interval: timedelta = attrs.field(
         default=timedelta(seconds=10),
         converter=_heartbeat_interval,
-        validator=_positive,
+        validator=[_positive, _at_most_a_day],
     )
     shutdown_timeout: timedelta = attrs.field(
-        default=timedelta(seconds=30), converter=_shutdown_timeout
+        default=timedelta(seconds=30), converter=_shutdown_timeout, validator=_at_most_a_day
     )
     batch_size: int | None = attrs.field(default=None, validator=_positive)
 

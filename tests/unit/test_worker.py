@@ -196,6 +196,17 @@ def test_thread_worker_runs_async_steps() -> None:
         ("batch_size", -2),
         ("concurrency", None),  # only batch_size may be None (it then follows concurrency)
         ("poll_interval", None),
+        ("poll_interval", float("inf")),
+        ("poll_interval", float("nan")),
+        ("lease", float("inf")),
+        ("heartbeat_interval", float("nan")),
+        ("lease", 1e300),
+        # Past a day: now + lease and the thread waits must never overflow.
+        ("lease", 1e13),
+        ("lease", timedelta(days=1, seconds=1)),
+        ("poll_interval", 86_401.0),
+        ("heartbeat_interval", timedelta(days=2)),
+        ("shutdown_timeout", 1e13),
     ],
 )
 def test_worker_config_refuses_non_positive_settings(field: str, value: Any) -> None:
@@ -212,6 +223,8 @@ def test_worker_config_accepts_positive_settings() -> None:
     assert cfg.claim_batch == 1
     assert zart.WorkerConfig(concurrency=3).claim_batch == 3  # batch_size None: the slots
     assert zart.WorkerConfig(shutdown_timeout=0).shutdown_timeout == timedelta(0)
+    day = zart.WorkerConfig(lease=86_400, poll_interval=86_400.0, shutdown_timeout=86_400)
+    assert day.lease == day.shutdown_timeout == timedelta(days=1)
 
 
 # -- claim_room ---------------------------------------------------------------------
