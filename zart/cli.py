@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import logging
+import math
 import os
 import sys
 import uuid
@@ -160,23 +161,66 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _common_options(top: bool) -> argparse.ArgumentParser:
+    """``--db`` and ``-v``, taken before or after the subcommand. After it,
+    they default to SUPPRESS, so that a value given before it is kept."""
+    options = argparse.ArgumentParser(add_help=False)
+    unset: Any = None if top else argparse.SUPPRESS
+    options.add_argument(
+        "--db",
+        default=unset,
+        help=f"database URL (env ZART_DATABASE_URL, default {DEFAULT_DB})",
+    )
+    options.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="log at debug level",
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zart", description="durable execution for Python")
-    parser.add_argument("--db", help=f"database URL (env ZART_DATABASE_URL, default {DEFAULT_DB})")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    parser = argparse.ArgumentParser(
+        prog="zart", description="durable execution for Python", parents=[_common_options(True)]
+    )
+    common = _common_options(False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("migrate", help="create or upgrade the schema").set_defaults(fn=cmd_migrate)
+    sub.add_parser("migrate", help="create or upgrade the schema", parents=[common]).set_defaults(
+        fn=cmd_migrate
+    )
 
-    worker = sub.add_parser("worker", help="run workflows")
+    worker = sub.add_parser("worker", help="run workflows", parents=[common])
     worker.add_argument("--app", required=True, help="MODULE[:ATTR] with the task registry")
-    worker.add_argument("--concurrency", type=int, default=4)
-    worker.add_argument("--lease", type=float, default=30.0, help="lease seconds")
-    worker.add_argument("--poll-interval", type=float, default=1.0)
+    worker.add_argument("--concurrency", type=_positive_int, default=4)
+    worker.add_argument("--lease", type=_positive_seconds, default=30.0, help="lease seconds")
+    worker.add_argument("--poll-interval", type=_positive_seconds, default=1.0)
     worker.add_argument("--until-idle", action="store_true", help="exit when nothing is due")
     worker.set_defaults(fn=cmd_worker)
 
-    schedule = sub.add_parser("schedule", help="start an execution")
+    schedule = sub.add_parser("schedule", help="start an execution", parents=[common])
     schedule.add_argument("task")
     schedule.add_argument("--data", default="null", help="input as JSON")
     schedule.add_argument("--id", help="execution id (idempotency key)")
@@ -188,17 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("history", cmd_history, "show an execution's log"),
         ("cancel", cmd_cancel, "cancel an execution and its children"),
     ):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(name, help=text, parents=[common])
         p.add_argument("id")
         p.set_defaults(fn=fn)
 
-    listing = sub.add_parser("list", help="list executions")
+    listing = sub.add_parser("list", help="list executions", parents=[common])
     listing.add_argument("--status")
     listing.add_argument("--task")
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(fn=cmd_list)
 
-    event = sub.add_parser("event", help="offer an event to an execution")
+    event = sub.add_parser("event", help="offer an event to an execution", parents=[common])
     event.add_argument("id")
     event.add_argument("name")
     event.add_argument("--data", default="null", help="payload as JSON")

@@ -1,0 +1,101 @@
+"""The ``zart`` command line: where ``--db`` may go, and flags it refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import zart
+from zart.cli import main as cli_main
+
+APP = "tests.unit.cli_app"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def _status(url: str, eid: str) -> str:
+    store = zart.connect(url)
+    try:
+        return store.get(eid).status
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_db_goes_before_or_after_the_subcommand(
+    db: str, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(*argv: str) -> str:
+        args = ["--db", db, *argv] if where == "before" else [*argv, "--db", db]
+        assert cli_main(args) == 0
+        return capsys.readouterr().out
+
+    assert "migrated" in run("migrate")
+    eid = run("schedule", "cli-double", "--data", "21", "--id", "e1", "--app", APP).strip()
+    assert eid == "e1"
+    run("worker", "--app", APP, "--until-idle", "--concurrency", "2")
+    assert json.loads(run("status", "e1"))["output"] == 42
+    assert "e1\tcli-double\tcompleted" in run("list")
+    assert json.loads(run("history", "e1"))["name"] == "double"
+
+
+def test_db_after_the_subcommand_wins_over_one_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = (f"sqlite:///{tmp_path / name}" for name in ("one.db", "two.db"))
+    assert cli_main(["--db", first, "migrate", "--db", second]) == 0
+    assert capsys.readouterr().out.strip() == f"migrated {second}"
+    assert not (tmp_path / "one.db").exists()
+
+
+def test_db_comes_from_the_environment_when_not_given(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ZART_DATABASE_URL", db)
+    assert cli_main(["migrate"]) == 0
+    assert capsys.readouterr().out.strip() == f"migrated {db}"
+
+
+def test_verbose_goes_before_or_after_the_subcommand(db: str) -> None:
+    assert cli_main(["-v", "--db", db, "migrate"]) == 0
+    assert cli_main(["migrate", "--db", db, "--verbose"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--concurrency", "0", "positive integer"),
+        ("--concurrency", "-2", "positive integer"),
+        ("--concurrency", "many", "positive integer"),
+        ("--lease", "0", "positive number of seconds"),
+        ("--lease", "-3", "positive number of seconds"),
+        ("--lease", "inf", "positive number of seconds"),
+        ("--lease", "nan", "positive number of seconds"),
+        ("--poll-interval", "0", "positive number of seconds"),
+        ("--poll-interval", "soon", "positive number of seconds"),
+    ],
+)
+def test_worker_refuses_bad_settings_naming_the_flag(
+    db: str, flag: str, value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["--db", db, "migrate"]) == 0
+    assert cli_main(["--db", db, "schedule", "cli-double", "--data", "1", "--id", "e1"]) == 0
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["worker", "--app", APP, "--db", db, "--until-idle", f"{flag}={value}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: must be a {says}, got {value!r}" in err
+    assert _status(db, "e1") == "pending"  # nothing ran, nothing was touched
+
+
+def test_unknown_scheme_names_the_url_without_its_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli_main(["migrate", "--db", "mysqlx://ann:s3cret@db.example/app"]) == 2
+    err = capsys.readouterr().err
+    assert "mysqlx://ann:***@db.example/app" in err and "s3cret" not in err
