@@ -27,7 +27,13 @@ def connect(url: str, **options: Any) -> Store:
         sqlite_store: Store = SqliteStore.from_url(url, **options)
         return sqlite_store
     if url.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStore
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:  # the base install leaves psycopg out
+            raise StoreError(
+                f"cannot use {redact(url)!r}: PostgreSQL needs psycopg 3 and psycopg_pool "
+                f"({exc}); install them with: pip install 'zart-durable[postgres]'"
+            ) from None
 
         pg_store: Store = PostgresStore.from_url(url, **options)
         return pg_store

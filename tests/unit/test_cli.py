@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,18 @@ def test_unknown_scheme_names_the_url_without_its_password(
     assert cli_main(["migrate", "--db", "mysqlx://ann:s3cret@db.example/app"]) == 2
     err = capsys.readouterr().err
     assert "mysqlx://ann:***@db.example/app" in err and "s3cret" not in err
+
+
+def test_postgres_without_psycopg_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The base install has no psycopg: `import psycopg` fails as it would there.
+    monkeypatch.delitem(sys.modules, "zart.postgres", raising=False)
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    url = "postgresql://ann:s3cret@db.example/app"
+    with pytest.raises(zart.StoreError, match=r"pip install 'zart-durable\[postgres\]'"):
+        zart.connect(url)
+    assert cli_main(["migrate", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "postgresql://ann:***@db.example/app" in err and "s3cret" not in err
+    assert "zart-durable[postgres]" in err
