@@ -77,6 +77,7 @@ class Step:
 
     @property
     def identity(self) -> str:
+        """``step_id`` under its older name; zart's own code reads the field."""
         return self.step_id
 
 

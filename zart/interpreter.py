@@ -91,7 +91,7 @@ class _Found(Exception):
 
 def describe(cmd: Any) -> str:
     if isinstance(cmd, Step):
-        return f"step {cmd.identity!r}"
+        return f"step {cmd.step_id!r}"
     if isinstance(cmd, Schedule):
         return f"schedule of {describe(cmd.target)}"
     if isinstance(cmd, WorkflowCall):
@@ -356,10 +356,10 @@ class Interpreter:
         delay = cmd.retry.delay_after(attempts)
         # A retry due past the last date never comes: the retries are spent.
         wake = None if delay is None else _later(self._now, delay)
-        if delay is not None and wake is not None:
+        if wake is not None:
             doc = self._attempt_error(error, outcome, cmd)
             self._record_step(cmd, r.R_RETRYING, attempts, error=doc, wake_at=wake)
-            if delay <= timedelta(0):
+            if wake <= self._now:
                 return self._run(cmd, attempts)
             return self._suspend(wake_at=wake)
         err_type = "timeout" if outcome.timed_out else type_name(error) if error else "unknown"
@@ -394,7 +394,7 @@ class Interpreter:
         )
 
     def _record_step(self, cmd: Step, status: str, attempts: int, **fields: Any) -> None:
-        self._write(cmd.name, r.K_STEP, status, step=cmd.identity, attempts=attempts, **fields)
+        self._write(cmd.name, r.K_STEP, status, step=cmd.step_id, attempts=attempts, **fields)
 
     @staticmethod
     def _attempt_error(
@@ -473,7 +473,7 @@ class Interpreter:
         target = cmd.target
         name = target.name
         if isinstance(target, Step):
-            identity, rtype = f"step:{target.identity}", target.result_type
+            identity, rtype = f"step:{target.step_id}", target.result_type
         else:
             identity, rtype = f"workflow:{target.task_name}", target.handler.output_type()
         rec = self._lookup(name, r.K_SCHEDULE, cmd, identity)

@@ -32,7 +32,7 @@ def step_info(body: ExecutionInfo, decision: RunStep) -> StepScope:
 def step_function(decision: RunStep, overrides: Overrides | None) -> Callable[..., Any]:
     step = decision.step
     if overrides:
-        fn = overrides.get(step.name) or overrides.get(step.identity)
+        fn = overrides.get(step.name) or overrides.get(step.step_id)
         if fn is not None:
             return fn
     return step.fn
