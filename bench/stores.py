@@ -832,6 +832,7 @@ def bare_steps(cx: Context, n: int) -> float:
                 step=cmd.step_id,
                 attempts=1,
                 result=doc,
+                first=True,  # a new name, as the interpreter marks it
             )
             cx.store.commit(lease, Commit(records=(record,)), utcnow())
     except StopIteration:
