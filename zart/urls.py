@@ -8,10 +8,26 @@ from typing import Any
 from .errors import StoreError
 from .store import Store
 
+# libpq takes a password in a URL's query (?password=) and in a key=value
+# conninfo string (password='a b'), besides the URL's user:password@ part.
+_SECRET_PARAM = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
+
 
 def redact(url: str) -> str:
-    """The URL with any password replaced, safe for messages and logs."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+    """The URL (or libpq conninfo string) with every password replaced, safe
+    for messages and logs."""
+    text = _SECRET_PARAM.sub(r"\1***", url)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    # The user part ends at the authority's last "@": a password holding an
+    # unescaped "@" or "/" is hidden whole, whatever libpq makes of it.
+    authority = rest.partition("?")[0]
+    at = authority.rfind("@")
+    user, colon, _ = authority[:at].partition(":") if at >= 0 else ("", "", "")
+    if not colon:
+        return text
+    return f"{scheme}://{user}:***{rest[at:]}"
 
 
 def connect(url: str, **options: Any) -> Store:
