@@ -31,6 +31,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
+import math
 import select
 import threading
 import time
@@ -49,6 +50,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import postgres_sql as q
 from . import records as r
+from . import settings
 from .errors import (
     EventRejected,
     ExecutionAlreadyExists,
@@ -143,17 +145,29 @@ class PostgresStore:
         prefix: str = "",
         min_size: int = 1,
         max_size: int = 10,
-        connect_timeout: float = 10,
+        connect_timeout: float | None = None,
         pool_timeout: float = 30.0,
         application_name: str | None = None,
     ) -> None:
         self.url = url
         base, own = split_url(url)
+        # Checked here: psycopg_pool would refuse them only in the first
+        # operation, and libpq reads a bad timeout in a URL as none at all.
+        min_size = settings.count("min_size", min_size, least=0)
+        max_size = settings.count("max_size", max_size, least=max(1, min_size))
+        pool_timeout = settings.seconds("pool_timeout", pool_timeout)
+        try:
+            if connect_timeout is None:  # the URL's, else 10 s
+                connect_timeout = _url_seconds(url, base, "connect_timeout", 10.0)
+            else:
+                connect_timeout = settings.seconds("connect_timeout", connect_timeout)
+            self._conninfo = _conninfo(base, connect_timeout, application_name)
+        except psycopg.ProgrammingError as exc:  # a URL libpq cannot parse
+            raise StoreError(f"bad PostgreSQL URL {redact(url)}: {str(exc).strip()}") from None
         self.schema = schema if schema is not None else own.get("schema") or None
         self.prefix = prefix or own.get("prefix", "")
         if len(self.prefix) > 30:  # identifiers stop at 63 bytes
             raise StoreError(f"table prefix {self.prefix!r} is too long (30 characters at most)")
-        self._conninfo = _conninfo(base, connect_timeout, application_name)
         self._timeouts = (connect_timeout, pool_timeout)
         self._sizes = (min_size, max_size)
         self._q = {
@@ -646,6 +660,27 @@ class PostgresStore:
     def unknown_tasks(self, known: Collection[str], now: datetime) -> builtins.list[str]:
         params = {"known": builtins.list(known), "now": now}
         return [row[0] for row in self._rows("unknown_tasks", "UNKNOWN_TASKS", params)]
+
+
+def _url_seconds(url: str, base: str, name: str, default: float) -> float:
+    """The seconds that parameter ``name`` of ``base`` (``url`` without
+    zart's own parameters) gives, else ``default``."""
+    text = conninfo_to_dict(base).get(name)
+    if text is None:
+        return default
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan  # refused below, as a timeout that is no number
+    try:
+        return settings.seconds(name, number)
+    except ValueError as exc:
+        reason = (
+            str(exc)
+            if math.isfinite(number)
+            else f"{name} must be a number of seconds, got {text!r}"
+        )
+        raise StoreError(f"bad PostgreSQL URL {redact(url)}: {reason}") from None
 
 
 def _conninfo(url: str, connect_timeout: float, application_name: str | None) -> str:

@@ -33,10 +33,12 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any, NoReturn
+from urllib.parse import parse_qsl
 
 import attrs
 
 from . import records as r
+from . import settings
 from .errors import (
     EventRejected,
     ExecutionAlreadyExists,
@@ -48,6 +50,7 @@ from .errors import (
 )
 from .migrations import latest_version, migration_files
 from .records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
+from .urls import redact
 
 log = logging.getLogger("zart")
 Conn = sqlite3.Connection
@@ -57,6 +60,8 @@ _FAILURES = (sqlite3.Error, OverflowError)
 _Parent = tuple[str | None, str | None]  # an execution's parent_id and parent_step
 
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+# What a sqlite:/// URL may set after "?", by the constructor's names.
+_URL_OPTIONS = ("synchronous", "busy_timeout")
 _POLL = 0.05  # the longest ``wait`` sleeps before looking for commits of other processes
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -257,11 +262,7 @@ class SqliteStore:
     """A store in one SQLite file, safe for many threads and processes."""
 
     def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout: float = 30.0) -> None:
-        mode = synchronous.upper()
-        if mode not in SYNC_MODES:
-            raise ValueError(f"synchronous must be one of {SYNC_MODES}, not {synchronous!r}")
-        if busy_timeout < 0:
-            raise ValueError(f"busy_timeout must be >= 0, not {busy_timeout!r}")
+        mode, busy_timeout = self._settings(synchronous, busy_timeout)
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise StoreError(f"zart needs SQLite 3.35 or newer, found {sqlite3.sqlite_version}")
         self.path = path
@@ -285,14 +286,47 @@ class SqliteStore:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SqliteStore:
-        """``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or ``sqlite:///:memory:``."""
+        """``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or
+        ``sqlite:///:memory:``, optionally with ``?synchronous=NORMAL`` and
+        ``busy_timeout=SECONDS`` (options given here override them): the
+        settings reach ``zart worker --db URL`` and ``ZART_DATABASE_URL``."""
         prefix = "sqlite:///"
-        if not url.startswith(prefix) or len(url) == len(prefix):
+        path, _, query = url[len(prefix) :].partition("?")
+        if not url.startswith(prefix) or not path:
             raise StoreError(
-                f"bad SQLite URL {url!r}: use sqlite:///relative.db, "
+                f"bad SQLite URL {redact(url)!r}: use sqlite:///relative.db, "
                 "sqlite:////absolute/path.db or sqlite:///:memory:"
             )
-        return cls(url[len(prefix) :], **options)
+        given: dict[str, Any] = {}
+        try:
+            for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=True):
+                if key not in _URL_OPTIONS:
+                    known = " and ".join(_URL_OPTIONS)
+                    raise ValueError(f"unknown parameter {key!r} (it takes {known})")
+                if key in given:
+                    raise ValueError(f"{key} is given twice")
+                given[key] = value
+            if "busy_timeout" in given:
+                text = given["busy_timeout"]
+                try:
+                    given["busy_timeout"] = float(text)
+                except ValueError:
+                    raise ValueError(
+                        f"busy_timeout must be a number of seconds, got {text!r}"
+                    ) from None
+            # The URL's values are checked here, so that the error names the URL.
+            cls._settings(**given)
+        except ValueError as exc:
+            raise StoreError(f"bad SQLite URL {redact(url)!r}: {exc}") from None
+        return cls(path, **{**given, **options})
+
+    @staticmethod
+    def _settings(synchronous: Any = "FULL", busy_timeout: Any = 30.0) -> tuple[str, float]:
+        """The checked settings: ValueError naming the one that is wrong."""
+        mode = synchronous.upper() if isinstance(synchronous, str) else synchronous
+        if mode not in SYNC_MODES:
+            raise ValueError(f"synchronous must be one of {SYNC_MODES}, not {synchronous!r}")
+        return mode, settings.seconds("busy_timeout", busy_timeout, zero=True)
 
     # -- connections and transactions ------------------------------------
     def _conn(self) -> sqlite3.Connection:

@@ -27,6 +27,7 @@ from .clock import utcnow
 from .host import Clock, Host
 from .records import Claimed, Lease
 from .retry import to_timedelta
+from .settings import LONGEST_SETTING
 from .store import Store
 from .tasks import TaskRegistry
 
@@ -60,9 +61,6 @@ def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
 # Worker timings are seconds to hours. A bound keeps the clock arithmetic and
 # thread waits they feed from overflowing (``now + lease`` past the year 9999
 # would fail every claim of a worker that otherwise looks healthy).
-LONGEST_SETTING = timedelta(days=1)
-
-
 def _at_most_a_day(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if seconds > LONGEST_SETTING.total_seconds():

@@ -1184,6 +1184,71 @@ def test_connection_killed_mid_offer_raises_store_error_and_writes_nothing(
     assert store.offer_event("e1", "go", {"x": 2}, at(2)) is True
 
 
+def test_a_password_in_the_query_is_redacted_too() -> None:
+    s = PostgresStore(
+        "postgresql://postgres@127.0.0.1:1/test?password=s3cret-pw", connect_timeout=2
+    )
+    with pytest.raises(StoreError) as info:
+        s.get("x")
+    assert "127.0.0.1:1/test?password=***" in str(info.value)
+    assert "s3cret-pw" not in str(info.value)
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("bogus=1", 'invalid URI query parameter: "bogus"'),
+        ("connect_timeout=soon", "connect_timeout must be a number of seconds, got 'soon'"),
+        ("connect_timeout=0", "connect_timeout must be positive, got 0.0"),
+        ("connect_timeout=1e9", "connect_timeout must be at most 86400 s (a day)"),
+    ],
+)
+def test_a_bad_url_parameter_raises_store_error_naming_it(query: str, says: str) -> None:
+    # Before, libpq's ProgrammingError escaped, or the bad timeout was ignored.
+    url = f"postgresql://ann:s3cret@127.0.0.1:1/test?password=s3cret&{query}"
+    with pytest.raises(StoreError) as info:
+        connect(url)
+    message = str(info.value)
+    assert message.startswith("bad PostgreSQL URL postgresql://ann:***@127.0.0.1:1/test?")
+    assert says in message and "s3cret" not in message
+
+
+def test_the_urls_connect_timeout_is_used_unless_given(url: str) -> None:
+    def timeout(s: PostgresStore) -> str:
+        return str(psycopg.conninfo.conninfo_to_dict(s._conninfo)["connect_timeout"])
+
+    sep = "&" if "?" in url else "?"
+    assert timeout(PostgresStore(f"{url}{sep}connect_timeout=3&schema=x")) == "3"
+    assert timeout(PostgresStore(f"{url}{sep}connect_timeout=3", connect_timeout=5)) == "5"
+    assert timeout(PostgresStore(url)) == "10"
+    s = PostgresStore(f"{url}{sep}connect_timeout=3")
+    s.migrate()  # and it still connects
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"min_size": -1}, "min_size must be at least 0, got -1"),
+        ({"max_size": 0}, "max_size must be at least 1, got 0"),
+        ({"min_size": 5, "max_size": 2}, "max_size must be at least 5, got 2"),
+        ({"max_size": 2.5}, "max_size must be a whole number, got 2.5"),
+        ({"pool_timeout": float("nan")}, "pool_timeout must be finite, got nan"),
+        ({"pool_timeout": 0}, "pool_timeout must be positive, got 0"),
+        ({"connect_timeout": -1}, "connect_timeout must be positive, got -1"),
+        ({"connect_timeout": float("inf")}, "connect_timeout must be finite, got inf"),
+    ],
+)
+def test_bad_pool_settings_are_refused_when_the_store_is_made(
+    options: dict[str, Any], says: str
+) -> None:
+    # psycopg_pool would refuse some only in the first operation, in a worker.
+    with pytest.raises(ValueError) as info:
+        PostgresStore("postgresql://postgres@127.0.0.1:1/test", **options)
+    assert str(info.value) == says
+
+
 def test_unreachable_server_raises_store_error_with_the_password_redacted() -> None:
     url = "postgresql://postgres:s3cret-pw@127.0.0.1:1/test"
     s = PostgresStore(url, connect_timeout=2)

@@ -107,6 +107,30 @@ def test_synchronous_is_configurable_on_every_thread(path: str, mode: str, level
 def test_bad_synchronous_is_rejected(path: str) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         SqliteStore(path, synchronous="SOMETIMES")
+    with pytest.raises(ValueError, match="synchronous must be one of"):
+        SqliteStore(path, synchronous=2)  # type: ignore[arg-type]
+    assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (-1, "busy_timeout must be at least 0, got -1"),
+        (float("nan"), "busy_timeout must be finite, got nan"),
+        (float("inf"), "busy_timeout must be finite, got inf"),
+        # Past 2**31 ms SQLite's int would wrap; a day is far past any need.
+        (3e6, "busy_timeout must be at most 86400 s (a day), got 3000000.0"),
+        ("5", "busy_timeout must be a number of seconds, got '5'"),
+        (True, "busy_timeout must be a number of seconds, got True"),
+    ],
+)
+def test_bad_busy_timeout_is_rejected_before_the_file_is_touched(
+    path: str, value: Any, says: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        SqliteStore(path, busy_timeout=value)
+    assert str(info.value) == says
+    assert not os.path.exists(path)
 
 
 def test_unopenable_path_raises_store_error_naming_it(tmp_path: Path) -> None:
@@ -196,10 +220,56 @@ def test_memory_url_is_one_database_shared_by_threads() -> None:
     s.close()
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/x.db", "sqlite:x.db"])
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite://", "sqlite:///", "sqlite://host/x.db", "sqlite:x.db", "sqlite:///?synchronous=OFF"],
+)
 def test_bad_urls_are_rejected(url: str) -> None:
     with pytest.raises(StoreError, match="SQLite URL"):
         SqliteStore.from_url(url)
+
+
+def test_url_parameters_set_synchronous_and_busy_timeout(tmp_path: Path) -> None:
+    # The only way to reach a `zart worker --db URL` or ZART_DATABASE_URL.
+    s = connect(f"sqlite:///{tmp_path / 'q.db'}?synchronous=normal&busy_timeout=2.5")
+    assert isinstance(s, SqliteStore) and s.path == str(tmp_path / "q.db")
+    conn = s._conn()
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
+    s.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.db"]
+
+
+def test_options_given_to_connect_override_the_url(tmp_path: Path) -> None:
+    s = connect(f"sqlite:///{tmp_path / 'q.db'}?synchronous=OFF", synchronous="EXTRA")
+    assert s._conn().execute("PRAGMA synchronous").fetchone()[0] == 3  # type: ignore[attr-defined]
+    s.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("mode=ro", "unknown parameter 'mode' (it takes synchronous and busy_timeout)"),
+        ("password=s3cret", "unknown parameter 'password'"),
+        ("synchronous=SOMETIMES", "synchronous must be one of"),
+        ("synchronous=OFF&synchronous=FULL", "synchronous is given twice"),
+        ("busy_timeout=soon", "busy_timeout must be a number of seconds, got 'soon'"),
+        ("busy_timeout=-2", "busy_timeout must be at least 0, got -2.0"),
+        ("busy_timeout=nan", "busy_timeout must be finite, got nan"),
+        ("junk", "bad query field: 'junk'"),
+    ],
+)
+def test_bad_url_parameters_are_refused_naming_them_and_no_file_is_made(
+    tmp_path: Path, query: str, says: str
+) -> None:
+    # Before, everything after "?" became part of the file name.
+    url = f"sqlite:///{tmp_path / 'q.db'}?{query}"
+    with pytest.raises(StoreError) as info:
+        connect(url)
+    message = str(info.value)
+    assert message.startswith("bad SQLite URL") and says in message
+    assert "s3cret" not in message
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- datetimes ----------------------------------------------------------

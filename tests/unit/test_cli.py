@@ -102,6 +102,20 @@ def test_unknown_scheme_names_the_url_without_its_password(
     assert "mysqlx://ann:***@db.example/app" in err and "s3cret" not in err
 
 
+def test_store_settings_in_the_url_reach_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("ZART_DATABASE_URL", f"{db}?synchronous=bogus")
+    assert cli_main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert "bad SQLite URL" in err and "synchronous must be one of" in err
+    assert list(tmp_path.iterdir()) == []  # no file named after the query
+    monkeypatch.setenv("ZART_DATABASE_URL", f"{db}?synchronous=NORMAL&busy_timeout=1")
+    assert cli_main(["migrate"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir())[0] == "w.db"
+
+
 def test_postgres_without_psycopg_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,0 +1,41 @@
+"""Checks for the numbers users configure: seconds and counts.
+
+A setting is checked where it is given, so that a bad one fails with its
+name, not later inside a thread, a pool or a C call that cannot say which.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+# No timing setting needs more: leases are renewed by heartbeats, waits are
+# retried. It also keeps ``now + setting`` far from datetime's end, and
+# milliseconds within the 32-bit ints that SQLite's busy timeout takes.
+LONGEST_SETTING = timedelta(days=1)
+
+
+def seconds(what: str, value: object, *, zero: bool = False) -> float:
+    """``value`` as seconds: a real number, finite, above zero (or at zero
+    when ``zero``) and at most a day. Raises ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    if seconds < 0 or (seconds == 0 and not zero):
+        least = "at least 0" if zero else "positive"
+        raise ValueError(f"{what} must be {least}, got {value!r}")
+    longest = LONGEST_SETTING.total_seconds()
+    if seconds > longest:
+        raise ValueError(f"{what} must be at most {longest:g} s (a day), got {value!r}")
+    return seconds
+
+
+def count(what: str, value: object, *, least: int) -> int:
+    """``value`` as a whole number of at least ``least``; ValueError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    if value < least:
+        raise ValueError(f"{what} must be at least {least}, got {value!r}")
+    return value
