@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list executions", parents=[common])
     listing.add_argument("--status")
     listing.add_argument("--task")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_positive_int, default=50)
     listing.set_defaults(fn=cmd_list)
 
     event = sub.add_parser("event", help="offer an event to an execution", parents=[common])

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from . import records as r
+from . import settings
 from .clock import utcnow
 from .commands import check_storable
 from .errors import (
@@ -99,8 +100,8 @@ class Client:
         if isinstance(task, str):
             check_storable("task name", task)
         _check_id(parent_id, "parent_id")
-        if limit < 1 or offset < 0:
-            raise ValueError(f"limit must be >= 1 and offset >= 0, got {limit} and {offset}")
+        settings.count("limit", limit, least=1)
+        settings.count("offset", offset, least=0)
         return self.store.list(
             status=status, task=task, limit=limit, offset=offset, parent_id=parent_id
         )
@@ -119,7 +120,8 @@ class Client:
         when ``timeout`` seconds pass first.
         """
         _check_id(execution_id)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        wait = settings.wait_seconds("timeout", timeout)
+        deadline = None if wait is None else time.monotonic() + wait
         while True:
             record = self.store.get(execution_id)
             if record.is_final:
@@ -157,9 +159,10 @@ class Client:
         blocks the thread until it is due; events from other threads or
         processes wake it.
         """
+        wait = settings.wait_seconds("timeout", timeout)
         eid = self.schedule(task, data, execution_id=execution_id)
         host = Host(self.store, self.registry, clock=self.clock)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if wait is None else time.monotonic() + wait
         while True:
             ran = host.tick(limit=16, under=eid)
             record = self.store.get(eid)

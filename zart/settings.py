@@ -32,10 +32,26 @@ def seconds(what: str, value: object, *, zero: bool = False) -> float:
     return seconds
 
 
+# The widest integer a store's columns and LIMIT/OFFSET take.
+MOST = 2**63 - 1
+
+
 def count(what: str, value: object, *, least: int) -> int:
-    """``value`` as a whole number of at least ``least``; ValueError naming ``what``."""
+    """``value`` as a whole number from ``least`` to ``MOST``; ValueError naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{what} must be a whole number, got {value!r}")
     if value < least:
         raise ValueError(f"{what} must be at least {least}, got {value!r}")
+    if value > MOST:
+        raise ValueError(f"{what} must be at most 2**63 - 1, got {value!r}")
     return value
+
+
+def wait_seconds(what: str, value: object) -> float | None:
+    """A caller's wait: None (as long as it takes) or seconds >= 0, where
+    inf means None. NaN would never compare past a deadline: refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"{what} must be None or a number of seconds >= 0, got {value!r}")
+    return None if value == math.inf else float(value)

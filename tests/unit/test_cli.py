@@ -94,6 +94,17 @@ def test_worker_refuses_bad_settings_naming_the_flag(
     assert _status(db, "e1") == "pending"  # nothing ran, nothing was touched
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "lots"])
+def test_list_refuses_a_bad_limit_naming_the_flag(
+    db: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["--db", db, "migrate"]) == 0
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["--db", db, "list", f"--limit={value}"])
+    assert exit_.value.code == 2
+    assert f"argument --limit: must be a positive integer, got {value!r}" in capsys.readouterr().err
+
+
 def test_unknown_scheme_names_the_url_without_its_password(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

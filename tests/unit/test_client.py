@@ -1,6 +1,7 @@
 """zart.Client on a MemoryStore: scheduling, results, listing, cancelling,
 events, and Client.run driving a workflow inline."""
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -224,6 +225,25 @@ def test_result_times_out(client: zart.Client) -> None:
     assert info.value.status == "waiting"
 
 
+@pytest.mark.parametrize("bad", [float("nan"), -1, "5", True])
+def test_result_and_run_refuse_a_bad_timeout(client: zart.Client, bad: Any) -> None:
+    # A NaN timeout used to make result() wait forever: no deadline ever passed.
+    eid = client.schedule("waits")
+    with pytest.raises(ValueError, match=r"timeout must be None or a number of seconds >= 0"):
+        client.result(eid, timeout=bad)
+    with pytest.raises(ValueError, match=r"timeout must be None or a number of seconds >= 0"):
+        client.run("waits", execution_id="never", timeout=bad)
+    assert [r.id for r in client.list()] == [eid]  # run refused before it scheduled
+
+
+def test_an_infinite_timeout_waits_as_none_does(client: zart.Client) -> None:
+    eid = client.schedule("waits")
+    drive(client, eid)
+    client.offer_event(eid, "go", "now")
+    drive(client, eid)
+    assert client.result(eid, timeout=float("inf")) == "now"
+
+
 def test_result_of_unknown_execution(client: zart.Client) -> None:
     with pytest.raises(zart.ExecutionNotFound) as info:
         client.result("ghost", timeout=0)
@@ -289,9 +309,21 @@ def test_list_refuses_an_unknown_status(client: zart.Client, bad: str) -> None:
         client.list(status=bad)
 
 
-@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (-1, 0), (10, -1)])
-def test_list_refuses_bad_paging(client: zart.Client, limit: int, offset: int) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("limit", "offset", "says"),
+    [
+        (0, 0, "limit must be at least 1, got 0"),
+        (-1, 0, "limit must be at least 1, got -1"),
+        (10, -1, "offset must be at least 0, got -1"),
+        (2.5, 0, "limit must be a whole number, got 2.5"),
+        ("5", 0, "limit must be a whole number, got '5'"),
+        # Past 64 bits SQLite and PostgreSQL refused it from deep in the store.
+        (10**20, 0, "limit must be at most 2**63 - 1, got 100000000000000000000"),
+        (10, 2**63, "offset must be at most 2**63 - 1"),
+    ],
+)
+def test_list_refuses_bad_paging(client: zart.Client, limit: Any, offset: Any, says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
         client.list(limit=limit, offset=offset)
 
 
