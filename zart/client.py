@@ -32,12 +32,17 @@ def check_status(status: str | None) -> None:
         raise ValueError(f"unknown status {status!r}; expected one of {', '.join(r.STATUSES)}")
 
 
-def _check_id(execution_id: str | None, what: str = "execution_id") -> None:
+def _check_id(
+    execution_id: str | None, what: str = "execution_id", *, optional: bool = False
+) -> None:
     # No stored id holds a NUL or a surrogate (PostgreSQL cannot store
-    # either), so asking for one is a mistake on every store alike, not an
-    # unknown execution.
-    if isinstance(execution_id, str):
-        check_storable(what, execution_id)
+    # either), or is anything but a non-empty string: asking for one is a
+    # mistake on every store alike, not an unknown execution.
+    if optional and execution_id is None:
+        return
+    if not isinstance(execution_id, str) or not execution_id:
+        raise ValueError(f"{what} must be a non-empty string, got {execution_id!r}")
+    check_storable(what, execution_id)
 
 
 class Client:
@@ -64,9 +69,7 @@ class Client:
         what = f"input of task {name!r}"
         document = to_json(data, what)
         from_json(document, handler.input_type(), what)  # refuse bad input now, not in a worker
-        if execution_id is not None and (not isinstance(execution_id, str) or not execution_id):
-            raise ValueError(f"execution_id must be a non-empty string, got {execution_id!r}")
-        _check_id(execution_id)
+        _check_id(execution_id, optional=True)
         eid = execution_id or uuid.uuid4().hex
         self.store.create(NewExecution(id=eid, task_name=name, input=document), self.clock())
         return eid
@@ -99,7 +102,7 @@ class Client:
         check_status(status)
         if isinstance(task, str):
             check_storable("task name", task)
-        _check_id(parent_id, "parent_id")
+        _check_id(parent_id, "parent_id", optional=True)
         settings.count("limit", limit, least=1)
         settings.count("offset", offset, least=0)
         return self.store.list(

@@ -669,3 +669,29 @@ def test_cli_refuses_it_in_names_and_ids(
         assert re.search(bad.name_message, err)
     assert cli_main(["--db", cli_db, "list"]) == 0
     assert capsys.readouterr().out.count("\tt\t") == 1  # only the first schedule
+
+
+@pytest.mark.parametrize("bad_id", [None, "", 5])
+def test_the_client_refuses_an_id_that_is_no_string(bad_id: Any) -> None:
+    # These used to reach the store, which answered "no execution with id None".
+    client = zart.Client(MemoryStore(), zart.TaskRegistry([ok_wf]))
+    eid = client.schedule(ok_wf)
+    calls = [
+        lambda: client.offer_event(bad_id, "ev"),
+        lambda: client.get(bad_id),
+        lambda: client.history(bad_id),
+        lambda: client.cancel(bad_id),
+        lambda: client.result(bad_id, timeout=0),
+    ]
+    for call in calls:
+        with pytest.raises(
+            ValueError, match=f"execution_id must be a non-empty string, got {bad_id!r}"
+        ):
+            call()
+    if bad_id is not None:  # None is a fresh id there
+        with pytest.raises(ValueError, match="execution_id must be a non-empty string"):
+            client.schedule(ok_wf, execution_id=bad_id)
+        with pytest.raises(ValueError, match="parent_id must be a non-empty string"):
+            client.list(parent_id=bad_id)
+    assert [rec.id for rec in client.list()] == [eid]
+    assert client.get(eid).status == "pending"
