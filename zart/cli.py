@@ -45,7 +45,13 @@ def load_registry(spec: str | None) -> TaskRegistry:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ZartError(f"--app {spec!r}: cannot import {module_name!r}: {exc}") from None
-    value = getattr(module, attr or "registry", None)
+    name = attr or "registry"
+    if not hasattr(module, name):
+        raise ZartError(
+            f"--app {spec!r}: module {module_name!r} has no attribute {name!r}"
+            + ("" if attr else " (name the registry: --app MODULE:ATTR)")
+        )
+    value = getattr(module, name)
     if isinstance(value, TaskRegistry):
         return value
     if isinstance(value, (list, tuple)) and all(isinstance(h, TaskHandler) for h in value):

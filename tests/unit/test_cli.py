@@ -140,3 +140,28 @@ def test_postgres_without_psycopg_says_what_to_install(
     err = capsys.readouterr().err
     assert "postgresql://ann:***@db.example/app" in err and "s3cret" not in err
     assert "zart-durable[postgres]" in err
+
+
+@pytest.mark.parametrize(
+    ("app", "says"),
+    [
+        ("no_such_module_zart", "cannot import 'no_such_module_zart'"),
+        (f"{APP}:missing", f"module '{APP}' has no attribute 'missing'"),
+        (
+            "json",
+            "module 'json' has no attribute 'registry' (name the registry: --app MODULE:ATTR)",
+        ),
+        (
+            "json:dumps",
+            "json.dumps must be a TaskRegistry or a list of task handlers, got function",
+        ),
+    ],
+)
+def test_worker_refuses_an_app_that_is_no_registry_saying_why(
+    db: str, app: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["--db", db, "migrate"]) == 0
+    assert cli_main(["--db", db, "schedule", "cli-double", "--data", "1", "--id", "e1"]) == 0
+    assert cli_main(["--db", db, "worker", "--app", app, "--until-idle"]) == 2
+    assert f"--app {app!r}: {says}" in capsys.readouterr().err
+    assert _status(db, "e1") == "pending"
