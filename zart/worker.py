@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from . import settings
 from .clock import utcnow
 from .host import Clock, Host
 from .records import Claimed, Lease
@@ -48,9 +49,20 @@ def _shutdown_timeout(value: Any) -> timedelta:
     return to_timedelta(value, "WorkerConfig.shutdown_timeout")
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | timedelta)
+
+
+def _whole(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:  # None is refused by _positive, or means "concurrency"
+        settings.count(f"WorkerConfig.{attribute.name}", value, least=1)
+
+
 def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None and attribute.name != "batch_size":  # batch_size None: concurrency
         raise ValueError(f"WorkerConfig.{attribute.name} must be set, got None")
+    if value is not None and (isinstance(value, bool) or not _is_number(value)):
+        raise ValueError(f"WorkerConfig.{attribute.name} must be a number, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"WorkerConfig.{attribute.name} must be finite, got {value}")
     if value is not None and value <= (timedelta(0) if isinstance(value, timedelta) else 0):
@@ -72,7 +84,7 @@ def _at_most_a_day(_: object, attribute: attrs.Attribute[Any], value: Any) -> No
 
 @attrs.frozen(kw_only=True)
 class WorkerConfig:
-    concurrency: int = attrs.field(default=4, validator=_positive)
+    concurrency: int = attrs.field(default=4, validator=[_positive, _whole])
     poll_interval: float = attrs.field(default=1.0, validator=[_positive, _at_most_a_day])
     lease: timedelta = attrs.field(
         default=timedelta(seconds=30), converter=_lease, validator=[_positive, _at_most_a_day]
@@ -85,7 +97,7 @@ class WorkerConfig:
     shutdown_timeout: timedelta = attrs.field(
         default=timedelta(seconds=30), converter=_shutdown_timeout, validator=_at_most_a_day
     )
-    batch_size: int | None = attrs.field(default=None, validator=_positive)
+    batch_size: int | None = attrs.field(default=None, validator=[_positive, _whole])
 
     @property
     def claim_batch(self) -> int:

@@ -207,6 +207,13 @@ def test_thread_worker_runs_async_steps() -> None:
         ("poll_interval", 86_401.0),
         ("heartbeat_interval", timedelta(days=2)),
         ("shutdown_timeout", 1e13),
+        # Counts are whole numbers; timings are numbers (bool is neither).
+        ("concurrency", 2.5),
+        ("concurrency", True),
+        ("concurrency", "4"),
+        ("batch_size", 0.5),
+        ("poll_interval", "1"),
+        ("poll_interval", True),
     ],
 )
 def test_worker_config_refuses_non_positive_settings(field: str, value: Any) -> None:
