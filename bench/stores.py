@@ -90,11 +90,12 @@ class Sizes:
     workflows: int  # (c)
     latency_samples: int  # (d)
     fanout: int  # (e)
+    fanout_reps: int
     resume_steps: int  # (f)
 
 
-FULL = Sizes(1000, 5, 500, 3, 1000, 5, 2000, 100, 1000, 10_000)
-QUICK = Sizes(200, 3, 60, 2, 200, 1, 200, 12, 200, 1000)
+FULL = Sizes(1000, 5, 500, 3, 1000, 5, 2000, 100, 1000, 3, 10_000)
+QUICK = Sizes(200, 3, 60, 2, 200, 1, 200, 12, 200, 1, 1000)
 
 
 # -- helpers ----------------------------------------------------------------------
@@ -1035,45 +1036,69 @@ def section_fanout(cx: Context) -> None:
 
     config = zart.WorkerConfig(concurrency=8, poll_interval=0.5)
 
-    app.fanout_entries = 0
-    worker = zart.Worker(instrumented(), app.registry, config)
-    cpu = time.process_time(), cx.db.server_cpu()
-    start = time.perf_counter()
-    parent = cx.client.schedule(app.fanout, n)
-    worker.run_until_idle()
-    fan_time = time.perf_counter() - start
-    fan_cpu = _cpu_since(cx, cpu)
-    record = cx.store.get(parent)
-    assert record.status == "completed" and record.output == n, record
-    entries = app.fanout_entries
-    fan_commits, commits[:] = list(commits), []
+    def fan_out() -> tuple[float, str, str, int, list[tuple[float, float, str, str]], int]:
+        app.fanout_entries = 0
+        worker = zart.Worker(instrumented(), app.registry, config)
+        cpu = time.process_time(), cx.db.server_cpu()
+        start = time.perf_counter()
+        parent = cx.client.schedule(app.fanout, n)
+        worker.run_until_idle()
+        took = time.perf_counter() - start
+        used = _cpu_since(cx, cpu)
+        record = cx.store.get(parent)
+        assert record.status == "completed" and record.output == n, record
+        taken, commits[:] = list(commits), []
+        return took, used, parent, app.fanout_entries, taken, claims[parent]
 
-    start = time.perf_counter()
-    ids = create_many(cx.store, cx.client, app.one, [None] * n)
-    created = time.perf_counter() - start
-    worker = zart.Worker(instrumented(), app.registry, config)
-    cpu = time.process_time(), cx.db.server_cpu()
-    start0 = time.perf_counter()
-    worker.run_until_idle()
-    solo_time = time.perf_counter() - start0
-    solo_cpu = _cpu_since(cx, cpu)
-    done = sum(cx.store.get(eid).status == "completed" for eid in ids)
-    assert done == n, f"{n - done} independent executions did not complete"
-    solo_commits = list(commits)
+    def independent() -> tuple[float, str, float, list[tuple[float, float, str, str]]]:
+        start = time.perf_counter()
+        ids = create_many(cx.store, cx.client, app.one, [None] * n)
+        created = time.perf_counter() - start
+        worker = zart.Worker(instrumented(), app.registry, config)
+        cpu = time.process_time(), cx.db.server_cpu()
+        start = time.perf_counter()
+        worker.run_until_idle()
+        took = time.perf_counter() - start
+        used = _cpu_since(cx, cpu)
+        done = sum(cx.store.get(eid).status == "completed" for eid in ids)
+        assert done == n, f"{n - done} independent executions did not complete"
+        taken, commits[:] = list(commits), []
+        return took, used, created, taken
 
-    ratio = fan_time / solo_time
+    # Alternating runs, each pair in the same state of the tables and caches
+    # (the first run on a fresh schema pays its warm-up): the median pair.
+    pairs = []
+    for _ in range(s.fanout_reps):
+        fan = fan_out()
+        pairs.append((fan, independent()))
+    ratios = [fan[0] / solo[0] for fan, solo in pairs]
+    # The figures below come from the pair whose ratio is the median.
+    fan, solo = pairs[ratios.index(median(ratios))] if len(ratios) % 2 else pairs[-1]
+    fan_time, fan_cpu, parent, entries, fan_commits, _ = fan
+    solo_time, solo_cpu, created, solo_commits = solo
+    parent_claims = [fan[5] for fan, _ in pairs]
+    ratio = median(ratios)
     cx.report.row(
-        f"(e) fan-out: 1 parent + {n} step children, in-process Worker x 8",
+        f"(e) fan-out: 1 parent + {n} step children, in-process Worker x 8"
+        + (f" (median of {len(ratios)})" if len(ratios) > 1 else ""),
         f"{fmt_ms(fan_time)} vs {fmt_ms(solo_time)} for {n} independent",
         f"{ratio:.2f}x (<= 1.5x)",
         verdict(ratio <= 1.5),
     )
-    resumed = claims[parent] - 1
+    if len(ratios) > 1:
+        cx.report.note(
+            "(e) per pair, fan-out then independent: "
+            + ", ".join(
+                f"{fmt_ms(fan[0])} vs {fmt_ms(solo[0])} = {fan[0] / solo[0]:.2f}x"
+                for fan, solo in pairs
+            )
+        )
+    resumed = [count - 1 for count in parent_claims]
     cx.report.row(
         "(e) parent resumed once (claims of the parent - 1)",
-        f"{resumed} resume(s), {claims[parent]} claims",
+        ", ".join(f"{r} resume(s)" for r in resumed) + f" in {len(resumed)} fan-out(s)",
         "== 1",
-        "PASS" if resumed == 1 else "FAIL",
+        "PASS" if set(resumed) == {1} else "FAIL",
     )
     cx.report.note(
         f"(e) parent body entered {entries}x (first run, resume, and replays that rebuilt "
