@@ -31,7 +31,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
-import math
 import select
 import threading
 import time
@@ -669,18 +668,9 @@ def _url_seconds(url: str, base: str, name: str, default: float) -> float:
     if text is None:
         return default
     try:
-        number = float(text)
-    except ValueError:
-        number = math.nan  # refused below, as a timeout that is no number
-    try:
-        return settings.seconds(name, number)
+        return settings.parse_seconds(name, str(text))
     except ValueError as exc:
-        reason = (
-            str(exc)
-            if math.isfinite(number)
-            else f"{name} must be a number of seconds, got {text!r}"
-        )
-        raise StoreError(f"bad PostgreSQL URL {redact(url)}: {reason}") from None
+        raise StoreError(f"bad PostgreSQL URL {redact(url)}: {exc}") from None
 
 
 def _conninfo(url: str, connect_timeout: float, application_name: str | None) -> str:

@@ -568,9 +568,8 @@ def commit_params(
     """The statement for a commit's records and its parameters. Not
     ``finish``: COMMIT_STEP or COMMIT_STEP_FIRST (one record, no state),
     COMMIT_ONE (one record and state) or COMMIT. ``finish``: COMMIT_FINISH,
-    _ONE or _FIRST (several records, one, or one first write), whose
-    ``_CHILD`` twin takes the same parameters. The last write of a name
-    wins, at the position of the first, as in memory."""
+    _ONE or _FIRST (several records, one, or one first write). The last
+    write of a name wins, at the position of the first, as in memory."""
     records = commit.records
     writes = records if len(records) == 1 else list({w.name: w for w in records}.values())
     params: dict[str, Any] = {"id": lease.execution_id, "token": lease.token, "now": now}

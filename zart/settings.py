@@ -32,6 +32,15 @@ def seconds(what: str, value: object, *, zero: bool = False) -> float:
     return seconds
 
 
+def parse_seconds(what: str, text: str, *, zero: bool = False) -> float:
+    """``seconds`` for a setting given as text (a URL parameter)."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{what} must be a number of seconds, got {text!r}") from None
+    return seconds(what, number, zero=zero)
+
+
 # The widest integer a store's columns and LIMIT/OFFSET take.
 MOST = 2**63 - 1
 

@@ -308,12 +308,7 @@ class SqliteStore:
                 given[key] = value
             if "busy_timeout" in given:
                 text = given["busy_timeout"]
-                try:
-                    given["busy_timeout"] = float(text)
-                except ValueError:
-                    raise ValueError(
-                        f"busy_timeout must be a number of seconds, got {text!r}"
-                    ) from None
+                given["busy_timeout"] = settings.parse_seconds("busy_timeout", text, zero=True)
             # The URL's values are checked here, so that the error names the URL.
             cls._settings(**given)
         except ValueError as exc:

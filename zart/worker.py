@@ -12,7 +12,6 @@ is left so another worker takes it at once.
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import threading
 import uuid
@@ -28,7 +27,6 @@ from .clock import utcnow
 from .host import Clock, Host
 from .records import Claimed, Lease
 from .retry import to_timedelta
-from .settings import LONGEST_SETTING
 from .store import Store
 from .tasks import TaskRegistry
 
@@ -49,55 +47,35 @@ def _shutdown_timeout(value: Any) -> timedelta:
     return to_timedelta(value, "WorkerConfig.shutdown_timeout")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float | timedelta)
+def _count(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None and attribute.name == "batch_size":
+        return  # None: a batch of ``concurrency``
+    settings.count(f"WorkerConfig.{attribute.name}", value, least=1)
 
 
-def _whole(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None:  # None is refused by _positive, or means "concurrency"
-        settings.count(f"WorkerConfig.{attribute.name}", value, least=1)
-
-
-def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None and attribute.name != "batch_size":  # batch_size None: concurrency
-        raise ValueError(f"WorkerConfig.{attribute.name} must be set, got None")
-    if value is not None and (isinstance(value, bool) or not _is_number(value)):
-        raise ValueError(f"WorkerConfig.{attribute.name} must be a number, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"WorkerConfig.{attribute.name} must be finite, got {value}")
-    if value is not None and value <= (timedelta(0) if isinstance(value, timedelta) else 0):
-        shown = f"{value.total_seconds():g} s" if isinstance(value, timedelta) else repr(value)
-        raise ValueError(f"WorkerConfig.{attribute.name} must be positive, got {shown}")
-
-
-# Worker timings are seconds to hours. A bound keeps the clock arithmetic and
-# thread waits they feed from overflowing (``now + lease`` past the year 9999
-# would fail every claim of a worker that otherwise looks healthy).
-def _at_most_a_day(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if seconds > LONGEST_SETTING.total_seconds():
-        raise ValueError(
-            f"WorkerConfig.{attribute.name} must be at most "
-            f"{LONGEST_SETTING.total_seconds():g} s (a day), got {seconds:g} s"
-        )
+# Worker timings are seconds to hours (settings.seconds bounds them at a
+# day): ``now + lease`` past the year 9999 would fail every claim of a worker
+# that otherwise looks healthy.
+def _seconds(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    given = value.total_seconds() if isinstance(value, timedelta) else value
+    zero = attribute.name == "shutdown_timeout"  # 0: do not wait
+    settings.seconds(f"WorkerConfig.{attribute.name}", given, zero=zero)
 
 
 @attrs.frozen(kw_only=True)
 class WorkerConfig:
-    concurrency: int = attrs.field(default=4, validator=[_positive, _whole])
-    poll_interval: float = attrs.field(default=1.0, validator=[_positive, _at_most_a_day])
+    concurrency: int = attrs.field(default=4, validator=_count)
+    poll_interval: float = attrs.field(default=1.0, validator=_seconds)
     lease: timedelta = attrs.field(
-        default=timedelta(seconds=30), converter=_lease, validator=[_positive, _at_most_a_day]
+        default=timedelta(seconds=30), converter=_lease, validator=_seconds
     )
     heartbeat_interval: timedelta = attrs.field(
-        default=timedelta(seconds=10),
-        converter=_heartbeat_interval,
-        validator=[_positive, _at_most_a_day],
+        default=timedelta(seconds=10), converter=_heartbeat_interval, validator=_seconds
     )
     shutdown_timeout: timedelta = attrs.field(
-        default=timedelta(seconds=30), converter=_shutdown_timeout, validator=_at_most_a_day
+        default=timedelta(seconds=30), converter=_shutdown_timeout, validator=_seconds
     )
-    batch_size: int | None = attrs.field(default=None, validator=[_positive, _whole])
+    batch_size: int | None = attrs.field(default=None, validator=_count)
 
     @property
     def claim_batch(self) -> int:
