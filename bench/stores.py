@@ -398,18 +398,18 @@ class PostgresDatabase(Database):
         with self._connect() as conn:
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table} "
-                "(id bigserial PRIMARY KEY, doc jsonb NOT NULL)"
+                "(id bigserial PRIMARY KEY, doc json NOT NULL)"
             )
         return store
 
     def _loop(self, conn: Any, commits: int) -> None:
-        from psycopg.types.json import Jsonb
+        from psycopg.types.json import Json
 
         query = f"INSERT INTO {self._table} (doc) VALUES (%s)".encode()
         for _ in range(commits):
             # Autocommit: the INSERT is its own transaction, committed (and
             # flushed, synchronous_commit permitting) before the reply.
-            conn.execute(query, (Jsonb(DOC),))
+            conn.execute(query, (Json(DOC),))
 
     def baseline(self, commits: int, durable: bool = True) -> float:
         with self._connect(durable) as conn:

@@ -16,13 +16,15 @@ one (only the rows it locks or updates are re-read).
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from psycopg import sql
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json
 
 from . import records as r
 from .records import Commit, ExecutionRecord, Lease, NewExecution, StepRecord
@@ -79,7 +81,7 @@ WITH ins AS (
     INSERT INTO {executions}
         (id, task_name, kind, status, input, parent_id, parent_step,
          created_at, updated_at, wake_at)
-    VALUES (%(id)s, %(task_name)s, %(kind)s, 'pending', %(input)s::jsonb, %(parent_id)s::text,
+    VALUES (%(id)s, %(task_name)s, %(kind)s, 'pending', %(input)s::json, %(parent_id)s::text,
             %(parent_step)s::text, %(now)s, %(now)s, %(now)s)
     ON CONFLICT (id) DO NOTHING
     RETURNING """
@@ -178,7 +180,7 @@ SELECT count(pg_notify(%(channel)s, '')) FROM u"""
 # into a hash join that reads every execution.)
 LOAD = """
 SELECT 0 AS src, NULL::text AS name, NULL::text AS kind, NULL::text AS status,
-       seq::bigint AS ord, NULL::text AS step, NULL::jsonb AS result, NULL::jsonb AS error,
+       seq::bigint AS ord, NULL::text AS step, NULL::json AS result, NULL::json AS error,
        0 AS attempts, NULL::timestamptz AS wake_at, NULL::text AS child_id,
        NULL::timestamptz AS created_at, NULL::timestamptz AS updated_at
 FROM {executions} WHERE id = %(id)s
@@ -224,7 +226,7 @@ WITH fence AS (
     FOR NO KEY UPDATE
 )"""
 _STATE = """, state AS (
-    UPDATE {executions} SET state = %(state)s::jsonb
+    UPDATE {executions} SET state = %(state)s::json
     WHERE %(has_state)s AND id = (SELECT id FROM fence)
 )"""
 _INSERT = """
@@ -234,8 +236,8 @@ _INSERT = """
 _UPSERT_MANY = (
     """, w AS (
     SELECT * FROM unnest(%(names)s::text[], %(seqs)s::int[], %(kinds)s::text[],
-                         %(statuses)s::text[], %(steps)s::text[], %(results)s::jsonb[],
-                         %(errors)s::jsonb[], %(attempts)s::int[], %(wakes)s::timestamptz[],
+                         %(statuses)s::text[], %(steps)s::text[], %(results)s::json[],
+                         %(errors)s::json[], %(attempts)s::int[], %(wakes)s::timestamptz[],
                          %(child_ids)s::text[])
         WITH ORDINALITY AS w(name, seq, kind, status, step, result, error, attempts, wake_at,
                              child_id, ord)
@@ -255,7 +257,7 @@ _INSERT_ONE = (
     + _INSERT
     + """
     SELECT f.id, %(w_name)s, %(w_seq)s, %(w_kind)s, %(w_status)s,
-           %(w_step)s::text, %(w_result)s::jsonb, %(w_error)s::jsonb, %(w_attempts)s::int,
+           %(w_step)s::text, %(w_result)s::json, %(w_error)s::json, %(w_attempts)s::int,
            %(w_wake_at)s::timestamptz, %(w_child_id)s::text, %(now)s, %(now)s
     FROM fence f@UPSERT
 )"""
@@ -308,9 +310,9 @@ _FINISH = (
     + """, fin AS (
     UPDATE {executions} e
     SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
-        output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL,
+        output = %(output)s::json, error = %(error)s::json, owner = NULL,
         record_status = %(rstatus)s,
-        state = CASE WHEN %(has_state)s THEN %(state)s::jsonb ELSE e.state END
+        state = CASE WHEN %(has_state)s THEN %(state)s::json ELSE e.state END
     FROM fence f WHERE e.id = f.id
 ), held_open AS (
     SELECT 1 FROM {executions} s, fence f
@@ -354,7 +356,7 @@ WITH ins AS (
          created_at, updated_at, wake_at)
     SELECT c.id, c.task_name, c.kind, 'pending', c.input, c.parent_id, c.parent_step,
            c.awaited, %(now)s, %(now)s, %(now)s
-    FROM unnest(%(ids)s::text[], %(task_names)s::text[], %(kinds)s::text[], %(inputs)s::jsonb[],
+    FROM unnest(%(ids)s::text[], %(task_names)s::text[], %(kinds)s::text[], %(inputs)s::json[],
                 %(parent_ids)s::text[], %(parent_steps)s::text[], %(awaiteds)s::boolean[])
         WITH ORDINALITY AS c(id, task_name, kind, input, parent_id, parent_step, awaited, ord)
     WHERE """
@@ -426,7 +428,7 @@ RETRY = """
 WITH u AS (
     UPDATE {executions}
     SET status = 'pending', wake_at = %(wake_at)s, attempt = attempt + 1,
-        error = %(error)s::jsonb, owner = NULL, updated_at = %(now)s,
+        error = %(error)s::json, owner = NULL, updated_at = %(now)s,
         -- the dropped records' names come back with seqs above any given
         seq = greatest(seq, (SELECT coalesce(max(seq), 0) FROM {records}
                              WHERE execution_id = %(id)s))
@@ -443,7 +445,7 @@ SELECT count(pg_notify(%(channel)s, '')) FROM u WHERE wake_at <= %(now)s"""
 FINISH = """
 UPDATE {executions}
 SET status = %(status)s, wake_at = NULL, waiting_for = NULL, updated_at = %(now)s,
-    output = %(output)s::jsonb, error = %(error)s::jsonb, owner = NULL,
+    output = %(output)s::json, error = %(error)s::json, owner = NULL,
     record_status = %(rstatus)s
 WHERE id = %(id)s AND status = 'running' AND token = %(token)s"""
 
@@ -493,7 +495,7 @@ LOCK_EXECUTION = "SELECT status FROM {executions} WHERE id = %(id)s FOR UPDATE"
 OFFER_EVENT = """
 WITH ins AS (
     INSERT INTO {events} (execution_id, name, payload, created_at)
-    SELECT %(id)s, %(name)s, %(payload)s::jsonb, %(now)s
+    SELECT %(id)s, %(name)s, %(payload)s::json, %(now)s
     WHERE EXISTS (SELECT 1 FROM {executions}
                   WHERE id = %(id)s AND status <> ALL(%(final)s))
     ON CONFLICT (execution_id, name) DO NOTHING
@@ -545,9 +547,13 @@ FROM tree WHERE e.id = tree.id AND e.status <> ALL(%(final)s)"""
 # -- parameters and rows ---------------------------------------------------------
 
 
-def json_param(value: Any) -> Jsonb | None:
-    """A JSON value for a jsonb parameter; None stays SQL NULL."""
-    return None if value is None else Jsonb(value)
+def json_param(value: Any) -> Json | None:
+    """A JSON document for a json parameter, written compactly (a json
+    column keeps the text as given); None stays SQL NULL."""
+    return None if value is None else Json(value, dumps=_compact)
+
+
+_compact = functools.partial(json.dumps, separators=(",", ":"))
 
 
 def new_params(new: NewExecution, awaited: bool = False) -> dict[str, Any]:

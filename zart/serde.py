@@ -26,14 +26,14 @@ from cattrs.errors import BaseValidationError
 from .errors import SerializationError
 
 _OTHER_SCALARS = (int, bool, type(None))
-# What no store keeps in a string. NUL: PostgreSQL stores it neither in TEXT
-# nor in JSONB. A surrogate code point (U+D800..U+DFFF): half of a UTF-16
-# pair, never a character, yet a Python str can hold one (os.fsdecode of
-# undecodable bytes, errors="surrogateescape"). JSON writes it as a \udXXX
-# escape; PostgreSQL refuses a lone one and fuses a high+low pair into the
-# one character they encode, so neither reads back as written. Memory and
-# SQLite would keep both; zart refuses them everywhere, so that every store
-# holds the same documents and names.
+# What no store keeps in a string. NUL: PostgreSQL's TEXT (ids, names) cannot
+# hold it, nor can jsonb, to which users' own SQL may cast a document. A
+# surrogate code point (U+D800..U+DFFF): half of a UTF-16 pair, never a
+# character, yet a Python str can hold one (os.fsdecode of undecodable bytes,
+# errors="surrogateescape"). TEXT refuses it (not UTF-8), and in a document a
+# high+low pair, written as two \udXXX escapes, reads back as the one
+# character they encode. Memory and SQLite would keep both; zart refuses them
+# everywhere, so that every store holds the same documents and names.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # json.dumps writes NUL as the six characters \u0000. Inside a JSON string

@@ -420,3 +420,48 @@ def test_json_values_round_trip(store: Any) -> None:
     assert store.get("e1").input == value
     assert store.get("e1").output == value
     assert store.load("e1").records["s"].result == value
+
+
+# Documents a JSON store could rewrite: jsonb sorts keys (shortest first) and
+# keeps numbers as numeric, so 1e16 came back as an int and -0.0 as 0.0.
+AWKWARD = {
+    "zeta": 1e16,
+    "alpha": -0.0,
+    "": [1.0, 2, 1e308, 5e-324, 1.5e-07, -1e16],
+    "b": {"yy": 2**80, "x": None, "aa": 0.1},
+}
+
+
+def _exact(doc: Any) -> Any:
+    """``doc`` with each number's type and repr (floats: sign of zero too)
+    and each object's key order: what ``==`` alone would not tell apart."""
+    if isinstance(doc, dict):
+        return [(k, _exact(v)) for k, v in doc.items()]
+    if isinstance(doc, list):
+        return [_exact(v) for v in doc]
+    return (type(doc).__name__, repr(doc))
+
+
+def test_documents_read_back_as_written(store: Any) -> None:
+    store.create(NewExecution(id="e1", task_name="t", input=AWKWARD), T0)
+    assert _exact(store.get("e1").input) == _exact(AWKWARD)
+    c = claim_one(store)
+    store.offer_event("e1", "go", AWKWARD, at(1))
+    record = step_write("s", AWKWARD)
+    failed = RecordWrite(
+        name="f", kind=r.K_STEP, status=r.R_ERROR, seq=2, attempts=1, error={"fields": AWKWARD}
+    )
+    store.commit(c.lease, Commit(records=(record, failed), state=AWKWARD), at(2))
+    log = store.load("e1")
+    assert _exact(log.records["s"].result) == _exact(AWKWARD)
+    assert _exact(log.records["f"].error) == _exact({"fields": AWKWARD})
+    assert _exact(log.events["go"]) == _exact(AWKWARD)
+    assert _exact(store.history("e1")[0].result) == _exact(AWKWARD)
+    assert _exact(store.get("e1").state) == _exact(AWKWARD)
+    store.commit(c.lease, Commit(outcome=r.Complete(output=AWKWARD)), at(3))
+    assert _exact(store.get("e1").output) == _exact(AWKWARD)
+
+    store.create(NewExecution(id="e2", task_name="t"), at(4))
+    c2 = claim_one(store, at(4))
+    store.commit(c2.lease, Commit(outcome=r.Fail(error={"fields": AWKWARD})), at(5))
+    assert _exact(store.get("e2").error) == _exact({"fields": AWKWARD})

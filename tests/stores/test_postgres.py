@@ -209,6 +209,51 @@ def test_version_3_keeps_a_parent_waiting_under_version_2_on_the_same_children(
     s.close()
 
 
+_V3_DOCUMENTS = """
+INSERT INTO {executions} (id, task_name, kind, status, input, state, created_at, updated_at,
+                          wake_at)
+VALUES ('e', 't', 'workflow', 'pending', %(input)s, %(state)s, now(), now(), now());
+INSERT INTO {records} (execution_id, name, seq, kind, status, result, created_at, updated_at)
+VALUES ('e', 's', 1, 'step', 'completed', %(result)s, now(), now());
+INSERT INTO {events} (execution_id, name, payload, created_at)
+VALUES ('e', 'go', %(payload)s, now());
+"""
+
+
+def test_version_4_reads_version_3_documents_unchanged(url: str, schema: str) -> None:
+    # Version 4 turns the jsonb columns into json: a document stored before
+    # reads back as it did (jsonb's own text of it).
+    with admin(url) as conn:
+        conn.execute(render("CREATE SCHEMA {schema}", schema, ""))
+        conn.execute(render(CREATE_VERSION_TABLE, schema, ""))
+        for version, text in migration_files("postgres")[:3]:
+            conn.execute(render(text, schema, ""))
+            conn.execute(render(RECORD_VERSION, schema, ""), {"version": version})
+        documents = {
+            "input": '{"b": [1, 2.5], "aa": null}',
+            "state": '{"k": "v"}',
+            "result": '{"x": "\\u00e9"}',
+            "payload": '[true, {"n": 1}]',
+        }
+        for statement in _V3_DOCUMENTS.split(";")[:-1]:
+            conn.execute(render(statement, schema, ""), documents)
+    s = PostgresStore(url, schema=schema)
+    s.migrate()
+    e = s.get("e")
+    assert (e.input, e.state) == ({"b": [1, 2.5], "aa": None}, {"k": "v"})
+    log = s.load("e")
+    assert log.records["s"].result == {"x": "\u00e9"} and log.events == {"go": [True, {"n": 1}]}
+    with admin(url) as conn:
+        types = conn.execute(
+            "SELECT DISTINCT data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND column_name IN "
+            "('input', 'output', 'error', 'state', 'result', 'payload')",
+            (schema,),
+        ).fetchall()
+    assert types == [("json",)]
+    s.close()
+
+
 def test_migrate_twice_is_a_no_op(url: str, store: PostgresStore) -> None:
     assert store.schema is not None
     with admin(url) as conn:

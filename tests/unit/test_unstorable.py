@@ -1,5 +1,5 @@
-"""Characters no store keeps: NUL (U+0000), which PostgreSQL stores neither
-in JSONB nor in TEXT, and the surrogate code points U+D800..U+DFFF, which a
+"""Characters no store keeps: NUL (U+0000), which PostgreSQL's TEXT and jsonb
+cannot hold, and the surrogate code points U+D800..U+DFFF, which a
 Python str can hold (``os.fsdecode`` of bytes that are not UTF-8,
 ``errors="surrogateescape"``) but which are not Unicode text: PostgreSQL
 refuses a lone one and fuses a high+low pair into the one character they
