@@ -179,7 +179,9 @@ class Client:
             self.store.wait(self._idle_wait(eid, remaining))
 
     def _idle_wait(self, eid: str, remaining: float | None) -> float:
-        wake = self.store.next_wake(self.registry.names())
+        # Only this execution's tree: run() claims nothing else, and another
+        # execution due now would make every pause zero.
+        wake = self.store.next_wake(self.registry.names(), under=eid)
         pause = 1.0 if wake is None else max(0.0, (wake - self.clock()).total_seconds())
         pause = min(pause, 1.0)
         return pause if remaining is None else min(pause, remaining)

@@ -148,7 +148,7 @@ class MemoryStore:
                 if e.wake_at is not None
                 and e.wake_at <= now
                 and (tasks is None or e.task_name in tasks)
-                and (under is None or e.id == under or e.id.startswith(under + ":"))
+                and _in_tree(e.id, under)
             ]
             due.sort(key=lambda e: (e.wake_at or now, e.created_at))
             claimed = []
@@ -371,12 +371,14 @@ class MemoryStore:
             recs = sorted(self._logs[execution_id].values(), key=lambda x: x.seq)
             return [self._step(x) for x in recs]
 
-    def next_wake(self, tasks: Collection[str] | None) -> datetime | None:
+    def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
         with self._lock:
             wakes = [
                 e.wake_at
                 for e in self._executions.values()
-                if e.wake_at is not None and (tasks is None or e.task_name in tasks)
+                if e.wake_at is not None
+                and (tasks is None or e.task_name in tasks)
+                and _in_tree(e.id, under)
             ]
             return min(wakes, default=None)
 
@@ -439,3 +441,8 @@ class MemoryStore:
             created_at=x.created_at,
             updated_at=x.updated_at,
         )
+
+
+def _in_tree(execution_id: str, root: str | None) -> bool:
+    """Whether ``execution_id`` is ``root`` or below it (any id when None)."""
+    return root is None or execution_id == root or execution_id.startswith(root + ":")

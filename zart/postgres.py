@@ -648,11 +648,12 @@ class PostgresStore:
         }
         return [q.execution_row(row) for row in self._rows("list", "LIST", params)]
 
-    def next_wake(self, tasks: Collection[str] | None) -> datetime | None:
+    def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
         if tasks is not None and not tasks:
             return None
-        query = "NEXT_WAKE" if tasks is None else "NEXT_WAKE_TASKS"
-        params = {"tasks": None if tasks is None else builtins.list(tasks)}
+        query = "NEXT_WAKE" + ("" if tasks is None else "_TASKS")
+        query += "" if under is None else "_UNDER"
+        params = {"tasks": None if tasks is None else builtins.list(tasks), "under": under}
         rows = self._rows("next_wake", query, params)
         return rows[0][0] if rows else None
 

@@ -147,7 +147,9 @@ WHERE wake_at IS NOT NULL @TASKS
 ORDER BY wake_at, created_at, row_order
 LIMIT 1"""
 NEXT_WAKE = _NEXT_WAKE.replace("@TASKS", "")
-NEXT_WAKE_TASKS = _NEXT_WAKE.replace("@TASKS", "AND task_name = ANY(%(tasks)s)")
+NEXT_WAKE_TASKS = _NEXT_WAKE.replace("@TASKS", _BY_TASK)
+NEXT_WAKE_UNDER = _NEXT_WAKE.replace("@TASKS", _UNDER)
+NEXT_WAKE_TASKS_UNDER = _NEXT_WAKE.replace("@TASKS", f"{_BY_TASK} {_UNDER}")
 
 UNKNOWN_TASKS = """
 SELECT DISTINCT task_name FROM {executions}

@@ -208,6 +208,16 @@ def _new_row(new: NewExecution, now: datetime) -> dict[str, Any]:
     return row
 
 
+def _under_filter(
+    where: str, args: tuple[Any, ...], under: str | None
+) -> tuple[str, tuple[Any, ...]]:
+    """``where`` narrowed to ``under`` and its descendants, if given."""
+    if under is None:
+        return where, args
+    # Descendant ids start with "under:", i.e. lie in [under + ":", under + ";").
+    return f"{where} AND (id = ? OR (id >= ? AND id < ?))", (*args, under, under + ":", under + ";")
+
+
 def _task_filter(tasks: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
     if tasks is None:
         return "", ()
@@ -521,11 +531,7 @@ class SqliteStore:
     ) -> list[Claimed]:
         if limit <= 0:
             return []
-        where, args = _task_filter(tasks)
-        if under is not None:
-            # Descendant ids start with "under:", i.e. lie in [under + ":", under + ";").
-            where += " AND (id = ? OR (id >= ? AND id < ?))"
-            args += (under, under + ":", under + ";")
+        where, args = _under_filter(*_task_filter(tasks), under)
         with self._tx(write=True) as conn:
             ids = [
                 row[0]
@@ -693,8 +699,9 @@ class SqliteStore:
     def history(self, execution_id: str) -> list[StepRecord]:
         return list(self.load(execution_id).records.values())
 
-    def next_wake(self, tasks: Collection[str] | None) -> datetime | None:
+    def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
         where, args = _task_filter(tasks)
+        where, args = _under_filter(where, args, under)
         with self._tx() as conn:
             (wake,) = conn.execute(
                 f"SELECT min(wake_at) FROM executions WHERE wake_at IS NOT NULL{where}", args

@@ -116,8 +116,9 @@ class Store(Protocol):
 
     def history(self, execution_id: str) -> builtins.list[StepRecord]: ...
 
-    def next_wake(self, tasks: Collection[str] | None) -> datetime | None:
-        """The earliest ``wake_at`` among claimable executions, for timed waits."""
+    def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
+        """The earliest ``wake_at`` among claimable executions, for timed
+        waits; ``under`` as for ``claim``."""
         ...
 
     def unknown_tasks(self, known: Collection[str], now: datetime) -> builtins.list[str]:

@@ -70,6 +70,17 @@ def test_claim_ignores_future_work(store: Any) -> None:
     assert store.next_wake(None) == at(10)
 
 
+def test_next_wake_under_an_execution_looks_at_its_tree_only(store: Any) -> None:
+    for eid, due in [("p", 10), ("p:c", 5), ("p:c:d", 7), ("p2", 1), ("q", 2), ("p;", 3)]:
+        store.create(NewExecution(id=eid, task_name="u" if eid == "q" else "t"), at(due))
+    assert store.next_wake(None) == at(1)
+    assert store.next_wake(None, under="p") == at(5)
+    assert store.next_wake(["t"], under="p:c") == at(5)
+    assert store.next_wake(["u"], under="p") is None
+    assert store.next_wake(None, under="q") == at(2)
+    assert store.next_wake(None, under="nope") is None
+
+
 def test_a_claim_hands_over_only_a_log_that_is_really_empty(store: Any) -> None:
     store.create(NewExecution(id="new", task_name="t"), T0)
     store.create(NewExecution(id="evented", task_name="t"), at(1))
