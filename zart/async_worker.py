@@ -12,15 +12,17 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from datetime import datetime
 from typing import Any
 
 from .decisions import Decision, RunStep
+from .errors import StoreError
 from .host import SETTLED, prepare
 from .interpreter import Interpreter
 from .records import Claimed, Commit, Lease
 from .steps import run_step_async, step_info
-from .worker import WorkerBase
+from .worker import STOP_CHECK, WorkerBase
 
 log = logging.getLogger("zart")
 
@@ -61,35 +63,64 @@ class AsyncWorker(WorkerBase):
 
     async def _loop(self, until_idle: bool) -> None:
         beat = asyncio.create_task(self._heartbeat())
+        failures, reached = 0, False  # see WorkerBase.pause_after
         try:
             while not self._stopping.is_set():
-                busy = len(self._tasks)
-                room = self.claim_room(busy)
-                claimed = await asyncio.to_thread(self.host.claim, room) if room else []
-                for item in claimed:
-                    task = asyncio.create_task(self._run_one(item))
-                    self._tasks[item.record.id] = (task, item.lease)
-                if claimed:
+                try:
+                    idle = await self._turn(until_idle)
+                except StoreError as exc:
+                    failures += 1
+                    pause = self.pause_after(exc, failures, reached, until_idle)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), pause)
                     continue
-                if busy:
-                    # Runs may all have ended while the claim was out: then
-                    # there is nothing to wait for, and the loop looks again.
-                    running = [t for t, _ in self._tasks.values()]
-                    if running:
-                        await asyncio.wait(
-                            running,
-                            timeout=self.config.poll_interval,
-                            return_when=asyncio.FIRST_COMPLETED,
-                        )
-                    continue
-                await asyncio.to_thread(self.warn_unknown)
-                if until_idle:
+                failures, reached = 0, True
+                if idle:
                     break
-                wait = await asyncio.to_thread(self.idle_wait)
-                await asyncio.to_thread(self.store.wait, wait)
         finally:
-            beat.cancel()
-            await self._drain()
+            # Set here too when the task running this loop was cancelled, so
+            # that executions claimed ahead are given back, not started.
+            self._stopping.set()
+            try:
+                await self._drain()
+            finally:
+                beat.cancel()  # only now: the drained runs kept their leases
+
+    async def _turn(self, until_idle: bool) -> bool:
+        """Claim and start what is due, or wait; True when idle and ``until_idle``."""
+        busy = len(self._tasks)
+        room = self.claim_room(busy)
+        claimed = await asyncio.to_thread(self.host.claim, room) if room else []
+        for item in claimed:
+            task = asyncio.create_task(self._run_one(item))
+            self._tasks[item.record.id] = (task, item.lease)
+        if claimed:
+            return False
+        if busy:
+            # Runs may all have ended while the claim was out: then
+            # there is nothing to wait for, and the loop looks again.
+            running = [t for t, _ in self._tasks.values()]
+            if running:
+                await asyncio.wait(
+                    running,
+                    timeout=self.config.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            return False
+        await asyncio.to_thread(self.warn_unknown)
+        if until_idle:
+            return True
+        wait = await asyncio.to_thread(self.idle_wait)
+        # In slices, as Worker._idle does: a store's wait in a thread cannot
+        # be interrupted, and stop() or a cancelled run() must not wait for it.
+        deadline = time.monotonic() + wait
+        while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            piece = min(left, STOP_CHECK)
+            started = time.monotonic()
+            await asyncio.to_thread(self.store.wait, piece)
+            if time.monotonic() - started < piece * 0.9:
+                break  # woken before its time: work may be new
+        return False
 
     async def _run_one(self, item: Claimed) -> None:
         try:
@@ -99,7 +130,9 @@ class AsyncWorker(WorkerBase):
                     return
                 await self._process(item)
         finally:
-            self._tasks.pop(item.record.id, None)
+            # Only this run's entry (see Worker._run_one).
+            if self._tasks.get(item.record.id, (None, None))[1] == item.lease:
+                del self._tasks[item.record.id]
             self.processed += 1
 
     async def _process(self, item: Claimed) -> None:
@@ -143,13 +176,24 @@ class AsyncWorker(WorkerBase):
 
     async def _heartbeat(self) -> None:
         interval = self.config.heartbeat_interval.total_seconds()
+        reported: set[Lease] = set()
         while True:
             await asyncio.sleep(interval)
-            leases = [lease for _, lease in self._tasks.values()]
-            if leases:
-                try:
-                    await asyncio.to_thread(
-                        self.store.heartbeat, leases, self.clock(), self.config.lease
+            leases = [lease for _, lease in self._tasks.values() if lease not in reported]
+            if not leases:
+                continue
+            try:
+                lost = await asyncio.to_thread(
+                    self.store.heartbeat, leases, self.clock(), self.config.lease
+                )
+            except Exception:
+                log.exception("heartbeat failed")
+                continue
+            held = {lease for _, lease in self._tasks.values()}
+            reported.intersection_update(held)
+            for lease in lost:
+                if lease in held:
+                    reported.add(lease)
+                    log.warning(
+                        "lease on %s lost; its next write will be refused", lease.execution_id
                     )
-                except Exception:
-                    log.exception("heartbeat failed")

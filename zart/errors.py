@@ -234,6 +234,18 @@ class SchemaOutdated(StoreError):
         self.expected = expected
 
 
+class SchemaNewer(StoreError):
+    """The database schema is newer than this code: upgrade zart."""
+
+    def __init__(self, where: str, found: int, expected: int) -> None:
+        super().__init__(
+            f"{where}: database schema is at version {found}, newer than this code "
+            f"knows ({expected}): upgrade zart"
+        )
+        self.found = found
+        self.expected = expected
+
+
 class EventRejected(ZartError):
     """An event was offered to an execution that can no longer receive it."""
 

@@ -20,6 +20,10 @@ from .decisions import RunStep, StepOutcome
 Overrides = Mapping[str, Callable[..., Any]]
 
 _local = threading.local()
+# What a step may raise besides an Exception, recorded as its failure: a step
+# is no place to end the process (SystemExit) or to be cancelled from within
+# (an inner task's CancelledError). KeyboardInterrupt is left to end things.
+_ALSO_FAILURES = (SystemExit, asyncio.CancelledError)
 # Results that cannot be awaitable; checking these first spares the ABC check.
 _PLAIN = frozenset({int, str, float, bool, type(None), dict, list, tuple, bytes})
 
@@ -67,7 +71,7 @@ def run_step_sync(
         return StepOutcome(value=value)
     except TimeoutError:
         return StepOutcome(timed_out=True)
-    except Exception as exc:
+    except (Exception, *_ALSO_FAILURES) as exc:
         return StepOutcome(error=exc)
     finally:
         current.reset(token)
@@ -92,7 +96,7 @@ def _call_with_timeout(
             return StepOutcome(value=future.result(timeout=min(limit, threading.TIMEOUT_MAX)))
         except concurrent.futures.TimeoutError:
             return StepOutcome(timed_out=True)
-        except Exception as exc:
+        except (Exception, *_ALSO_FAILURES) as exc:
             return StepOutcome(error=exc)
     finally:
         pool.shutdown(wait=False)
@@ -116,7 +120,12 @@ async def run_step_async(
         return StepOutcome(value=value)
     except TimeoutError:
         return StepOutcome(timed_out=True)
-    except Exception as exc:
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the worker itself is being cancelled
+        return StepOutcome(error=exc)
+    except (Exception, SystemExit) as exc:
         return StepOutcome(error=exc)
     finally:
         current.reset(token)

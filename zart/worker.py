@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ import attrs
 
 from . import settings
 from .clock import utcnow
+from .errors import SchemaNewer, SchemaOutdated, StoreError
 from .host import Clock, Host
 from .records import Claimed, Lease
 from .retry import to_timedelta
@@ -31,20 +33,38 @@ from .store import Store
 from .tasks import TaskRegistry
 
 log = logging.getLogger("zart")
+# How soon an idle worker notices stop(), and the longest pause after a
+# database error.
+STOP_CHECK = 0.5
+_MOST_BACKOFF = 30.0
+# Store errors that waiting does not cure.
+_FOR_GOOD = (SchemaOutdated, SchemaNewer)
 
 
 # One named converter per field (mypy's attrs plugin takes no closures), so
 # that a bad value is reported under its field's name.
 def _lease(value: Any) -> timedelta:
-    return to_timedelta(value, "WorkerConfig.lease")
+    return _duration(value, "lease")
 
 
 def _heartbeat_interval(value: Any) -> timedelta:
-    return to_timedelta(value, "WorkerConfig.heartbeat_interval")
+    return _duration(value, "heartbeat_interval")
 
 
 def _shutdown_timeout(value: Any) -> timedelta:
-    return to_timedelta(value, "WorkerConfig.shutdown_timeout")
+    return _duration(value, "shutdown_timeout")
+
+
+def _duration(value: Any, field: str) -> timedelta:
+    # ValueError for a value of the wrong type too, as the other fields say.
+    try:
+        return to_timedelta(value, f"WorkerConfig.{field}")
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _a_third_of_the_lease(config: WorkerConfig) -> timedelta:
+    return config.lease / 3
 
 
 def _count(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -69,13 +89,25 @@ class WorkerConfig:
     lease: timedelta = attrs.field(
         default=timedelta(seconds=30), converter=_lease, validator=_seconds
     )
+    # A third of the lease unless given: two heartbeats may fail before it ends.
     heartbeat_interval: timedelta = attrs.field(
-        default=timedelta(seconds=10), converter=_heartbeat_interval, validator=_seconds
+        default=attrs.Factory(_a_third_of_the_lease, takes_self=True),
+        converter=_heartbeat_interval,
+        validator=_seconds,
     )
     shutdown_timeout: timedelta = attrs.field(
         default=timedelta(seconds=30), converter=_shutdown_timeout, validator=_seconds
     )
     batch_size: int | None = attrs.field(default=None, validator=_count)
+
+    def __attrs_post_init__(self) -> None:
+        if self.heartbeat_interval >= self.lease:
+            # The lease would run out between heartbeats: another worker, or
+            # this one, would claim executions still running here.
+            raise ValueError(
+                f"WorkerConfig.heartbeat_interval ({self.heartbeat_interval.total_seconds():g} s) "
+                f"must be shorter than WorkerConfig.lease ({self.lease.total_seconds():g} s)"
+            )
 
     @property
     def claim_batch(self) -> int:
@@ -128,6 +160,23 @@ class WorkerBase:
             return limit
         return max(0.0, min(limit, (wake - self.clock()).total_seconds()))
 
+    def pause_after(self, exc: StoreError, failures: int, reached: bool, until_idle: bool) -> float:
+        """How long the loop waits after a store error, the ``failures``-th
+        in a row; or ``exc`` raised, to end the worker.
+
+        The database may be away for a while (restarting, locked by a backup,
+        unreachable): in-flight runs fail their own commits and their leases
+        expire, and a running worker waits and tries again rather than ending.
+        A store never reached (``reached`` False: a wrong URL), a schema of
+        another version, or a run until idle (a script, a test) reports the
+        error instead.
+        """
+        if not reached or until_idle or isinstance(exc, _FOR_GOOD):
+            raise exc
+        pause = min(self.config.poll_interval * failures, _MOST_BACKOFF)
+        log.error("worker %s: %s; trying again in %.1f s", self.worker_id, exc, pause)
+        return pause
+
     def warn_unknown(self) -> None:
         for name in self.store.unknown_tasks(self.registry.names(), self.clock()):
             if name not in self._warned:
@@ -146,6 +195,9 @@ class Worker(WorkerBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stopping = threading.Event()
+        # Set once the drain is over: in-flight runs keep their leases alive
+        # until they finish or are released, even after stop().
+        self._drained = threading.Event()
         self._lock = threading.Condition()
         self._inflight: dict[str, Lease] = {}
 
@@ -165,40 +217,79 @@ class Worker(WorkerBase):
             restore()
 
     def run_until_idle(self) -> int:
-        """Run until nothing is due and nothing is in flight; how many runs."""
+        """Run until nothing is due and nothing is in flight; how many runs.
+        SIGINT/SIGTERM stop it as they stop ``run``."""
         self._stopping.clear()
         before = self.processed
-        self._loop(until_idle=True)
+        restore = self._install_signals()
+        try:
+            self._loop(until_idle=True)
+        finally:
+            restore()
         return self.processed - before
 
     def _loop(self, until_idle: bool) -> None:
+        self._drained.clear()
         beat = threading.Thread(target=self._heartbeat, name="zart-heartbeat", daemon=True)
         beat.start()
         pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="zart-worker")
+        failures = 0
+        reached = False  # the store answered once: its errors are passing faults
         try:
             while not self._stopping.is_set():
-                busy = len(self._inflight)
-                room = self.claim_room(busy)
-                claimed = self.host.claim(room) if room else []
-                for item in claimed:
-                    with self._lock:
-                        self._inflight[item.record.id] = item.lease
-                    pool.submit(self._run_one, item)
-                if claimed:
+                try:
+                    idle = self._turn(pool, until_idle)
+                except StoreError as exc:
+                    failures += 1
+                    self._stopping.wait(self.pause_after(exc, failures, reached, until_idle))
                     continue
-                if busy:
-                    # Wait for a slot, or for a finished run to make more work due.
-                    with self._lock:
-                        if len(self._inflight) == busy:
-                            self._lock.wait(self.config.poll_interval)
-                    continue
-                self.warn_unknown()
-                if until_idle:
-                    break  # nothing ran, nothing was due: idle
-                self.store.wait(self.idle_wait())
+                failures, reached = 0, True
+                if idle:
+                    break
         finally:
             self._stopping.set()
-            self._drain(pool)
+            try:
+                self._drain(pool)
+            finally:
+                self._drained.set()
+
+    def _turn(self, pool: ThreadPoolExecutor, until_idle: bool) -> bool:
+        """Claim and start what is due, or wait; True when idle and ``until_idle``."""
+        busy = len(self._inflight)
+        room = self.claim_room(busy)
+        claimed = self.host.claim(room) if room else []
+        for item in claimed:
+            with self._lock:
+                self._inflight[item.record.id] = item.lease
+            pool.submit(self._run_one, item)
+        if claimed:
+            return False
+        if busy:
+            # Wait for a slot, or for a finished run to make more work due.
+            with self._lock:
+                if len(self._inflight) == busy:
+                    self._lock.wait(self.config.poll_interval)
+            return False
+        self.warn_unknown()
+        if until_idle:
+            return True  # nothing ran, nothing was due: idle
+        self._idle(self.idle_wait())
+        return False
+
+    def _idle(self, seconds: float) -> None:
+        """Wait for work up to ``seconds``, and notice ``stop()`` within
+        ``STOP_CHECK`` whatever the wait: a store's wait cannot be
+        interrupted, so a long one is taken in slices."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            piece = min(left, STOP_CHECK)
+            started = time.monotonic()
+            self.store.wait(piece)
+            if time.monotonic() - started < piece * 0.9:
+                return  # woken before its time: work may be new
 
     def _run_one(self, item: Claimed) -> None:
         try:
@@ -206,11 +297,15 @@ class Worker(WorkerBase):
                 self.store.release(item.lease, self.clock())
                 return
             self.host.process(item)
-        except Exception:
+        except BaseException:
+            # A thread of the pool: nothing above it would report this.
             log.exception("worker failed on %s; its lease will expire", item.record.id)
         finally:
             with self._lock:
-                self._inflight.pop(item.record.id, None)
+                # Only this run's entry: a later claim of the same execution
+                # (after this run's lease ran out) has its own.
+                if self._inflight.get(item.record.id) == item.lease:
+                    del self._inflight[item.record.id]
                 self.processed += 1
                 self._lock.notify_all()
 
@@ -226,9 +321,10 @@ class Worker(WorkerBase):
 
     def _heartbeat(self) -> None:
         interval = self.config.heartbeat_interval.total_seconds()
-        while not self._stopping.wait(interval):
+        reported: set[Lease] = set()
+        while not self._drained.wait(interval):
             with self._lock:
-                leases = list(self._inflight.values())
+                leases = [x for x in self._inflight.values() if x not in reported]
             if not leases:
                 continue
             try:
@@ -240,6 +336,8 @@ class Worker(WorkerBase):
                 # A run that finished while the heartbeat was in flight gave
                 # its lease back; only leases still held here are news.
                 lost = [x for x in lost if self._inflight.get(x.execution_id) == x]
+                reported.intersection_update(self._inflight.values())
+            reported.update(lost)
             for lease in lost:
                 log.warning("lease on %s lost; its next write will be refused", lease.execution_id)
 

@@ -214,11 +214,25 @@ def test_thread_worker_runs_async_steps() -> None:
         ("batch_size", 0.5),
         ("poll_interval", "1"),
         ("poll_interval", True),
+        # Durations of the wrong type: ValueError too, like the other fields.
+        ("lease", "5"),
+        ("heartbeat_interval", None),
+        ("shutdown_timeout", True),
+        # A lease that runs out between heartbeats (the default of 10 s is a
+        # third of the default lease, not of this one).
+        ("heartbeat_interval", 30),
     ],
 )
 def test_worker_config_refuses_non_positive_settings(field: str, value: Any) -> None:
     with pytest.raises(ValueError, match=rf"\b{field}\b"):
         zart.WorkerConfig(**{field: value})
+
+
+def test_the_heartbeat_follows_the_lease_unless_given() -> None:
+    assert zart.WorkerConfig().heartbeat_interval == timedelta(seconds=10)
+    assert zart.WorkerConfig(lease=3).heartbeat_interval == timedelta(seconds=1)
+    with pytest.raises(ValueError, match=r"heartbeat_interval \(10 s\).*lease \(5 s\)"):
+        zart.WorkerConfig(lease=5, heartbeat_interval=10)
 
 
 def test_worker_config_accepts_positive_settings() -> None:
