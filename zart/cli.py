@@ -15,12 +15,14 @@ import logging
 import math
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
+from . import settings
 from .client import Client
 from .commands import check_storable
 from .errors import ZartError
@@ -96,17 +98,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     registry = load_registry(args.app)
     if not len(registry):
         raise ZartError("zart worker needs --app MODULE[:ATTR] naming the workflows it runs")
-    store = _store(args)
+    # Before the store: a bad setting touches no database file.
     config = WorkerConfig(
         concurrency=args.concurrency,
         lease=args.lease,
-        heartbeat_interval=max(0.1, args.lease / 3),
         poll_interval=args.poll_interval,
+        shutdown_timeout=args.shutdown_timeout,
     )
+    store = _store(args)
     worker = Worker(store, registry, config)
-    logging.getLogger("zart").info(
-        "worker %s on %s: %s", worker.worker_id, redact(store.url), ", ".join(registry.names())
-    )
+    log = logging.getLogger("zart")
+    names = ", ".join(registry.names())
+    log.info("worker %s on %s: %s", worker.worker_id, redact(store.url), names)
     try:
         if args.until_idle:
             worker.run_until_idle()
@@ -114,6 +117,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
             worker.run()
     finally:
         store.close()
+    left = [t for t in threading.enumerate() if t.name.startswith("zart-worker") and t.is_alive()]
+    if left:
+        # Past the shutdown timeout their leases were given back; Python
+        # would wait for these threads at exit however long they take.
+        log.warning("exiting with %d step(s) still running past the shutdown timeout", len(left))
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
@@ -178,12 +188,24 @@ def _positive_int(text: str) -> int:
 
 
 def _positive_seconds(text: str) -> float:
+    return _seconds(text, zero=False)
+
+
+def _seconds_or_zero(text: str) -> float:
+    return _seconds(text, zero=True)
+
+
+def _seconds(text: str, zero: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+        what = "a number of seconds, 0 or more" if zero else "a positive number of seconds"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    longest = settings.LONGEST_SETTING.total_seconds()
+    if value > longest:
+        raise argparse.ArgumentTypeError(f"must be at most {longest:g} s (a day), got {text!r}")
     return value
 
 
@@ -223,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=_positive_int, default=4)
     worker.add_argument("--lease", type=_positive_seconds, default=30.0, help="lease seconds")
     worker.add_argument("--poll-interval", type=_positive_seconds, default=1.0)
+    worker.add_argument(
+        "--shutdown-timeout",
+        type=_seconds_or_zero,
+        default=30.0,
+        help="seconds in-flight steps get to finish after SIGTERM/SIGINT",
+    )
     worker.add_argument("--until-idle", action="store_true", help="exit when nothing is due")
     worker.set_defaults(fn=cmd_worker)
 
@@ -264,10 +292,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.fn(args)
+        sys.stdout.flush()  # here, where a reader gone away is caught below
         return code
     except (ZartError, ValueError) as exc:
         print(f"zart: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (zart list | head): no traceback, and no
+        # second error when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -55,6 +55,7 @@ from .errors import (
     ExecutionAlreadyExists,
     ExecutionNotFound,
     LeaseLost,
+    SchemaNewer,
     SchemaOutdated,
     StoreError,
     WriteRejected,
@@ -91,7 +92,10 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     ours = {k: v for k, v in pairs if k in _OWN_PARAMS}
     # libpq decodes %20 but not "+": quote spaces the way it reads them.
     rest = urlencode([(k, v) for k, v in pairs if k not in _OWN_PARAMS], quote_via=quote)
-    return urlunsplit(parts._replace(query=rest)), ours
+    # Not urlunsplit: it drops the "//" of a URL with no host
+    # (postgresql:///db, the local socket), which libpq then cannot read.
+    base = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else "")
+    return base + (f"#{parts.fragment}" if parts.fragment else ""), ours
 
 
 @contextmanager
@@ -175,7 +179,10 @@ class PostgresStore:
             if name.isupper() and not name.startswith("_") and isinstance(getattr(q, name), str)
         }
         scope = hashlib.blake2b(f"{self.schema or ''}\0{self.prefix}".encode(), digest_size=16)
-        self._lock_key = int.from_bytes(scope.digest()[:8], "big", signed=True)
+        # Migrations lock the schema, not the prefix: stores of two prefixes
+        # sharing a schema would both create it at once, and one would fail.
+        schema_scope = hashlib.blake2b(f"{self.schema or ''}".encode(), digest_size=8)
+        self._lock_key = int.from_bytes(schema_scope.digest(), "big", signed=True)
         self.channel = f"zart_{scope.hexdigest()[:24]}"
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Conn] | None = None
@@ -204,6 +211,9 @@ class PostgresStore:
                 conn.execute(self._q["CREATE_SCHEMA"])
             conn.execute(self._q["CREATE_VERSION_TABLE"])
             current = conn.execute(self._q["CURRENT_VERSION"]).fetchone()
+            latest = latest_version("postgres")
+            if current is not None and current[0] > latest:
+                raise SchemaNewer(f"PostgreSQL {redact(self.url)}", current[0], latest)
             for version, text in migration_files("postgres"):
                 if current is None or version > current[0]:
                     log.info("zart: applying PostgreSQL migration %04d", version)
@@ -275,10 +285,7 @@ class PostgresStore:
         if found < expected:
             raise SchemaOutdated(found, expected)
         if found > expected:
-            raise StoreError(
-                f"the schema at {redact(self.url)} is at version {found}, newer than this "
-                f"code (version {expected}): upgrade zart"
-            )
+            raise SchemaNewer(f"PostgreSQL {redact(self.url)}", found, expected)
 
     def _error(
         self, what: str, exc: BaseException, kind: type[StoreError] = StoreError

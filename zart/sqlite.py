@@ -44,6 +44,7 @@ from .errors import (
     ExecutionAlreadyExists,
     ExecutionNotFound,
     LeaseLost,
+    SchemaNewer,
     SchemaOutdated,
     StoreError,
     WriteRejected,
@@ -238,10 +239,7 @@ def _statements(script: str) -> Iterator[str]:
 
 
 def _newer(found: int, expected: int) -> StoreError:
-    return StoreError(
-        f"database schema is at version {found}, newer than this code knows ({expected}): "
-        "upgrade zart"
-    )
+    return SchemaNewer("SQLite", found, expected)
 
 
 # Bumped in a forked child, so that it opens its own connections; cheaper

@@ -24,7 +24,7 @@ from tests.pg import postgres_url_or_skip, scratch_schema
 from tests.stores.scenario import LEASE, T0, at, fan_out
 from zart import postgres_sql as q
 from zart import records as r
-from zart.errors import ExecutionNotFound, LeaseLost, SchemaOutdated, StoreError
+from zart.errors import ExecutionNotFound, LeaseLost, SchemaNewer, SchemaOutdated, StoreError
 from zart.migrations import latest_version, migration_files
 from zart.postgres import PostgresStore, split_url
 from zart.postgres_sql import CREATE_VERSION_TABLE, RECORD_VERSION, render
@@ -101,6 +101,18 @@ def test_from_url_takes_schema_and_prefix_from_the_query() -> None:
     plain = PostgresStore.from_url("postgresql://u@h/app")
     assert (plain.schema, plain.prefix) == (None, "")
     assert isinstance(connect("postgres://u@h/app?schema=s"), PostgresStore)
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("postgresql:///app", "postgresql:///app"),  # the local socket: no host
+        ("postgresql:///app?host=h&user=u&schema=s", "postgresql:///app?host=h&user=u"),
+        ("postgresql://?host=h&dbname=app&prefix=p_", "postgresql://?host=h&dbname=app"),
+    ],
+)
+def test_urls_without_a_host_keep_their_form(url: str, base: str) -> None:
+    assert split_url(url)[0] == base
 
 
 def test_channels_differ_by_schema_and_prefix() -> None:
@@ -285,6 +297,42 @@ def test_concurrent_migrate_on_a_fresh_schema(url: str, schema: str) -> None:
         s.close()
 
 
+def test_prefixes_sharing_a_new_schema_migrate_together(url: str, schema: str) -> None:
+    # Both would create the schema at once without one lock for it.
+    stores = [PostgresStore(url, schema=schema, prefix=f"p{i}_") for i in range(4)]
+    barrier = threading.Barrier(len(stores))
+
+    def migrate(s: PostgresStore) -> None:
+        barrier.wait()
+        s.migrate()
+
+    runs = [in_thread(partial(migrate, s)) for s in stores]
+    for t, _ in runs:
+        t.join(60)
+    assert [out.get("error") for _, out in runs] == [None] * len(stores)
+    for s in stores:
+        s.close()
+
+
+def test_migrate_without_a_schema_uses_the_search_path(url: str, schema: str) -> None:
+    # No ?schema=: the tables go where search_path says, and every migration
+    # (0003 drops indexes) must find them there, not in "public".
+    with admin(url) as conn:
+        conn.execute(render("CREATE SCHEMA {schema}", schema, ""))
+    joiner = "&" if "?" in url else "?"
+    s = PostgresStore(f"{url}{joiner}options=-csearch_path%3D{schema}", prefix="sp_")
+    s.migrate()
+    s.create(NewExecution(id="e1", task_name="t"), T0)
+    assert s.get("e1").status == r.PENDING
+    s.close()
+    with admin(url) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s AND tablename = 'sp_executions'",
+            (schema,),
+        ).fetchone()
+    assert found == (1,)
+
+
 def test_unmigrated_schema_raises_schema_outdated(url: str, schema: str) -> None:
     s = PostgresStore(url, schema=schema)
     with pytest.raises(SchemaOutdated) as info:
@@ -304,8 +352,10 @@ def test_older_and_newer_recorded_versions_are_refused(url: str, store: Postgres
         with pytest.raises(SchemaOutdated):
             PostgresStore(url, schema=store.schema).get("x")
         conn.execute(render(RECORD_VERSION, store.schema, ""), {"version": 999})
-        with pytest.raises(StoreError, match="newer than this code"):
+        with pytest.raises(SchemaNewer, match="newer than this code"):
             PostgresStore(url, schema=store.schema).get("x")
+        with pytest.raises(SchemaNewer, match="upgrade zart"):
+            PostgresStore(url, schema=store.schema).migrate()  # not "migrated"
 
 
 # -- values ---------------------------------------------------------------------

@@ -79,6 +79,7 @@ def test_verbose_goes_before_or_after_the_subcommand(db: str) -> None:
         ("--lease", "nan", "positive number of seconds"),
         ("--poll-interval", "0", "positive number of seconds"),
         ("--poll-interval", "soon", "positive number of seconds"),
+        ("--shutdown-timeout", "-1", "number of seconds, 0 or more"),
     ],
 )
 def test_worker_refuses_bad_settings_naming_the_flag(
@@ -92,6 +93,26 @@ def test_worker_refuses_bad_settings_naming_the_flag(
     err = capsys.readouterr().err
     assert f"argument {flag}: must be a {says}, got {value!r}" in err
     assert _status(db, "e1") == "pending"  # nothing ran, nothing was touched
+
+
+@pytest.mark.parametrize("flag", ["--lease", "--poll-interval", "--shutdown-timeout"])
+def test_worker_refuses_settings_past_a_day_before_touching_the_database(
+    tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'never.db'}"
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["worker", "--app", APP, "--db", url, "--until-idle", f"{flag}=100000"])
+    assert exit_.value.code == 2
+    assert f"argument {flag}: must be at most 86400 s (a day)" in capsys.readouterr().err
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_worker_takes_a_shutdown_timeout(db: str) -> None:
+    assert cli_main(["--db", db, "migrate"]) == 0
+    assert cli_main(["--db", db, "schedule", "cli-double", "--data", "2", "--id", "e1"]) == 0
+    args = ["worker", "--app", APP, "--db", db, "--until-idle", "--shutdown-timeout", "0"]
+    assert cli_main(args) == 0
+    assert _status(db, "e1") == "completed"
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "lots"])
@@ -165,3 +186,23 @@ def test_worker_refuses_an_app_that_is_no_registry_saying_why(
     assert cli_main(["--db", db, "worker", "--app", app, "--until-idle"]) == 2
     assert f"--app {app!r}: {says}" in capsys.readouterr().err
     assert _status(db, "e1") == "pending"
+
+
+def test_a_reader_that_goes_away_ends_list_quietly(db: str, tmp_path: Path) -> None:
+    import subprocess
+
+    assert cli_main(["--db", db, "migrate"]) == 0
+    for i in range(3):
+        assert cli_main(["--db", db, "schedule", "cli-double", "--data", "1", "--id", f"e{i}"]) == 0
+    # A pipe whose reader has closed: the first write raises BrokenPipeError.
+    zart_list = subprocess.Popen(
+        [sys.executable, "-m", "zart.cli", "--db", db, "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert zart_list.stdout is not None and zart_list.stderr is not None
+    zart_list.stdout.close()
+    err = zart_list.stderr.read().decode()
+    assert zart_list.wait(30) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err

@@ -22,7 +22,7 @@ UPDATE {executions} c SET awaited = true
 FROM {records} r
 WHERE r.child_id = c.id AND r.execution_id = c.parent_id AND r.awaited;
 
-DROP INDEX {schema}.{name_records_open_awaited};
+DROP INDEX {records_open_awaited};
 ALTER TABLE {records} DROP COLUMN awaited;
 
 -- A parent's children in creation order: what a cancel cascades through,
@@ -31,6 +31,6 @@ ALTER TABLE {records} DROP COLUMN awaited;
 -- order they were scheduled, so it turns up at once). One index for all
 -- three: each index on executions costs every claim and finish of a child
 -- an entry, since those updates change indexed columns.
-DROP INDEX {schema}.{name_executions_parent};
+DROP INDEX {executions_parent};
 CREATE INDEX {name_executions_parent} ON {executions} (parent_id, row_order)
     WHERE parent_id IS NOT NULL;
