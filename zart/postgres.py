@@ -92,6 +92,8 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
     ours = {k: v for k, v in pairs if k in _OWN_PARAMS}
     # libpq decodes %20 but not "+": quote spaces the way it reads them.
     rest = urlencode([(k, v) for k, v in pairs if k not in _OWN_PARAMS], quote_via=quote)
+    if not parts.scheme:  # a key=value conninfo string: no query to split
+        return url, ours
     # Not urlunsplit: it drops the "//" of a URL with no host
     # (postgresql:///db, the local socket), which libpq then cannot read.
     base = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{rest}" if rest else "")

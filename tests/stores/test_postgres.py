@@ -109,6 +109,7 @@ def test_from_url_takes_schema_and_prefix_from_the_query() -> None:
         ("postgresql:///app", "postgresql:///app"),  # the local socket: no host
         ("postgresql:///app?host=h&user=u&schema=s", "postgresql:///app?host=h&user=u"),
         ("postgresql://?host=h&dbname=app&prefix=p_", "postgresql://?host=h&dbname=app"),
+        ("host=h dbname=app options='-c x=y'", "host=h dbname=app options='-c x=y'"),
     ],
 )
 def test_urls_without_a_host_keep_their_form(url: str, base: str) -> None:
