@@ -277,8 +277,8 @@ def test_migrate_twice_is_a_no_op(url: str, store: PostgresStore) -> None:
         assert [v for (v,) in versions] == list(range(1, latest_version("postgres") + 1))
 
 
-def test_concurrent_migrate_on_a_fresh_schema(url: str, schema: str) -> None:
-    stores = [PostgresStore(url, schema=schema) for _ in range(6)]
+def _migrate_together(stores: list[PostgresStore]) -> None:
+    """Every store's migrate() at once, from threads; none may fail."""
     barrier = threading.Barrier(len(stores))
 
     def migrate(s: PostgresStore) -> None:
@@ -289,6 +289,11 @@ def test_concurrent_migrate_on_a_fresh_schema(url: str, schema: str) -> None:
     for t, _ in runs:
         t.join(60)
     assert [out.get("error") for _, out in runs] == [None] * len(stores)
+
+
+def test_concurrent_migrate_on_a_fresh_schema(url: str, schema: str) -> None:
+    stores = [PostgresStore(url, schema=schema) for _ in range(6)]
+    _migrate_together(stores)
     with admin(url) as conn:
         versions = conn.execute(render("SELECT version FROM {schema_version}", schema, ""))
         assert [v for (v,) in versions] == list(range(1, latest_version("postgres") + 1))
@@ -301,16 +306,7 @@ def test_concurrent_migrate_on_a_fresh_schema(url: str, schema: str) -> None:
 def test_prefixes_sharing_a_new_schema_migrate_together(url: str, schema: str) -> None:
     # Both would create the schema at once without one lock for it.
     stores = [PostgresStore(url, schema=schema, prefix=f"p{i}_") for i in range(4)]
-    barrier = threading.Barrier(len(stores))
-
-    def migrate(s: PostgresStore) -> None:
-        barrier.wait()
-        s.migrate()
-
-    runs = [in_thread(partial(migrate, s)) for s in stores]
-    for t, _ in runs:
-        t.join(60)
-    assert [out.get("error") for _, out in runs] == [None] * len(stores)
+    _migrate_together(stores)
     for s in stores:
         s.close()
 
