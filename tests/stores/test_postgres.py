@@ -8,6 +8,7 @@ Nothing sleeps to wait for something: waits poll a condition with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -197,17 +198,24 @@ VALUES ('p', 'c0', 1, 'schedule', 'completed', '5', 'p:c0', true, now(), now()),
 """
 
 
+@contextlib.contextmanager
+def _schema_at_version(url: str, schema: str, version: int) -> Iterator[Any]:
+    """``schema`` migrated up to ``version`` only; an admin connection to it."""
+    with admin(url) as conn:
+        conn.execute(render("CREATE SCHEMA {schema}", schema, ""))
+        conn.execute(render(CREATE_VERSION_TABLE, schema, ""))
+        for number, text in migration_files("postgres")[:version]:
+            conn.execute(render(text, schema, ""))
+            conn.execute(render(RECORD_VERSION, schema, ""), {"version": number})
+        yield conn
+
+
 def test_version_3_keeps_a_parent_waiting_under_version_2_on_the_same_children(
     url: str, schema: str
 ) -> None:
     # Version 2 kept children's outcomes and ``awaited`` in the parent's log;
     # version 3 keeps them in the children's rows.
-    with admin(url) as conn:
-        conn.execute(render("CREATE SCHEMA {schema}", schema, ""))
-        conn.execute(render(CREATE_VERSION_TABLE, schema, ""))
-        for version, text in migration_files("postgres")[:2]:
-            conn.execute(render(text, schema, ""))
-            conn.execute(render(RECORD_VERSION, schema, ""), {"version": version})
+    with _schema_at_version(url, schema, 2) as conn:
         conn.execute(render(_V2_FAN_OUT, schema, ""))
     s = PostgresStore(url, schema=schema)
     s.migrate()
@@ -236,12 +244,7 @@ VALUES ('e', 'go', %(payload)s, now());
 def test_version_4_reads_version_3_documents_unchanged(url: str, schema: str) -> None:
     # Version 4 turns the jsonb columns into json: a document stored before
     # reads back as it did (jsonb's own text of it).
-    with admin(url) as conn:
-        conn.execute(render("CREATE SCHEMA {schema}", schema, ""))
-        conn.execute(render(CREATE_VERSION_TABLE, schema, ""))
-        for version, text in migration_files("postgres")[:3]:
-            conn.execute(render(text, schema, ""))
-            conn.execute(render(RECORD_VERSION, schema, ""), {"version": version})
+    with _schema_at_version(url, schema, 3) as conn:
         documents = {
             "input": '{"b": [1, 2.5], "aa": null}',
             "state": '{"k": "v"}',
