@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from .host import SETTLED, prepare
 from .interpreter import Interpreter
 from .records import Claimed, Commit, Lease
 from .steps import run_step_async, step_info
-from .worker import STOP_CHECK, WorkerBase
+from .worker import WorkerBase
 
 log = logging.getLogger("zart")
 
@@ -111,15 +110,10 @@ class AsyncWorker(WorkerBase):
         if until_idle:
             return True
         wait = await asyncio.to_thread(self.idle_wait)
-        # In slices, as Worker._idle does: a store's wait in a thread cannot
-        # be interrupted, and stop() or a cancelled run() must not wait for it.
-        deadline = time.monotonic() + wait
-        while not self._stopping.is_set() and (left := deadline - time.monotonic()) > 0:
-            piece = min(left, STOP_CHECK)
-            started = time.monotonic()
+        # In slices: a cancelled run() must not wait out a long store wait
+        # in its thread either.
+        for piece in self.idle_slices(wait, self._stopping.is_set):
             await asyncio.to_thread(self.store.wait, piece)
-            if time.monotonic() - started < piece * 0.9:
-                break  # woken before its time: work may be new
         return False
 
     async def _run_one(self, item: Claimed) -> None:
@@ -189,11 +183,4 @@ class AsyncWorker(WorkerBase):
             except Exception:
                 log.exception("heartbeat failed")
                 continue
-            held = {lease for _, lease in self._tasks.values()}
-            reported.intersection_update(held)
-            for lease in lost:
-                if lease in held:
-                    reported.add(lease)
-                    log.warning(
-                        "lease on %s lost; its next write will be refused", lease.execution_id
-                    )
+            self.report_lost(lost, {lease for _, lease in self._tasks.values()}, reported)

@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -117,11 +116,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
             worker.run()
     finally:
         store.close()
-    left = [t for t in threading.enumerate() if t.name.startswith("zart-worker") and t.is_alive()]
-    if left:
+    if worker.abandoned:
         # Past the shutdown timeout their leases were given back; Python
-        # would wait for these threads at exit however long they take.
-        log.warning("exiting with %d step(s) still running past the shutdown timeout", len(left))
+        # would wait for their threads at exit however long they take.
+        log.warning("exiting with %d run(s) going on past the shutdown timeout", worker.abandoned)
         logging.shutdown()
         os._exit(0)
     return 0

@@ -209,20 +209,20 @@ def _new_row(new: NewExecution, now: datetime) -> dict[str, Any]:
     return row
 
 
-def _under_filter(
-    where: str, args: tuple[Any, ...], under: str | None
-) -> tuple[str, tuple[Any, ...]]:
-    """``where`` narrowed to ``under`` and its descendants, if given."""
-    if under is None:
-        return where, args
-    # Descendant ids start with "under:", i.e. lie in [under + ":", under + ";").
-    return f"{where} AND (id = ? OR (id >= ? AND id < ?))", (*args, under, under + ":", under + ";")
-
-
-def _task_filter(tasks: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
-    if tasks is None:
-        return "", ()
-    return f" AND task_name {_IN_JSON}", (json.dumps(list(tasks)),)
+def _claimable_filter(
+    tasks: Collection[str] | None, under: str | None
+) -> tuple[str, tuple[str, ...]]:
+    """`` AND ...`` conditions for ``tasks`` and for ``under`` and its
+    descendants (claim's arguments), and their parameters."""
+    where = ""
+    args: tuple[str, ...] = ()
+    if tasks is not None:
+        where, args = f" AND task_name {_IN_JSON}", (json.dumps(list(tasks)),)
+    if under is not None:
+        # Descendant ids start with "under:", i.e. lie in [under + ":", under + ";").
+        where += " AND (id = ? OR (id >= ? AND id < ?))"
+        args += (under, under + ":", under + ";")
+    return where, args
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -236,10 +236,6 @@ def _statements(script: str) -> Iterator[str]:
             buf = ""
     if any(ln.strip() and not ln.strip().startswith("--") for ln in buf.splitlines()):
         raise StoreError(f"incomplete SQL statement at the end of a migration: {buf!r}")
-
-
-def _newer(found: int, expected: int) -> StoreError:
-    return SchemaNewer("SQLite", found, expected)
 
 
 # Bumped in a forked child, so that it opens its own connections; cheaper
@@ -474,7 +470,7 @@ class SqliteStore:
             conn.execute(VERSION_TABLE)
             found = self._version(conn)
             if found > latest:
-                raise _newer(found, latest)
+                raise SchemaNewer("SQLite", found, latest)
             for version, sql in files:
                 if version <= found:
                     continue
@@ -499,7 +495,7 @@ class SqliteStore:
             return
         found, expected = self._version(conn), latest_version("sqlite")
         if found > expected:
-            raise _newer(found, expected)
+            raise SchemaNewer("SQLite", found, expected)
         if found < expected:
             raise SchemaOutdated(found, expected)
         self._checked = True
@@ -529,7 +525,7 @@ class SqliteStore:
     ) -> list[Claimed]:
         if limit <= 0:
             return []
-        where, args = _under_filter(*_task_filter(tasks), under)
+        where, args = _claimable_filter(tasks, under)
         with self._tx(write=True) as conn:
             ids = [
                 row[0]
@@ -698,8 +694,7 @@ class SqliteStore:
         return list(self.load(execution_id).records.values())
 
     def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
-        where, args = _task_filter(tasks)
-        where, args = _under_filter(where, args, under)
+        where, args = _claimable_filter(tasks, under)
         with self._tx() as conn:
             (wake,) = conn.execute(
                 f"SELECT min(wake_at) FROM executions WHERE wake_at IS NOT NULL{where}", args

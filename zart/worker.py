@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from types import FrameType
@@ -35,7 +36,7 @@ from .tasks import TaskRegistry
 log = logging.getLogger("zart")
 # How soon an idle worker notices stop(), and the longest pause after a
 # database error.
-STOP_CHECK = 0.5
+_STOP_CHECK = 0.5
 _MOST_BACKOFF = 30.0
 # Store errors that waiting does not cure.
 _FOR_GOOD = (SchemaOutdated, SchemaNewer)
@@ -177,6 +178,29 @@ class WorkerBase:
         log.error("worker %s: %s; trying again in %.1f s", self.worker_id, exc, pause)
         return pause
 
+    def idle_slices(self, seconds: float, stopping: Callable[[], bool]) -> Iterator[float]:
+        """The pieces to wait on the store for, together up to ``seconds``:
+        a store's wait cannot be interrupted, so a long one is taken in
+        slices of ``_STOP_CHECK`` and ``stop()`` is noticed between them. A
+        wait that returns early (the store saw a change) ends the series."""
+        deadline = time.monotonic() + seconds
+        while not stopping() and (left := deadline - time.monotonic()) > 0:
+            piece = min(left, _STOP_CHECK)
+            started = time.monotonic()
+            yield piece  # the caller waits on the store for this long
+            if time.monotonic() - started < piece * 0.9:
+                return  # woken before its time: work may be new
+
+    def report_lost(self, lost: Sequence[Lease], held: Collection[Lease], seen: set[Lease]) -> None:
+        """Log each lease a heartbeat found lost, once: only those still
+        ``held`` (a run that finished meanwhile gave its lease back), and
+        not those already in ``seen``, which keeps what is still held."""
+        seen.intersection_update(held)
+        for lease in lost:
+            if lease in held and lease not in seen:
+                seen.add(lease)
+                log.warning("lease on %s lost; its next write will be refused", lease.execution_id)
+
     def warn_unknown(self) -> None:
         for name in self.store.unknown_tasks(self.registry.names(), self.clock()):
             if name not in self._warned:
@@ -200,6 +224,9 @@ class Worker(WorkerBase):
         self._drained = threading.Event()
         self._lock = threading.Condition()
         self._inflight: dict[str, Lease] = {}
+        # Runs still going when the last stop's shutdown timeout ran out:
+        # their leases were given back, their threads go on.
+        self.abandoned = 0
 
     def stop(self) -> None:
         """Stop claiming; ``run`` returns once in-flight work is done or released."""
@@ -273,23 +300,9 @@ class Worker(WorkerBase):
         self.warn_unknown()
         if until_idle:
             return True  # nothing ran, nothing was due: idle
-        self._idle(self.idle_wait())
-        return False
-
-    def _idle(self, seconds: float) -> None:
-        """Wait for work up to ``seconds``, and notice ``stop()`` within
-        ``STOP_CHECK`` whatever the wait: a store's wait cannot be
-        interrupted, so a long one is taken in slices."""
-        deadline = time.monotonic() + seconds
-        while not self._stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            piece = min(left, STOP_CHECK)
-            started = time.monotonic()
+        for piece in self.idle_slices(self.idle_wait(), self._stopping.is_set):
             self.store.wait(piece)
-            if time.monotonic() - started < piece * 0.9:
-                return  # woken before its time: work may be new
+        return False
 
     def _run_one(self, item: Claimed) -> None:
         try:
@@ -314,6 +327,7 @@ class Worker(WorkerBase):
         with self._lock:
             self._lock.wait_for(lambda: not self._inflight, timeout=deadline)
             left = list(self._inflight.values())
+        self.abandoned = len(left)
         for lease in left:
             log.warning("shutdown: releasing %s unfinished", lease.execution_id)
             self.store.release(lease, self.clock())
@@ -333,13 +347,8 @@ class Worker(WorkerBase):
                 log.exception("heartbeat failed; retrying in %ss", interval)
                 continue
             with self._lock:
-                # A run that finished while the heartbeat was in flight gave
-                # its lease back; only leases still held here are news.
-                lost = [x for x in lost if self._inflight.get(x.execution_id) == x]
-                reported.intersection_update(self._inflight.values())
-            reported.update(lost)
-            for lease in lost:
-                log.warning("lease on %s lost; its next write will be refused", lease.execution_id)
+                held = set(self._inflight.values())
+            self.report_lost(lost, held, reported)
 
     def _install_signals(self) -> Any:
         if threading.current_thread() is not threading.main_thread():

@@ -204,3 +204,30 @@ def test_a_worker_ends_on_errors_waiting_does_not_cure(
     running = Running(kind, store, zart.TaskRegistry(), zart.WorkerConfig(poll_interval=0.02))  # type: ignore[arg-type]
     running.join()
     assert running.error is error
+
+
+def test_a_run_past_the_shutdown_timeout_is_counted_as_abandoned() -> None:
+    started, gate = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        started.set()
+        gate.wait(DEADLINE)
+
+    @zart.durable("stuck")
+    def stuck_wf(_: Any) -> Generator[Any, Any, None]:
+        yield zart.call("stuck", stuck)
+
+    registry = zart.TaskRegistry([stuck_wf])
+    store = zart.MemoryStore()
+    eid = zart.Client(store, registry).schedule(stuck_wf)
+    cfg = zart.WorkerConfig(poll_interval=0.02, shutdown_timeout=0)
+    running = Running("threads", store, registry, cfg)
+    try:
+        assert started.wait(DEADLINE)
+        running.stop()
+        running.join()
+        # What the CLI reads to exit rather than wait for the step's thread.
+        assert running.worker.abandoned == 1
+        assert store.get(eid).status == "pending"  # given back
+    finally:
+        gate.set()
