@@ -853,6 +853,33 @@ def _kill_when_blocked(url: str, app_name: str) -> None:
     _terminate(url, _blocked_on_lock(url, app_name))
 
 
+def _finish_behind_open_suspend(
+    url: str,
+    store: PostgresStore,
+    app_name: str,
+    parent: tuple[r.Lease, r.Suspend, datetime],
+    child: tuple[r.Lease, datetime],
+) -> None:
+    """The parent's suspend (its lease, outcome and time) runs in a
+    transaction left open; the child (its lease and time) completes from
+    another store meanwhile, waits on a lock, and succeeds once it commits."""
+    lease, suspend, now = parent
+    query, params = q.commit_params(lease, Commit(outcome=suspend), now)
+    base = {"id": lease.execution_id, "token": lease.token, "now": now, "channel": store.channel}
+    kid = PostgresStore(url, schema=store.schema, application_name=app_name + "-kid")
+    with psycopg.connect(url) as conn:
+        conn.execute(store._q[query], params)
+        decided = conn.execute(store._q["SUSPEND"], {**base, **q.suspend_params(suspend)})
+        assert decided.fetchone() == (True, 0)  # suspended, counting the child as open
+        done = Commit(outcome=r.Complete(output=1))
+        t, out = in_thread(lambda: kid.commit(child[0], done, child[1]))
+        _blocked_on_lock(url, app_name + "-kid")
+        conn.commit()
+    t.join(30)
+    kid.close()
+    assert out == {"value": True}
+
+
 @pytest.mark.parametrize("last", [True, False], ids=["last-child", "not-last"])
 def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
     url: str, store: PostgresStore, app_name: str, last: bool
@@ -870,21 +897,9 @@ def test_a_child_finishing_while_its_parent_suspends_waits_and_sees_the_suspend(
     }
     store.commit(kids["p:c0"].lease, Commit(outcome=r.Complete(output=0)), at(2))
     suspend = r.Suspend(children=tuple(f"c{i}" for i in range(n)))
-    query, params = q.commit_params(c.lease, Commit(outcome=suspend), at(3))
-    base = {"id": "p", "token": c.lease.token, "now": at(3), "channel": store.channel}
-    child = PostgresStore(url, schema=store.schema, application_name=app_name + "-kid")
-    with psycopg.connect(url) as conn:  # the parent's suspend, left open
-        conn.execute(store._q[query], params)
-        decided = conn.execute(store._q["SUSPEND"], {**base, **q.suspend_params(suspend)})
-        assert decided.fetchone() == (True, 0)  # suspended, counting c1.. as open
-        t, out = in_thread(
-            lambda: child.commit(kids["p:c1"].lease, Commit(outcome=r.Complete(output=1)), at(4))
-        )
-        _blocked_on_lock(url, app_name + "-kid")
-        conn.commit()
-    t.join(30)
-    child.close()
-    assert out == {"value": True}
+    _finish_behind_open_suspend(
+        url, store, app_name, (c.lease, suspend, at(3)), (kids["p:c1"].lease, at(4))
+    )
     parent = store.get("p")
     if last:
         assert (parent.status, parent.wake_at) == (r.PENDING, at(4))
@@ -907,21 +922,7 @@ def test_a_child_finishing_while_its_parent_suspends_on_it_again_sees_the_suspen
     (kid,) = store.claim(worker="w", tasks=["child"], now=at(3), lease=LEASE, limit=1)
     (c,) = store.claim(worker="w", tasks=["t"], now=at(6), lease=LEASE, limit=1)
     again = r.Suspend(children=("c0",))
-    query, params = q.commit_params(c.lease, Commit(outcome=again), at(7))
-    base = {"id": "p", "token": c.lease.token, "now": at(7), "channel": store.channel}
-    child = PostgresStore(url, schema=store.schema, application_name=app_name + "-kid")
-    with psycopg.connect(url) as conn:  # the parent's second suspend, left open
-        conn.execute(store._q[query], params)
-        decided = conn.execute(store._q["SUSPEND"], {**base, **q.suspend_params(again)})
-        assert decided.fetchone() == (True, 0)  # suspended, counting c0 as open
-        t, out = in_thread(
-            lambda: child.commit(kid.lease, Commit(outcome=r.Complete(output=0)), at(8))
-        )
-        _blocked_on_lock(url, app_name + "-kid")
-        conn.commit()
-    t.join(30)
-    child.close()
-    assert out == {"value": True}
+    _finish_behind_open_suspend(url, store, app_name, (c.lease, again, at(7)), (kid.lease, at(8)))
     parent = store.get("p")
     assert (parent.status, parent.wake_at) == (r.PENDING, at(8))
 
