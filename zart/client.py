@@ -11,7 +11,7 @@ from typing import Any
 
 from . import records as r
 from . import settings
-from .clock import utcnow
+from .clock import checked_clock, utcnow
 from .commands import check_storable
 from .errors import (
     Cancelled,
@@ -58,7 +58,7 @@ class Client:
     ) -> None:
         self.store = store
         self.registry = registry if registry is not None else TaskRegistry()
-        self.clock = clock
+        self.clock = checked_clock(clock, "Client")
 
     def schedule(
         self, task: str | TaskHandler, data: Any = None, *, execution_id: str | None = None

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import records as r
-from .clock import utcnow
+from .clock import checked_clock, utcnow
 from .commands import Step
 from .decisions import Decision, RunStep
 from .errors import (
@@ -130,7 +130,7 @@ class Host:
     ) -> None:
         self.store = store
         self.registry = registry
-        self.clock = clock
+        self.clock = checked_clock(clock, "Host")
         self.lease = lease
         self.worker_id = worker_id or f"host-{uuid.uuid4().hex[:8]}"
         self.overrides = overrides

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from . import settings
-from .clock import utcnow
+from .clock import checked_clock, utcnow
 from .errors import SchemaNewer, SchemaOutdated, StoreError
 from .host import Clock, Host
 from .records import Claimed, Lease
@@ -130,7 +130,7 @@ class WorkerBase:
         self.store = store
         self.registry = registry
         self.config = config or WorkerConfig()
-        self.clock = clock
+        self.clock = checked_clock(clock, type(self).__name__)
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.host = Host(
             store, registry, clock=clock, lease=self.config.lease, worker_id=self.worker_id

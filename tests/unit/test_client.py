@@ -2,13 +2,14 @@
 events, and Client.run driving a workflow inline."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
 import pytest
 
 import zart
+from zart.host import Host
 from zart.testing import TestEnv
 
 
@@ -542,3 +543,37 @@ def test_cancel_cascades_to_grandchildren() -> None:
             "t:middle": "cancelled",
             "t:middle:sleepy-child": "cancelled",
         }
+
+
+def _naive() -> datetime:
+    return datetime(2026, 1, 1, 12, 0)
+
+
+def _not_a_datetime() -> Any:
+    return 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("make", "where"),
+    [
+        (lambda store, clock: zart.Client(store, clock=clock), "Client"),
+        (lambda store, clock: zart.Worker(store, zart.TaskRegistry(), clock=clock), "Worker"),
+        (
+            lambda store, clock: zart.AsyncWorker(store, zart.TaskRegistry(), clock=clock),
+            "AsyncWorker",
+        ),
+        (lambda store, clock: Host(store, zart.TaskRegistry(), clock=clock), "Host"),
+    ],
+)
+def test_a_clock_must_tell_aware_datetimes(make: Any, where: str) -> None:
+    # A naive instant is UTC to one store, an error to another and compared
+    # as is by the memory store: refused where the clock is given.
+    store = zart.MemoryStore()
+    with pytest.raises(ValueError, match=rf"^{where}: clock\(\) returned the naive datetime"):
+        make(store, _naive)
+    with pytest.raises(TypeError, match=rf"^{where}: clock\(\) must return a datetime, got float"):
+        make(store, _not_a_datetime)
+    assert store.list() == []
+    # Any aware zone is one instant for every store.
+    east = timezone(timedelta(hours=9))
+    make(store, lambda: datetime.now(east))
