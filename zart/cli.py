@@ -40,6 +40,8 @@ def load_registry(spec: str | None) -> TaskRegistry:
     if not spec:
         return TaskRegistry()
     module_name, _, attr = spec.partition(":")
+    if not module_name or module_name.startswith("."):
+        raise ZartError(f"--app {spec!r}: name a module by its absolute name (MODULE[:ATTR])")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -80,7 +82,9 @@ def _dump(value: Any) -> str:
 
 def _store(args: argparse.Namespace, migrate: bool = False) -> Store:
     url = args.db or os.environ.get("ZART_DATABASE_URL") or DEFAULT_DB
-    store = connect(url)
+    # Only migrate creates a SQLite file: elsewhere a mistyped path is an
+    # error, not a new empty database.
+    store = connect(url) if migrate or not url.startswith("sqlite:") else connect(url, create=False)
     if migrate:
         store.migrate()
     return store

@@ -265,7 +265,17 @@ class _Handle:
 class SqliteStore:
     """A store in one SQLite file, safe for many threads and processes."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout: float = 30.0,
+        create: bool = True,
+    ) -> None:
+        """``create=False`` refuses a path with no file yet, instead of
+        creating an empty database there (for tools that only read or
+        write executions: a mistyped path should not leave a file behind)."""
         mode, busy_timeout = self._settings(synchronous, busy_timeout)
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise StoreError(f"zart needs SQLite 3.35 or newer, found {sqlite3.sqlite_version}")
@@ -286,6 +296,11 @@ class SqliteStore:
         self._commits = 0  # this process's commits; wait() watches it
         self._waiters = 0  # threads in wait(): commits skip the notify without any
         self._checked = False
+        if not create and not self._memory and not os.path.exists(path):
+            raise StoreError(
+                f"no SQLite database at {os.path.abspath(path)!r} ({self.url!r}): "
+                "create it with zart migrate, or check the path"
+            )
         self._conn()  # a path that cannot be opened fails here, not in a worker
 
     @classmethod

@@ -141,6 +141,20 @@ def test_unopenable_path_raises_store_error_naming_it(tmp_path: Path) -> None:
         connect(f"sqlite:///{missing}")
 
 
+def test_create_false_refuses_a_missing_file_and_makes_none(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    with pytest.raises(StoreError, match=r"no SQLite database at .*typo\.db.*zart migrate"):
+        SqliteStore(str(missing), create=False)
+    with pytest.raises(StoreError, match="no SQLite database"):
+        connect(f"sqlite:///{missing}?synchronous=NORMAL", create=False)
+    assert not missing.exists()
+    SqliteStore(str(missing)).migrate()  # the default creates it
+    with closing(SqliteStore(str(missing), create=False)) as existing:
+        assert existing.list() == []
+    with closing(SqliteStore(":memory:", create=False)) as memory:
+        memory.migrate()  # nothing on disk to find
+
+
 def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database, not even close" * 100)

@@ -176,6 +176,8 @@ def test_postgres_without_psycopg_says_what_to_install(
             "json:dumps",
             "json.dumps must be a TaskRegistry or a list of task handlers, got function",
         ),
+        (":registry", "name a module by its absolute name (MODULE[:ATTR])"),
+        (".cli_app:registry", "name a module by its absolute name (MODULE[:ATTR])"),
     ],
 )
 def test_worker_refuses_an_app_that_is_no_registry_saying_why(
@@ -206,3 +208,28 @@ def test_a_reader_that_goes_away_ends_list_quietly(db: str, tmp_path: Path) -> N
     err = zart_list.stderr.read().decode()
     assert zart_list.wait(30) == 1
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "e1"],
+        ["history", "e1"],
+        ["list"],
+        ["cancel", "e1"],
+        ["event", "e1", "go"],
+        ["schedule", "cli-double", "--data", "1"],
+        ["worker", "--app", APP, "--until-idle"],
+    ],
+)
+def test_a_mistyped_sqlite_path_is_an_error_that_creates_no_file(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "zrat.db"
+    assert cli_main(["--db", f"sqlite:///{typo}", *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"no SQLite database at {str(typo)!r}" in err and "zart migrate" in err
+    assert not typo.exists()
+    # migrate is the command that creates one.
+    assert cli_main(["--db", f"sqlite:///{typo}", "migrate"]) == 0
+    assert typo.exists()
