@@ -19,8 +19,8 @@ from .decisions import Decision, RunStep
 from .errors import StoreError
 from .host import SETTLED, prepare
 from .interpreter import Interpreter
-from .records import Claimed, Commit, Lease
-from .steps import run_step_async, step_info
+from .records import NO_WRITES, Claimed, Commit, Lease
+from .steps import run_step_async
 from .worker import WorkerBase
 
 log = logging.getLogger("zart")
@@ -144,9 +144,9 @@ class AsyncWorker(WorkerBase):
         now = self.clock()  # as in Host.drive: a decision and its commit share one reading
         decision = interp.start(now)
         while isinstance(decision, RunStep):
-            if not decision.commit.is_empty:
+            if decision.commit is not NO_WRITES:
                 await self._commit(interp, lease, decision.commit, now)
-            outcome = await run_step_async(decision, step_info(interp.info, decision))
+            outcome = await run_step_async(decision)
             now = self.clock()
             decision = interp.step_finished(outcome, now)
         await self._commit(interp, lease, decision.commit, now)

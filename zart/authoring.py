@@ -125,8 +125,14 @@ class StepFunction(Generic[P, R]):
         return self.template.format_map(ba.arguments)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
+        # _name_for's common case first, without its call.
+        positional = self._positional
+        if positional is not None and not kwargs and len(args) == self._arity and self._fields:
+            name = positional.format(*args)
+        else:
+            name = self._name_for(args, kwargs)
         return step_of_function(
-            self._name_for(args, kwargs),
+            name,
             self.__wrapped__,
             args,
             kwargs,

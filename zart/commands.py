@@ -102,7 +102,8 @@ def step_of_function(
     result_type: Any,
 ) -> Step:
     """``Step(...)`` for checked ``retry`` and ``timeout`` (a step function's)."""
-    _check_name(None, _NAME_FIELD, name)
+    if not (type(name) is str and name.isascii() and "\x00" not in name and name.strip()):
+        _check_name(None, _NAME_FIELD, name)  # the rare name that needs a closer look
     step: Step = object.__new__(Step)
     set_name, set_fn, set_args, set_kwargs, set_retry, set_timeout, set_id, set_type = _SET_STEP
     set_name(step, name)

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from .commands import Step
+from .context import StepScope
 from .records import Commit
 
 
@@ -31,6 +32,7 @@ class RunStep:
     step: Step
     attempt: int  # 0-based
     commit: Commit  # write this before the step runs: its effects may depend on it
+    scope: StepScope  # what ``zart.context()`` tells the step while it runs
 
 
 @attrs.define

@@ -30,7 +30,7 @@ from .errors import (
 from .failures import error_document
 from .interpreter import Interpreter, interpreter_for
 from .records import Claimed, Commit, Lease
-from .steps import Overrides, run_step_sync, step_info
+from .steps import Overrides, run_step_sync
 from .store import Store
 from .tasks import StepChild, TaskContext, TaskHandler, TaskRegistry
 
@@ -191,13 +191,14 @@ class Host:
 
     def drive(self, interp: Interpreter, lease: Lease) -> Decision:
         # One clock reading per step: the decision and its commit share it.
-        now = self.clock()
+        clock, overrides = self.clock, self.overrides
+        now = clock()
         decision = interp.start(now)
-        while isinstance(decision, RunStep):
-            if not decision.commit.is_empty:
+        while type(decision) is RunStep:
+            if decision.commit is not r.NO_WRITES:
                 self._commit(interp, lease, decision.commit, now)
-            outcome = run_step_sync(decision, step_info(interp.info, decision), self.overrides)
-            now = self.clock()
+            outcome = run_step_sync(decision, overrides)
+            now = clock()
             decision = interp.step_finished(outcome, now)
         self._commit(interp, lease, decision.commit, now)
         return decision

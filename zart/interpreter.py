@@ -53,7 +53,6 @@ from .serde import SELF_STRUCTURED, from_json, to_json
 from .tasks import TaskContext, TaskHandler
 
 SEND, THROW = 0, 1
-_NOTHING = Commit()
 Action = tuple[int, Any]
 
 # Errors that say the code is wrong, not that the world was: retrying the
@@ -326,7 +325,8 @@ class Interpreter:
         if self._replay_only:
             raise _LiveNeeded(cmd.name, describe(cmd))
         self._running = (cmd, attempt)
-        return RunStep(cmd.name, cmd, attempt, self._take())
+        scope = (self.info, attempt, cmd.retry.retries, cmd.name)
+        return RunStep(cmd.name, cmd, attempt, self._take(), scope)
 
     def _record_outcome(self, cmd: Step, attempts: int, outcome: StepOutcome) -> Action | Decision:
         name, error = cmd.name, outcome.error
@@ -382,19 +382,60 @@ class Interpreter:
     def _ended_by_step(self, doc: dict[str, Any]) -> Decision:
         return Finish(self._take(r.Fail(error=doc)))
 
-    def _write(self, name: str, kind: str, status: str, **fields: Any) -> None:
-        """Queue a record for the next commit; a new name takes the next seq."""
+    def _write(
+        self,
+        name: str,
+        kind: str,
+        status: str,
+        *,
+        step: str | None = None,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        attempts: int = 0,
+        wake_at: datetime | None = None,
+        child_id: str | None = None,
+    ) -> None:
+        """Queue a record for the next commit; a new name takes the next seq.
+        (Fields by name, not ``**fields``: every step passes here, and a
+        keyword dict packed and unpacked again costs more than the rest.)"""
         seq = self._seqs.get(name)
         first = seq is None
         if seq is None:
             self._last_seq += 1
             seq = self._seqs[name] = self._last_seq
         self._pending.append(
-            RecordWrite(name=name, kind=kind, status=status, seq=seq, first=first, **fields)
+            RecordWrite(
+                name=name,
+                kind=kind,
+                status=status,
+                seq=seq,
+                step=step,
+                result=result,
+                error=error,
+                attempts=attempts,
+                wake_at=wake_at,
+                child_id=child_id,
+                first=first,
+            )
         )
 
-    def _record_step(self, cmd: Step, status: str, attempts: int, **fields: Any) -> None:
-        self._write(cmd.name, r.K_STEP, status, step=cmd.step_id, attempts=attempts, **fields)
+    def _record_step(
+        self,
+        cmd: Step,
+        status: str,
+        attempts: int,
+        error: dict[str, Any],
+        wake_at: datetime | None = None,
+    ) -> None:
+        self._write(
+            cmd.name,
+            r.K_STEP,
+            status,
+            step=cmd.step_id,
+            attempts=attempts,
+            error=error,
+            wake_at=wake_at,
+        )
 
     @staticmethod
     def _attempt_error(
@@ -577,8 +618,14 @@ class Interpreter:
             return THROW, exc
 
     def _take(self, outcome: r.Outcome | None = None) -> Commit:
-        if outcome is None and not (self._pending or self._children or self.ctx.state_changed):
-            return _NOTHING  # the first step's, or the first after a replay
+        pending = self._pending
+        if outcome is None and not (self._children or self.ctx.state_changed):
+            # The common case, a step's record alone (or nothing: the first
+            # step's commit, or the first after a replay).
+            if not pending:
+                return r.NO_WRITES
+            self._pending = []
+            return Commit(records=tuple(pending))
         commit = Commit(
             records=tuple(self._pending),
             children=tuple(self._children),

@@ -230,3 +230,7 @@ class Commit:
 
 
 UNSET = _UNSET
+# The commit that writes nothing. The interpreter hands out this one object
+# for every empty commit, so a host tells it by identity on every step
+# (``is_empty`` would cost a Python call each time).
+NO_WRITES = Commit()

@@ -584,9 +584,11 @@ class SqliteStore:
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
         eid = lease.execution_id
-        one = len(commit.records) == 1 and commit.outcome is None
-        if one and not commit.children and not commit.has_state:
-            return self._commit_step(lease, commit.records[0], now)
+        records = commit.records
+        # (state is UNSET: has_state, without a property call on every step)
+        one = len(records) == 1 and commit.outcome is None and commit.state is r.UNSET
+        if one and not commit.children:
+            return self._commit_step(lease, records[0], now)
         with self._tx(write=True, notify=True) as conn:
             # BEGIN IMMEDIATE holds the write lock, so no claim or cancel can
             # move the token between these fences and COMMIT: a read is fence

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .context import ExecutionInfo, StepScope, current
+from .context import current
 from .decisions import RunStep, StepOutcome
 
 Overrides = Mapping[str, Callable[..., Any]]
@@ -26,11 +26,6 @@ _local = threading.local()
 _ALSO_FAILURES = (SystemExit, asyncio.CancelledError)
 # Results that cannot be awaitable; checking these first spares the ABC check.
 _PLAIN = frozenset({int, str, float, bool, type(None), dict, list, tuple, bytes})
-
-
-def step_info(body: ExecutionInfo, decision: RunStep) -> StepScope:
-    """What ``zart.context()`` tells the step of ``decision``."""
-    return (body, decision.attempt, decision.step.retry.retries, decision.name)
 
 
 def step_function(decision: RunStep, overrides: Overrides | None) -> Callable[..., Any]:
@@ -52,23 +47,22 @@ def _runner() -> asyncio.Runner:
     return runner
 
 
-def run_step_sync(
-    decision: RunStep, info: StepScope, overrides: Overrides | None = None
-) -> StepOutcome:
+def run_step_sync(decision: RunStep, overrides: Overrides | None = None) -> StepOutcome:
     step = decision.step
     fn = step_function(decision, overrides) if overrides else step.fn
-    token = current.set(info)
+    token = current.set(decision.scope)
     try:
         if step.timeout is not None and not inspect.iscoroutinefunction(fn):
             seconds = step.timeout.total_seconds()
             return _call_with_timeout(fn, step.args, dict(step.kwargs), seconds)
-        value = fn(*step.args, **step.kwargs)
+        # No empty keyword dict to unpack on the common call: it costs a copy.
+        value = fn(*step.args, **step.kwargs) if step.kwargs else fn(*step.args)
         if type(value) not in _PLAIN and inspect.isawaitable(value):
             limit = None if step.timeout is None else step.timeout.total_seconds()
             # A fresh context copy per step: the runner would otherwise keep
             # the context of the first step it ever ran.
             value = _runner().run(_await(value, limit), context=contextvars.copy_context())
-        return StepOutcome(value=value)
+        return StepOutcome(value)
     except TimeoutError:
         return StepOutcome(timed_out=True)
     except (Exception, *_ALSO_FAILURES) as exc:
@@ -102,12 +96,10 @@ def _call_with_timeout(
         pool.shutdown(wait=False)
 
 
-async def run_step_async(
-    decision: RunStep, info: StepScope, overrides: Overrides | None = None
-) -> StepOutcome:
+async def run_step_async(decision: RunStep, overrides: Overrides | None = None) -> StepOutcome:
     fn = step_function(decision, overrides)
     step = decision.step
-    token = current.set(info)
+    token = current.set(decision.scope)
     try:
         if inspect.iscoroutinefunction(fn):
             pending: Any = fn(*step.args, **step.kwargs)
