@@ -207,11 +207,12 @@ class Interpreter:
         self._running = None
         self._now = now
         action = self._record_outcome(cmd, attempt + 1, outcome)
-        if not isinstance(action, tuple):
-            return action
+        if type(action) is not tuple:
+            return action  # type: ignore[return-value]
         if self._deadline is not None and now >= self._deadline:
             return self._fail(TaskTimeout(self.execution_id, self._deadline))
-        return self._drive(*action)
+        mode, value = action
+        return self._drive(mode, value)
 
     def find_scheduled(self, name: str) -> Step | WorkflowCall | None:
         """Replay (log only) until the schedule named ``name``; its target, or None."""

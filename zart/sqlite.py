@@ -588,7 +588,17 @@ class SqliteStore:
         # (state is UNSET: has_state, without a property call on every step)
         one = len(records) == 1 and commit.outcome is None and commit.state is r.UNSET
         if one and not commit.children:
-            return self._commit_step(lease, records[0], now)
+            # The common step commit: one statement in autocommit mode. A
+            # writing statement takes the write lock before it reads, so the
+            # fence it folds in and its upsert are one atomic transaction, as
+            # under BEGIN IMMEDIATE, at a third of the statements.
+            if self._memory:  # one connection shared by threads
+                with self._guard:
+                    self._upsert_step(lease, records[0], now)
+            else:  # a connection per thread: no nullcontext on the hottest path
+                self._upsert_step(lease, records[0], now)
+            self._notify()
+            return True
         with self._tx(write=True, notify=True) as conn:
             # BEGIN IMMEDIATE holds the write lock, so no claim or cancel can
             # move the token between these fences and COMMIT: a read is fence
@@ -614,19 +624,6 @@ class SqliteStore:
             if commit.outcome is None:
                 return True
             return _apply(conn, eid, parent, commit.outcome, now)
-
-    def _commit_step(self, lease: Lease, write: r.RecordWrite, now: datetime) -> bool:
-        """The common step commit: one statement in autocommit mode. A writing
-        statement takes the write lock before it reads, so the fence it folds
-        in and its upsert are one atomic transaction, as under BEGIN IMMEDIATE,
-        at a third of the statements."""
-        if self._memory:  # one connection shared by threads
-            with self._guard:
-                self._upsert_step(lease, write, now)
-        else:  # a connection per thread: no nullcontext on the hottest path
-            self._upsert_step(lease, write, now)
-        self._notify()
-        return True
 
     def _upsert_step(self, lease: Lease, write: r.RecordWrite, now: datetime) -> None:
         conn = self._conn()
@@ -797,7 +794,7 @@ def _upsert(
     if not 0 < w.seq < _SEQ_LIMIT:
         raise WriteRejected(f"record {w.name!r}: seq {w.seq} is outside 1..{_SEQ_LIMIT - 1}")
     head = (
-        _us(now),
+        (now - _EPOCH) // _MICROSECOND,  # _us(now), without its call
         lease.execution_id,
         lease.token,
         w.seq,
