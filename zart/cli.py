@@ -14,7 +14,9 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -97,7 +99,50 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StoppedStarting(BaseException):
+    """SIGTERM while the worker starts. A BaseException: app code importing
+    under ``except Exception`` must not swallow it."""
+
+
+def _stop_starting(signum: int, frame: object) -> None:
+    raise _StoppedStarting(signum)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
+    # SIGTERM before run() installs the worker's own handlers (while the app
+    # is imported and the store opened, seconds on a loaded machine) would
+    # end the process as SIGTERM's default does, exit -15: to a supervisor, a
+    # crash. Nothing is claimed yet, so stopping is simply not starting: exit 0.
+    # (Signals reach the main thread only; anywhere else, run() ignores them too.)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_starting) if main else None
+    try:
+        store, worker = _start_worker(args)
+    except _StoppedStarting:
+        logging.getLogger("zart").info("SIGTERM while starting: stopped before any claim")
+        return 0
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+    try:
+        if args.until_idle:
+            worker.run_until_idle()
+        else:
+            worker.run()
+    finally:
+        store.close()
+    if worker.abandoned:
+        # Past the shutdown timeout their leases were given back; Python
+        # would wait for their threads at exit however long they take.
+        logging.getLogger("zart").warning(
+            "exiting with %d run(s) going on past the shutdown timeout", worker.abandoned
+        )
+        logging.shutdown()
+        os._exit(0)
+    return 0
+
+
+def _start_worker(args: argparse.Namespace) -> tuple[Store, Worker]:
     registry = load_registry(args.app)
     if not len(registry):
         raise ZartError("zart worker needs --app MODULE[:ATTR] naming the workflows it runs")
@@ -109,24 +154,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         shutdown_timeout=args.shutdown_timeout,
     )
     store = _store(args)
-    worker = Worker(store, registry, config)
-    log = logging.getLogger("zart")
-    names = ", ".join(registry.names())
-    log.info("worker %s on %s: %s", worker.worker_id, redact(store.url), names)
     try:
-        if args.until_idle:
-            worker.run_until_idle()
-        else:
-            worker.run()
-    finally:
+        worker = Worker(store, registry, config)
+        names = ", ".join(registry.names())
+        log = logging.getLogger("zart")
+        log.info("worker %s on %s: %s", worker.worker_id, redact(store.url), names)
+    except BaseException:
         store.close()
-    if worker.abandoned:
-        # Past the shutdown timeout their leases were given back; Python
-        # would wait for their threads at exit however long they take.
-        log.warning("exiting with %d run(s) going on past the shutdown timeout", worker.abandoned)
-        logging.shutdown()
-        os._exit(0)
-    return 0
+        raise
+    return store, worker
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ POLL = 0.05
 LEASE = 2.0  # seconds: short, so an expired lease is reclaimed fast
 DEADLINE = 60.0  # seconds any single wait may take before the test fails
 FINAL = frozenset({"completed", "failed", "cancelled"})
+# What `zart worker` logs just before it runs (and handles SIGTERM itself).
+STARTED = re.compile(r"INFO zart: worker \S+ on ")
 
 
 def with_schema(url: str, schema: str) -> str:
@@ -63,7 +66,17 @@ class WorkerProc:
         self.popen.wait(timeout=DEADLINE)
 
     def stop(self, timeout: float = DEADLINE) -> int:
-        """SIGTERM (finish in-flight work, then exit); the exit code."""
+        """SIGTERM (finish in-flight work, then exit); the exit code.
+
+        Sent once the worker says it started: before its CLI runs, Python is
+        still starting and SIGTERM's default ends it (exit -15). On a loaded
+        machine the others can finish a test's work by then.
+        """
+        deadline = time.monotonic() + timeout
+        while self.alive() and not STARTED.search(self.stderr()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"worker {self.name} never started:\n{self.stderr()}")
+            time.sleep(POLL)
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)
         return self.popen.wait(timeout=timeout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -394,3 +395,18 @@ def test_unknown_task_running_worker_warns_once_and_keeps_working(env: Env) -> N
     assert len(warnings) == 1, log
     assert "Traceback" not in log, log
     _assert_untouched(env, ghost)
+
+
+# -- 6. SIGTERM while a worker starts ----------------------------------------------
+
+
+def test_sigterm_while_the_worker_starts_exits_zero_and_claims_nothing(env: Env) -> None:
+    eid = new_id("early")
+    env.client.schedule("seq", app.SeqInput(key=eid, n=1), execution_id=eid)
+    worker = env.start_worker("early", app_module="tests.integration.app_slow_start")
+    env.wait_for(lambda: (env.tmp / "importing").exists(), "the app import", alive=[worker])
+    worker.popen.send_signal(signal.SIGTERM)  # mid-import, before run() handles signals
+    assert worker.wait() == 0, env.logs()
+    assert "SIGTERM while starting: stopped before any claim" in worker.stderr(), env.logs()
+    assert "Traceback" not in worker.stderr(), env.logs()
+    _assert_untouched(env, eid)
