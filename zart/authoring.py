@@ -112,11 +112,9 @@ class StepFunction(Generic[P, R]):
             self._result_type = return_type(self.__wrapped__)
         return self._result_type
 
-    def _name_for(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        if not self._fields:
-            return self.template
-        if self._positional is not None and not kwargs and len(args) == self._arity:
-            return self._positional.format(*args)
+    def _bound_name(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """The name of a call with keywords, defaults or a template that
+        ``_positional`` cannot take: by binding the signature."""
         try:
             ba = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -125,12 +123,13 @@ class StepFunction(Generic[P, R]):
         return self.template.format_map(ba.arguments)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
-        # _name_for's common case first, without its call.
         positional = self._positional
-        if positional is not None and not kwargs and len(args) == self._arity and self._fields:
-            name = positional.format(*args)
+        if not self._fields:
+            name = self.template
+        elif positional is not None and not kwargs and len(args) == self._arity:
+            name = positional.format(*args)  # the common call, every argument by position
         else:
-            name = self._name_for(args, kwargs)
+            name = self._bound_name(args, kwargs)
         return step_of_function(
             name,
             self.__wrapped__,

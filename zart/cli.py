@@ -34,6 +34,8 @@ from .tasks import TaskHandler, TaskRegistry
 from .urls import connect, redact
 from .worker import Worker, WorkerConfig
 
+log = logging.getLogger("zart")
+
 DEFAULT_DB = "sqlite:///zart.db"
 
 
@@ -119,7 +121,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         store, worker = _start_worker(args)
     except _StoppedStarting:
-        logging.getLogger("zart").info("SIGTERM while starting: stopped before any claim")
+        log.info("SIGTERM while starting: stopped before any claim")
         return 0
     finally:
         if main:
@@ -134,9 +136,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if worker.abandoned:
         # Past the shutdown timeout their leases were given back; Python
         # would wait for their threads at exit however long they take.
-        logging.getLogger("zart").warning(
-            "exiting with %d run(s) going on past the shutdown timeout", worker.abandoned
-        )
+        log.warning("exiting with %d run(s) going on past the shutdown timeout", worker.abandoned)
         logging.shutdown()
         os._exit(0)
     return 0
@@ -157,7 +157,6 @@ def _start_worker(args: argparse.Namespace) -> tuple[Store, Worker]:
     try:
         worker = Worker(store, registry, config)
         names = ", ".join(registry.names())
-        log = logging.getLogger("zart")
         log.info("worker %s on %s: %s", worker.worker_id, redact(store.url), names)
     except BaseException:
         store.close()

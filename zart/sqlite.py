@@ -583,7 +583,6 @@ class SqliteStore:
         return Log(records=records, events=events, last_seq=last_seq)
 
     def commit(self, lease: Lease, commit: Commit, now: datetime) -> bool:
-        eid = lease.execution_id
         records = commit.records
         # (state is UNSET: has_state, without a property call on every step)
         one = len(records) == 1 and commit.outcome is None and commit.state is r.UNSET
@@ -599,6 +598,7 @@ class SqliteStore:
                 self._upsert_step(lease, records[0], now)
             self._notify()
             return True
+        eid = lease.execution_id
         with self._tx(write=True, notify=True) as conn:
             # BEGIN IMMEDIATE holds the write lock, so no claim or cancel can
             # move the token between these fences and COMMIT: a read is fence
