@@ -418,6 +418,24 @@ class PostgresDatabase(Database):
             self._loop(conn, commits)
             return time.perf_counter() - start
 
+    def baseline_libpq(self, commits: int) -> float:
+        """The same loop through libpq's PQexecPrepared, as the store sends
+        its step commit (zart.postgres_wire): for comparison, not the target."""
+        with self._connect() as conn:
+            pg = conn.pgconn
+            done = pg.prepare(
+                b"bench_insert", f"INSERT INTO {self._table} (doc) VALUES ($1)".encode()
+            )
+            assert done.status == 1, done.error_message  # COMMAND_OK
+            doc = [json.dumps(DOC, separators=(",", ":")).encode()]
+            for _ in range(10):
+                pg.exec_prepared(b"bench_insert", doc)
+            start = time.perf_counter()
+            for _ in range(commits):
+                res = pg.exec_prepared(b"bench_insert", doc)
+                assert res.status == 1, res.error_message
+            return time.perf_counter() - start
+
     def baseline_concurrent(self, threads: int, per_thread: int) -> float:
         conns = [self._connect() for _ in range(threads)]
         try:
@@ -468,6 +486,7 @@ class PostgresDatabase(Database):
         import psycopg
 
         names = {text: name for name, text in store._q.items()}
+        wired = {id(stmt): names[text] for text, stmt in store._wired.items()}
         seen = Trace()
         lock = threading.Lock()
         cursor_execute = psycopg.Cursor.execute
@@ -502,13 +521,30 @@ class PostgresDatabase(Database):
                 with lock:
                     seen.seconds["<pipeline> (whole block)"] += time.perf_counter() - t0
 
+        from zart.postgres import PostgresStore
+
+        store_send = PostgresStore._send
+
+        def send(self: Any, conn: Any, stmt: Any, params: Any) -> Any:
+            # The step commit's statements through libpq (zart.postgres_wire).
+            label = wired.get(id(stmt), "sql:?") + " (libpq)"
+            t0 = time.perf_counter()
+            try:
+                return store_send(self, conn, stmt, params)
+            finally:
+                with lock:
+                    seen.append(label)
+                    seen.seconds[label] += time.perf_counter() - t0
+
         psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+        PostgresStore._send = send  # type: ignore[method-assign]
         psycopg.Connection.transaction = transaction  # type: ignore[method-assign]
         psycopg.Connection.pipeline = pipeline  # type: ignore[method-assign]
         try:
             yield seen
         finally:
             psycopg.Cursor.execute = cursor_execute  # type: ignore[method-assign]
+            PostgresStore._send = store_send  # type: ignore[method-assign]
             psycopg.Connection.transaction = conn_transaction  # type: ignore[method-assign]
             psycopg.Connection.pipeline = conn_pipeline  # type: ignore[method-assign]
 
@@ -722,6 +758,14 @@ def section_steps(cx: Context) -> None:
         f"{fmt_ms(median(cpu_base))}/baseline commit; compare the synchronous-off run below, "
         "where the same work runs without sleeping on a flush between steps"
     )
+    if isinstance(cx.db, PostgresDatabase):
+        raw = median([cx.db.baseline_libpq(n) / n for _ in range(3)])
+        cx.report.note(
+            f"(b) the baseline INSERT sent through libpq's PQexecPrepared, as the store sends "
+            f"its step commit (zart.postgres_wire), medians of 3x{n}: {fmt_ms(raw)}/commit; "
+            f"a step is {per_step / raw:.2f}x that (for comparison: the target is against "
+            "psycopg's execute, the way an application writes a row)"
+        )
     cx.report.note(
         f"(b) the same steps with no interpreter and no host (the generator, the step "
         f"function, to_json and store.commit of each record), medians of 3x{n}: "

@@ -19,7 +19,8 @@ How it keeps the store contract (``zart.store``) on a shared database:
   commit and its check leaves the parent for ``claim`` to find, every
   ``stranded_check_interval`` seconds.
 - Pool connections are in autocommit: a single-statement write is its own
-  transaction, and a plain step commit is one statement, one round trip.
+  transaction, and a plain step commit is one statement, one round trip,
+  sent through libpq's PQexecPrepared (postgres_wire), not psycopg's execute.
   Multi-statement writes are one transaction in pipeline mode: two round
   trips, whatever the number of statements.
 - Whatever makes work due now also ``pg_notify``s a channel named after the
@@ -48,6 +49,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import postgres_sql as q
+from . import postgres_wire as wire
 from . import records as r
 from . import settings
 from .errors import (
@@ -71,6 +73,9 @@ T = TypeVar("T")
 Conn = psycopg.Connection[tuple[Any, ...]]
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 Params = dict[str, Any]
+# The prepared-statement names of a connection that takes no wired statement
+# (its client encoding is not UTF-8); never added to.
+_UNWIRED: set[bytes] = set()
 
 CANCEL_ERROR = {"type": "Cancelled", "message": "cancelled"}
 # Deadlocks and serialization failures roll the whole transaction back, so
@@ -189,6 +194,11 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Conn] | None = None
         self._cursors: weakref.WeakKeyDictionary[Conn, Cursor] = weakref.WeakKeyDictionary()
+        # The step commit's statements, by their text (see _write), and what
+        # each pooled connection has prepared of them (postgres_wire).
+        self._wired = {self._q[name]: wire.Statement(name, self._q[name]) for name in wire.WIRED}
+        self._prepared: weakref.WeakKeyDictionary[Conn, set[bytes]] = weakref.WeakKeyDictionary()
+        self._wire_on = True
         self._listener = _Listener(self._conninfo, self.channel, redact(url))
         # Seconds between two looks, from claim(), for parents a killed
         # worker left waiting on children that have all finished.
@@ -471,14 +481,48 @@ class PostgresStore:
     def _write(self, conn: Conn, query: str, params: Params) -> tuple[Any, ...] | None:
         """Run an autocommit commit statement, and its upsert twin when it was
         a first write that found its name taken (see COMMIT_STEP_FIRST): its
-        unique violation rolled it back whole."""
+        unique violation rolled it back whole. The step commit's statements
+        go through libpq directly when they can (postgres_wire)."""
+        text = self._q[query]
+        stmt = self._wired.get(text) if self._wire_on else None
+        if stmt is not None:
+            answer = self._send(conn, stmt, params)
+            if answer is wire.TAKEN and query in q.UPSERT_OF:
+                twin = self._wired.get(self._q[q.UPSERT_OF[query]])
+                answer = wire.FALLBACK if twin is None else self._send(conn, twin, params)
+            if answer is not wire.FALLBACK and answer is not wire.TAKEN:
+                return answer  # type: ignore[no-any-return]
         cur = self._cursor(conn)
         try:
-            return cur.execute(self._q[query], params).fetchone()
+            return cur.execute(text, params).fetchone()
         except psycopg.errors.UniqueViolation:
             if query not in q.UPSERT_OF:
                 raise
             return cur.execute(self._q[q.UPSERT_OF[query]], params).fetchone()
+
+    def _send(self, conn: Conn, stmt: wire.Statement, params: Params) -> Any:
+        """``stmt`` through libpq: wire.run's answer, or FALLBACK."""
+        values = stmt.encode(params)
+        if values is None:
+            return wire.FALLBACK
+        ready = self._prepared.get(conn)
+        if ready is None:
+            utf8 = conn.info.encoding == "utf-8"
+            ready = self._prepared[conn] = set() if utf8 else _UNWIRED
+        if ready is _UNWIRED:
+            return wire.FALLBACK
+        try:
+            return wire.run(conn, stmt, values, ready)
+        except wire.Unprepared as exc:
+            # Prepared on one server session, run on another: a pooler in
+            # transaction mode stands between. psycopg's path for good.
+            log.warning(
+                "zart: the server forgot statement %s prepared on this connection (is a "
+                "transaction-mode pooler in between?); step commits go through psycopg now",
+                exc,
+            )
+            self._wire_on = False
+            return wire.FALLBACK
 
     def _finish(self, lease: Lease, query: str, params: Params) -> bool:
         """Records and a final status in one autocommit statement, then, when

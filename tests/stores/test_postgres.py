@@ -25,7 +25,14 @@ from tests.pg import postgres_url_or_skip, scratch_schema
 from tests.stores.scenario import LEASE, T0, at, fan_out
 from zart import postgres_sql as q
 from zart import records as r
-from zart.errors import ExecutionNotFound, LeaseLost, SchemaNewer, SchemaOutdated, StoreError
+from zart.errors import (
+    ExecutionNotFound,
+    LeaseLost,
+    SchemaNewer,
+    SchemaOutdated,
+    StoreError,
+    WriteRejected,
+)
 from zart.migrations import latest_version, migration_files
 from zart.postgres import PostgresStore, split_url
 from zart.postgres_sql import CREATE_VERSION_TABLE, RECORD_VERSION, render
@@ -493,6 +500,141 @@ def test_a_first_write_is_a_plain_insert_and_a_name_already_there_upserts(
     assert store.commit(c.lease, Commit(records=(attrs.evolve(first, result=2),)), at(2))
     assert queries.used == ["COMMIT_STEP_FIRST", "COMMIT_STEP_FIRST", "COMMIT_STEP"]
     assert [(h.name, h.seq, h.result) for h in store.history("e1")] == [("a", 1, 2)]
+
+
+# -- the step commit through libpq (zart.postgres_wire) ------------------------------
+def _prepared(store: PostgresStore) -> set[str]:
+    """The statements prepared on the pool's connection (the tests run one
+    thread, and the pool keeps one connection for it)."""
+    rows = store._run("test", lambda c: c.execute("SELECT name FROM pg_prepared_statements"))
+    return {name for (name,) in rows}
+
+
+def _writes() -> list[tuple[RecordWrite, datetime]]:
+    """Step commits of every shape a record takes, each with its ``now``:
+    first writes and overwrites, NULLs, documents with escapes and non-ASCII
+    text, times, children; and a ``now`` that is not in UTC."""
+    paris = timezone(timedelta(hours=1))
+    doc = {"text": 'é "quoted" \\ \n \u0000 ✓', "n": [1, 2.5, None, True]}
+    return [
+        (attrs.evolve(step("a", 1), first=True), at(1)),
+        (attrs.evolve(step("b", None, 2), first=True), at(2)),
+        (attrs.evolve(step("c", doc, 3), first=True), at(3)),
+        (step("a", "again"), at(4)),  # a name already there: the upsert
+        (attrs.evolve(step("c", 5, 3), first=True), at(5)),  # a wrong hint: the twin
+        (
+            RecordWrite(
+                name="retry ✓",
+                kind=r.K_STEP,
+                status=r.R_RETRYING,
+                seq=4,
+                step="module.fn",
+                error={"kind": "step", "message": "boom é"},
+                attempts=2,
+                wake_at=at(60),
+                first=True,
+            ),
+            at(6),
+        ),
+        (
+            RecordWrite(name="kid", kind=r.K_SCHEDULE, status=r.R_PENDING, seq=5, child_id="e:k"),
+            at(7),
+        ),
+        (attrs.evolve(step("d", 8, 6), first=True), at(8).astimezone(paris)),
+    ]
+
+
+def _written(store: PostgresStore, eid: str) -> list[tuple[Any, ...]]:
+    return [attrs.astuple(h) for h in store.history(eid)]
+
+
+def test_step_commits_through_libpq_write_what_psycopg_writes(store: PostgresStore) -> None:
+    for eid in ("wire", "psycopg"):
+        store.create(NewExecution(id=eid, task_name="t"), T0)
+    (a,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1, under="wire")
+    (b,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1, under="psycopg")
+    for write, now in _writes():
+        assert store.commit(a.lease, Commit(records=(write,)), now)
+    assert {"zart_commit_step", "zart_commit_step_first"} <= _prepared(store)
+    store._wire_on = False
+    for write, now in _writes():
+        assert store.commit(b.lease, Commit(records=(write,)), now)
+    assert _written(store, "wire") == _written(store, "psycopg")
+    assert store.history("wire")[0].created_at == at(1)
+    assert [h.name for h in store.history("wire")] == ["a", "b", "c", "retry ✓", "kid", "d"]
+
+
+@pytest.mark.parametrize("wire", [True, False], ids=["libpq", "psycopg"])
+def test_a_step_name_holding_nul_is_refused_and_writes_nothing(
+    store: PostgresStore, wire: bool
+) -> None:
+    # libpq reads a text parameter up to its first NUL: sent as it is, the
+    # name would be cut short and stored under another name.
+    store._wire_on = wire
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    with pytest.raises(WriteRejected, match="NUL"):
+        store.commit(c.lease, Commit(records=(attrs.evolve(step("a\0b", 1), first=True),)), at(1))
+    assert store.history("e1") == []
+    assert store.commit(c.lease, Commit(records=(attrs.evolve(step("a", 2), first=True),)), at(2))
+    assert [(h.name, h.result) for h in store.history("e1")] == [("a", 2)]
+
+
+def test_a_statement_the_server_forgot_falls_back_to_psycopg_for_good(
+    store: PostgresStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What a pooler in transaction mode does: the next commit lands on a
+    # server session that never saw the PREPARE.
+    store.create(NewExecution(id="e1", task_name="t"), T0)
+    (c,) = store.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+    assert store.commit(c.lease, Commit(records=(attrs.evolve(step("a", 1), first=True),)), at(1))
+    store._run("test", lambda conn: conn.execute("DEALLOCATE ALL"))
+    assert store.commit(
+        c.lease, Commit(records=(attrs.evolve(step("b", 2, 2), first=True),)), at(2)
+    )
+    assert "forgot statement zart_commit_step_first" in caplog.text
+    assert store._wire_on is False
+    assert store.commit(
+        c.lease, Commit(records=(attrs.evolve(step("c", 3, 3), first=True),)), at(3)
+    )
+    assert not any(name.startswith("zart_") for name in _prepared(store))
+    assert [(h.name, h.result) for h in store.history("e1")] == [("a", 1), ("b", 2), ("c", 3)]
+
+
+def test_a_connection_not_in_utf8_commits_steps_through_psycopg(url: str, schema: str) -> None:
+    latin = PostgresStore(url + "?client_encoding=LATIN1", schema=schema)
+    latin.migrate()
+    try:
+        latin.create(NewExecution(id="e1", task_name="t"), T0)
+        (c,) = latin.claim(worker="w", tasks=None, now=T0, lease=LEASE, limit=1)
+        write = attrs.evolve(step("café", "crème"), first=True)
+        assert latin.commit(c.lease, Commit(records=(write,)), at(1))
+        assert not any(name.startswith("zart_") for name in _prepared(latin))
+    finally:
+        latin.close()
+    utf8 = PostgresStore(url, schema=schema)
+    try:
+        assert [(h.name, h.result) for h in utf8.history("e1")] == [("café", "crème")]
+    finally:
+        utf8.close()
+
+
+def test_a_step_commit_killed_on_the_wire_is_retried_and_writes_once(
+    url: str, store: PostgresStore, app_name: str
+) -> None:
+    kid = _one_child_awaited(store)
+    # The step's insert waits on its record's key, held by another transaction.
+    holder = _holding_record_key(url, store)
+    first = attrs.evolve(step("s", 7), first=True)
+    t, out = in_thread(lambda: store.commit(kid.lease, Commit(records=(first,)), at(3)))
+    _kill_when_blocked(url, app_name)
+    assert store.history("p:c0") == []  # the killed transaction left nothing
+    holder.rollback()
+    holder.close()
+    t.join(30)
+    assert out == {"value": True}
+    assert [(h.name, h.seq, h.result) for h in store.history("p:c0")] == [("s", 1, 7)]
+    assert store.get("p:c0").status == r.RUNNING  # a step commit keeps the lease
 
 
 @pytest.mark.parametrize("parent", [False, True], ids=["alone", "child"])
