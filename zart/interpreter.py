@@ -206,12 +206,32 @@ class Interpreter:
         cmd, attempt = self._running
         self._running = None
         self._now = now
-        action = self._record_outcome(cmd, attempt + 1, outcome)
-        if type(action) is not tuple:
-            return action  # type: ignore[return-value]
+        attempts = attempt + 1
+        mode: int
+        if outcome.error is None and not outcome.timed_out:
+            # Recorded here, not in _record_failure: every completed step
+            # takes this path, and a call less is worth it.
+            name = cmd.name
+            what = f"result of step {name!r}"
+            try:
+                doc = to_json(outcome.value, what)
+            except SerializationError as exc:
+                return self._unrecordable(cmd, attempts, exc)
+            self._write(
+                name, r.K_STEP, r.R_COMPLETED, step=cmd.step_id, attempts=attempts, result=doc
+            )
+            rtype = cmd.result_type
+            if rtype is Any or (type(doc) is rtype and rtype in SELF_STRUCTURED):
+                mode, value = SEND, doc  # what from_json would hand back
+            else:
+                mode, value = self._typed(doc, rtype, what)
+        else:
+            action = self._record_failure(cmd, attempts, outcome)
+            if type(action) is not tuple:
+                return action  # type: ignore[return-value]
+            mode, value = action
         if self._deadline is not None and now >= self._deadline:
             return self._fail(TaskTimeout(self.execution_id, self._deadline))
-        mode, value = action
         return self._drive(mode, value)
 
     def find_scheduled(self, name: str) -> Step | WorkflowCall | None:
@@ -305,7 +325,15 @@ class Interpreter:
         return rec
 
     def _on_step(self, cmd: Step) -> Action | Decision:
-        rec = self._lookup(cmd.name, r.K_STEP, cmd, cmd.step_id)
+        name = cmd.name
+        if name not in self._seen and name not in self._records and not self._replay_only:
+            # A step the log does not hold, run live: _lookup's and _run's
+            # work without their calls, on the path every new step takes.
+            self._seen.add(name)
+            self._running = (cmd, 0)
+            scope = (self.info, 0, cmd.retry.retries, name)
+            return RunStep(name, cmd, 0, self._take(), scope)
+        rec = self._lookup(name, r.K_STEP, cmd, cmd.step_id)
         if rec is None:
             return self._run(cmd, 0)
         status = rec.status
@@ -329,23 +357,9 @@ class Interpreter:
         scope = (self.info, attempt, cmd.retry.retries, cmd.name)
         return RunStep(cmd.name, cmd, attempt, self._take(), scope)
 
-    def _record_outcome(self, cmd: Step, attempts: int, outcome: StepOutcome) -> Action | Decision:
+    def _record_failure(self, cmd: Step, attempts: int, outcome: StepOutcome) -> Action | Decision:
+        """Record a step that raised or timed out (a completed one: step_finished)."""
         name, error = cmd.name, outcome.error
-        if error is None and not outcome.timed_out:
-            what = f"result of step {name!r}"
-            try:
-                doc = to_json(outcome.value, what)
-            except SerializationError as exc:
-                return self._unrecordable(cmd, attempts, exc)
-            # _record_step's work, without its layer of keyword packing: this
-            # is the path every completed step takes.
-            self._write(
-                name, r.K_STEP, r.R_COMPLETED, step=cmd.step_id, attempts=attempts, result=doc
-            )
-            rtype = cmd.result_type
-            if rtype is Any or (type(doc) is rtype and rtype in SELF_STRUCTURED):
-                return SEND, doc  # what from_json would hand back
-            return self._typed(doc, rtype, what)
         if isinstance(error, BusinessError):
             try:
                 doc = business_document(error)
@@ -404,19 +418,10 @@ class Interpreter:
         if seq is None:
             self._last_seq += 1
             seq = self._seqs[name] = self._last_seq
+        # By position: see records.RecordWrite.
         self._pending.append(
             RecordWrite(
-                name=name,
-                kind=kind,
-                status=status,
-                seq=seq,
-                step=step,
-                result=result,
-                error=error,
-                attempts=attempts,
-                wake_at=wake_at,
-                child_id=child_id,
-                first=first,
+                name, kind, status, seq, step, result, error, attempts, wake_at, child_id, first
             )
         )
 
@@ -626,7 +631,7 @@ class Interpreter:
             if not pending:
                 return r.NO_WRITES
             self._pending = []
-            return Commit(records=tuple(pending))
+            return Commit(tuple(pending))
         commit = Commit(
             records=tuple(self._pending),
             children=tuple(self._children),
