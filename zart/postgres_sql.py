@@ -16,11 +16,11 @@ one (only the rows it locks or updates are re-read).
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from psycopg import sql
@@ -555,7 +555,19 @@ def json_param(value: Any) -> Json | None:
     return None if value is None else Json(value, dumps=_compact)
 
 
-_compact = functools.partial(json.dumps, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _compact(value: Any) -> str:
+    """``json.dumps(value, separators=(",", ":"))``, the same text: an int or
+    a str (the common step result) without an encoder, the rest through one
+    encoder made once (json.dumps with separators makes one per call)."""
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return encode_basestring_ascii(value)
+    return _ENCODER.encode(value)
 
 
 def new_params(new: NewExecution, awaited: bool = False) -> dict[str, Any]:

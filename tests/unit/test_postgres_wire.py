@@ -4,6 +4,7 @@ psycopg. (Its statements on a real server: tests/stores/test_postgres.py.)"""
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -80,3 +81,14 @@ def test_values_sent_as_text(value: Any, sent: bytes | None) -> None:
 )
 def test_values_it_does_not_send_leave_the_statement_to_psycopg(value: Any) -> None:
     assert STMT.encode({"v": value}) is None
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [0, -5, 10**30, "", 'é\x00\n"', "plain", 1.5, True, None, {"a": [1, "é", None]}, [1, 2.0]],
+    ids=repr,
+)
+def test_json_parameters_are_written_as_json_dumps_writes_them_compactly(doc: Any) -> None:
+    param = json_param(doc)
+    text = None if param is None else param.dumps(param.obj)  # type: ignore[misc]
+    assert text == (None if doc is None else json.dumps(doc, separators=(",", ":")))
