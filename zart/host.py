@@ -191,19 +191,12 @@ class Host:
 
     def drive(self, interp: Interpreter, lease: Lease) -> Decision:
         # One clock reading per step: the decision and its commit share it.
-        clock, overrides, commit = self.clock, self.overrides, self.store.commit
+        clock, overrides = self.clock, self.overrides
         now = clock()
         decision = interp.start(now)
         while type(decision) is RunStep:
-            writes = decision.commit
-            if writes is not r.NO_WRITES:
-                commit(lease, writes, now)  # _commit's work, a call less per step
-                if (
-                    interp.scheduled_steps
-                    or interp.scheduled_workflows
-                    or self.after_commit is not None
-                ):
-                    self._committed(interp, writes)
+            if decision.commit is not r.NO_WRITES:
+                self._commit(interp, lease, decision.commit, now)
             outcome = run_step_sync(decision, overrides)
             now = clock()
             decision = interp.step_finished(outcome, now)
@@ -224,9 +217,6 @@ class Host:
 
     def _commit(self, interp: Interpreter, lease: Lease, commit: Commit, now: datetime) -> None:
         self.store.commit(lease, commit, now)
-        self._committed(interp, commit)
-
-    def _committed(self, interp: Interpreter, commit: Commit) -> None:
         if interp.scheduled_steps or interp.scheduled_workflows:
             self.remember(interp)
         if self.after_commit is not None:

@@ -209,8 +209,7 @@ class Interpreter:
         attempts = attempt + 1
         mode: int
         if outcome.error is None and not outcome.timed_out:
-            # Recorded here, not in _record_failure: every completed step
-            # takes this path, and a call less is worth it.
+            # A completed step is recorded here; _record_failure takes the rest.
             name = cmd.name
             what = f"result of step {name!r}"
             try:
@@ -325,15 +324,7 @@ class Interpreter:
         return rec
 
     def _on_step(self, cmd: Step) -> Action | Decision:
-        name = cmd.name
-        if name not in self._seen and name not in self._records and not self._replay_only:
-            # A step the log does not hold, run live: _lookup's and _run's
-            # work without their calls, on the path every new step takes.
-            self._seen.add(name)
-            self._running = (cmd, 0)
-            scope = (self.info, 0, cmd.retry.retries, name)
-            return RunStep(name, cmd, 0, self._take(), scope)
-        rec = self._lookup(name, r.K_STEP, cmd, cmd.step_id)
+        rec = self._lookup(cmd.name, r.K_STEP, cmd, cmd.step_id)
         if rec is None:
             return self._run(cmd, 0)
         status = rec.status

@@ -488,8 +488,11 @@ class PostgresStore:
         if stmt is not None:
             answer = self._send(conn, stmt, params)
             if answer is wire.TAKEN and query in q.UPSERT_OF:
-                twin = self._wired.get(self._q[q.UPSERT_OF[query]])
-                answer = wire.FALLBACK if twin is None else self._send(conn, twin, params)
+                # The twin is wired too (tests/unit/test_postgres_wire.py);
+                # should it fall back, psycopg runs the twin alone.
+                query = q.UPSERT_OF[query]
+                text = self._q[query]
+                answer = self._send(conn, self._wired[text], params)
             if answer is not wire.FALLBACK and answer is not wire.TAKEN:
                 return answer  # type: ignore[no-any-return]
         cur = self._cursor(conn)

@@ -29,6 +29,12 @@ def test_placeholders_other_than_named_ones_are_refused(text: bytes) -> None:
         wire.Statement("X", text)
 
 
+def test_a_wired_first_write_has_its_upsert_twin_wired_too() -> None:
+    firsts = [name for name in wire.WIRED if name in q.UPSERT_OF]
+    assert firsts == ["COMMIT_STEP_FIRST"]
+    assert all(q.UPSERT_OF[name] in wire.WIRED for name in firsts)
+
+
 @pytest.mark.parametrize("name", wire.WIRED)
 def test_wired_statements_answer_only_whether_their_fence_held(name: str) -> None:
     text = q.render(getattr(q, name), "s", "p_")
