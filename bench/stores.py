@@ -772,6 +772,14 @@ def section_steps(cx: Context) -> None:
         f"{fmt_ms(median(floors))}/step, {median(floors) / median(baselines):.2f}x baseline: "
         "what the store's step commit costs on its own"
     )
+    if isinstance(cx.db, SqliteDatabase):
+        raw = [raw_upserts(cx, n) / n for _ in range(3)]
+        cx.report.note(
+            f"(b) the store's step statement alone (sqlite3's execute of the fenced upsert, "
+            f"its parameters built beforehand), medians of 3x{n}: {fmt_ms(median(raw))}/step, "
+            f"{median(raw) / median(baselines):.2f}x baseline: the SQL's share; the rest of "
+            "the ratio is Python run between flushes"
+        )
 
     # Where a step's time goes: one instrumented run (the wrappers cost a little).
     m = min(n, 200)
@@ -882,6 +890,32 @@ def bare_steps(cx: Context, n: int) -> float:
             cx.store.commit(lease, Commit(records=(record,)), utcnow())
     except StopIteration:
         pass
+    took = time.perf_counter() - start
+    cx.store.commit(lease, Commit(outcome=Complete(output=n)), utcnow())
+    return took
+
+
+def raw_upserts(cx: Context, n: int) -> float:
+    """Seconds for ``n`` step records of one execution written by the SQLite
+    store's own upsert statement, straight through ``execute``: no Python of
+    zart's between the flushes, only the statement and its fence."""
+    from zart.sqlite import _upsert
+
+    eid = cx.client.schedule(app.chain, n)
+    (claimed,) = cx.store.claim(
+        worker="bench", tasks=None, now=utcnow(), lease=timedelta(minutes=5), limit=1, under=eid
+    )
+    lease = claimed.lease
+    now = utcnow()
+    statements = [
+        _upsert(lease, RecordWrite(f"noop-{i}", "step", "completed", i, "noop", i, attempts=1), now)
+        for i in range(1, n + 1)
+    ]
+    conn = cx.store._conn()
+    start = time.perf_counter()
+    for query, params in statements:
+        if conn.execute(query, params).rowcount != 1:
+            raise AssertionError("the fenced upsert wrote nothing")
     took = time.perf_counter() - start
     cx.store.commit(lease, Commit(outcome=Complete(output=n)), utcnow())
     return took
