@@ -27,6 +27,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -147,13 +148,8 @@ class _DbosDatabase:
                 with contextlib.closing(sqlite3.connect(path)) as conn:
                     conn.execute("PRAGMA journal_mode=WAL")
             self.url = "sqlite:///" + path
-        else:
-            from psycopg.conninfo import conninfo_to_dict
-
-            params = conninfo_to_dict(PG_URL)
-            user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
-            port = params.get("port", "5432")
-            self.url = f"postgresql://{user}@{host}:{port}/{self.name}"
+        else:  # the bench's server URL, credentials and options kept, another database
+            self.url = urlunsplit(urlsplit(PG_URL)._replace(path=f"/{self.name}"))
 
     def __enter__(self) -> _DbosDatabase:
         if isinstance(self.db, PostgresDatabase):
