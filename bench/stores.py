@@ -857,16 +857,21 @@ def section_steps(cx: Context) -> None:
         cx.report.note("(b) profile (tottime):\n" + out.getvalue())
 
 
+def claim_chain(cx: Context, n: int) -> Any:
+    """The lease of a new ``n``-step chain, claimed for a loop that writes its
+    records itself (the floors under section (b))."""
+    eid = cx.client.schedule(app.chain, n)
+    (claimed,) = cx.store.claim(
+        worker="bench", tasks=None, now=utcnow(), lease=timedelta(minutes=5), limit=1, under=eid
+    )
+    return claimed.lease
+
+
 def bare_steps(cx: Context, n: int) -> float:
     """Seconds for the chain workflow's ``n`` steps driven by a bare loop:
     send to the generator, call the step function, store.commit its record.
     No interpreter, no host: the floor under section (b)."""
-    eid = cx.client.schedule(app.chain, n)
-    now = utcnow()
-    (claimed,) = cx.store.claim(
-        worker="bench", tasks=None, now=now, lease=timedelta(minutes=5), limit=1, under=eid
-    )
-    lease = claimed.lease
+    lease = claim_chain(cx, n)
     gen = app.chain.run(None, n)
     value: Any = None
     seq = 0
@@ -901,11 +906,7 @@ def raw_upserts(cx: Context, n: int) -> float:
     zart's between the flushes, only the statement and its fence."""
     from zart.sqlite import _upsert
 
-    eid = cx.client.schedule(app.chain, n)
-    (claimed,) = cx.store.claim(
-        worker="bench", tasks=None, now=utcnow(), lease=timedelta(minutes=5), limit=1, under=eid
-    )
-    lease = claimed.lease
+    lease = claim_chain(cx, n)
     now = utcnow()
     statements = [
         _upsert(lease, RecordWrite(f"noop-{i}", "step", "completed", i, "noop", i, attempts=1), now)
