@@ -5,37 +5,41 @@ server fails the run instead of skipping it)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tests.pg import postgres_url_or_skip, scratch_schema
-from zart.memory import MemoryStore
+from zart.stores.memory import MemoryStore
 
 STORE_KINDS = ["memory", "sqlite", "postgres"]
+Clock = Callable[[], datetime]
 
 
 @contextlib.contextmanager
-def open_store(kind: str, tmp_path: Path) -> Iterator[Any]:
-    """A migrated store of ``kind``, closed (and its schema dropped) after."""
+def open_store(kind: str, tmp_path: Path, clock: Clock | None = None) -> Iterator[Any]:
+    """A migrated store of ``kind``, closed (and its schema dropped) after.
+    ``clock``: the store's clock (default: its own)."""
+    options: dict[str, Any] = {} if clock is None else {"clock": clock}
     if kind == "memory":
-        yield MemoryStore()
+        yield MemoryStore(**options)
         return
     if kind == "sqlite":
-        from zart.sqlite import SqliteStore
+        from zart.stores.sqlite import SqliteStore
 
-        s: Any = SqliteStore(str(tmp_path / "zart.db"))
+        s: Any = SqliteStore(str(tmp_path / "zart.db"), **options)
         s.migrate()
         try:
             yield s
         finally:
             s.close()
         return
-    from zart.postgres import PostgresStore
+    from zart.stores.postgres import PostgresStore
 
     url = postgres_url_or_skip()
     with scratch_schema(url) as schema:
-        s = PostgresStore(url, schema=schema)
+        s = PostgresStore(url, schema=schema, **options)
         s.migrate()
         try:
             yield s

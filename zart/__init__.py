@@ -13,7 +13,11 @@ from .authoring import (
     StepFunction,
     call,
     capture,
+    continue_as_new,
+    deprecate_patch,
     now,
+    patched,
+    receive,
     schedule,
     sleep,
     sleep_until,
@@ -21,7 +25,19 @@ from .authoring import (
     wait_all,
     wait_event,
 )
-from .commands import Capture, Handle, Schedule, Sleep, Step, WaitAll, WaitEvent, WorkflowCall
+from .commands import (
+    Capture,
+    ContinueAsNew,
+    Handle,
+    Patched,
+    Receive,
+    Schedule,
+    Sleep,
+    Step,
+    WaitAll,
+    WaitEvent,
+    WorkflowCall,
+)
 from .context import ExecutionInfo, context
 from .errors import (
     BusinessError,
@@ -34,9 +50,12 @@ from .errors import (
     ExecutionNotFound,
     InvalidCommand,
     LeaseLost,
+    MessageRejected,
     NonDeterminismError,
+    PayloadTooLarge,
     ResultTimeout,
     RetryExhausted,
+    RetryRefused,
     SchemaNewer,
     SchemaOutdated,
     SerializationError,
@@ -48,27 +67,30 @@ from .errors import (
     WriteRejected,
     ZartError,
 )
-from .records import ExecutionRecord, StepRecord
+from .names import MAX_LENGTH as MAX_NAME_LENGTH
+from .records import AttemptError, ExecutionRecord, StepRecord
 from .retry import RetryPolicy
-from .tasks import TaskContext, TaskHandler, TaskRegistry, durable
+from .serde import DEFAULT_MAX_PAYLOAD
+from .tasks import TaskContext, TaskHandler, TaskRegistry, Workflow, durable
 
 # Hosts and stores load on first use (PEP 562), so `import zart` and the pure
 # core never pull in threads, event loops or database drivers.
 _LAZY = {
     "AsyncWorker": ".async_worker",
     "Client": ".client",
-    "MemoryStore": ".memory",
+    "MemoryStore": ".stores.memory",
     "Worker": ".worker",
-    "WorkerConfig": ".worker",
-    "connect": ".urls",
+    "WorkerConfig": ".loop",
+    "connect": ".stores.connect",
 }
 
 if TYPE_CHECKING:
     from .async_worker import AsyncWorker
     from .client import Client
-    from .memory import MemoryStore
-    from .urls import connect
-    from .worker import Worker, WorkerConfig
+    from .loop import WorkerConfig
+    from .stores.connect import connect
+    from .stores.memory import MemoryStore
+    from .worker import Worker
 
 
 def __getattr__(name: str) -> Any:
@@ -82,11 +104,21 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AsyncWorker",
+    "AttemptError",
     "BusinessError",
+    "call",
     "Cancelled",
     "Capture",
+    "capture",
     "Client",
+    "connect",
+    "context",
+    "continue_as_new",
+    "ContinueAsNew",
+    "DEFAULT_MAX_PAYLOAD",
+    "deprecate_patch",
     "DuplicateNameError",
+    "durable",
     "EventRejected",
     "EventTimeout",
     "ExecutionAlreadyExists",
@@ -97,17 +129,30 @@ __all__ = [
     "Handle",
     "InvalidCommand",
     "LeaseLost",
+    "MAX_NAME_LENGTH",
     "MemoryStore",
+    "MessageRejected",
     "NonDeterminismError",
+    "now",
+    "Patched",
+    "patched",
+    "PayloadTooLarge",
+    "Receive",
+    "receive",
     "ResultTimeout",
     "RetryExhausted",
     "RetryPolicy",
+    "RetryRefused",
     "Schedule",
+    "schedule",
     "SchemaNewer",
     "SchemaOutdated",
     "SerializationError",
     "Sleep",
+    "sleep",
+    "sleep_until",
     "Step",
+    "step",
     "StepFailed",
     "StepFunction",
     "StepRecord",
@@ -118,23 +163,14 @@ __all__ = [
     "TaskRegistry",
     "TaskTimeout",
     "UnknownTaskError",
+    "wait_all",
+    "wait_event",
     "WaitAll",
     "WaitEvent",
     "Worker",
     "WorkerConfig",
+    "Workflow",
     "WorkflowCall",
     "WriteRejected",
     "ZartError",
-    "call",
-    "capture",
-    "connect",
-    "context",
-    "durable",
-    "now",
-    "schedule",
-    "sleep",
-    "sleep_until",
-    "step",
-    "wait_all",
-    "wait_event",
 ]

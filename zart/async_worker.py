@@ -1,9 +1,11 @@
 """``zart.AsyncWorker``: the worker for asyncio services.
 
-It runs the same ``prepare`` and the same interpreter decisions as the thread
-worker; only the waiting differs. Async steps run on the event loop, sync
-steps in threads, and store calls (sync drivers) in threads so the loop
-never blocks.
+It runs the same ``Host`` driver as the thread worker; only the waiting
+differs. Async steps run on the event loop; sync steps on a pool of their
+own (or, with a timeout, on a thread of their own); store calls (sync
+drivers) on another pool, so that a commit never queues behind user code.
+Heartbeats run on a thread, so that neither a busy pool nor a step that
+blocks the event loop can starve them and lose the leases.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import datetime
-from typing import Any
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from .decisions import Decision, RunStep
+from .decisions import Finish
 from .errors import StoreError
-from .host import SETTLED, prepare
-from .interpreter import Interpreter
-from .records import NO_WRITES, Claimed, Commit, Lease
+from .host import SETTLED
+from .loop import WorkerBase
+from .records import Claimed, Lease
 from .steps import run_step_async
-from .worker import WorkerBase
 
 log = logging.getLogger("zart")
+T = TypeVar("T")
 
 
 class AsyncWorker(WorkerBase):
@@ -35,6 +39,10 @@ class AsyncWorker(WorkerBase):
         self._tasks: dict[str, tuple[asyncio.Task[None], Lease]] = {}
         # Claims run ahead of the slots (see claim_room); this bounds what runs.
         self._slots = asyncio.Semaphore(self.config.concurrency)
+        self._held: dict[str, Lease] = {}  # what the heartbeat thread renews
+        self._held_lock = threading.Lock()
+        self._store_pool: ThreadPoolExecutor | None = None
+        self._step_pool: ThreadPoolExecutor | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -60,8 +68,17 @@ class AsyncWorker(WorkerBase):
         await self._loop(until_idle=True)
         return self.processed - before
 
+    async def _store(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the store's own pool, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._store_pool, fn, *args)
+
     async def _loop(self, until_idle: bool) -> None:
-        beat = asyncio.create_task(self._heartbeat())
+        concurrency = self.config.concurrency
+        self._store_pool = ThreadPoolExecutor(concurrency + 2, thread_name_prefix="zart-store")
+        self._step_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="zart-step")
+        beating = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(beating,), name="zart-heartbeat", daemon=True)
+        beat.start()
         failures, reached = 0, False  # see WorkerBase.pause_after
         try:
             while not self._stopping.is_set():
@@ -73,6 +90,7 @@ class AsyncWorker(WorkerBase):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stopping.wait(), pause)
                     continue
+                self.recovered(failures)
                 failures, reached = 0, True
                 if idle:
                     break
@@ -83,14 +101,17 @@ class AsyncWorker(WorkerBase):
             try:
                 await self._drain()
             finally:
-                beat.cancel()  # only now: the drained runs kept their leases
+                beating.set()  # only now: the drained runs kept their leases
+                self._store_pool.shutdown(wait=False)
+                self._step_pool.shutdown(wait=False, cancel_futures=True)
 
     async def _turn(self, until_idle: bool) -> bool:
         """Claim and start what is due, or wait; True when idle and ``until_idle``."""
         busy = len(self._tasks)
         room = self.claim_room(busy)
-        claimed = await asyncio.to_thread(self.host.claim, room) if room else []
+        claimed = await self._store(self.host.claim, room) if room else []
         for item in claimed:
+            self._hold(item.lease)
             task = asyncio.create_task(self._run_one(item))
             self._tasks[item.record.id] = (task, item.lease)
         if claimed:
@@ -101,62 +122,49 @@ class AsyncWorker(WorkerBase):
             running = [t for t, _ in self._tasks.values()]
             if running:
                 await asyncio.wait(
-                    running,
-                    timeout=self.config.poll_interval,
-                    return_when=asyncio.FIRST_COMPLETED,
+                    running, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED
                 )
             return False
-        await asyncio.to_thread(self.warn_unknown)
+        await self._store(self.housekeeping, until_idle)
         if until_idle:
             return True
-        wait = await asyncio.to_thread(self.idle_wait)
+        wait = await self._store(self.idle_wait)
         # In slices: a cancelled run() must not wait out a long store wait
         # in its thread either.
         for piece in self.idle_slices(wait, self._stopping.is_set):
-            await asyncio.to_thread(self.store.wait, piece)
+            await self._store(self.store.wait, piece)
         return False
 
     async def _run_one(self, item: Claimed) -> None:
         try:
             async with self._slots:
                 if self._stopping.is_set():  # claimed ahead, never started: give it back
-                    await asyncio.to_thread(self.store.release, item.lease, self.clock())
+                    await self._store(self.store.release, item.lease)
                     return
                 await self._process(item)
         finally:
             # Only this run's entry (see Worker._run_one).
             if self._tasks.get(item.record.id, (None, None))[1] == item.lease:
                 del self._tasks[item.record.id]
+            self._release_hold(item.lease)
             self.processed += 1
 
     async def _process(self, item: Claimed) -> None:
+        """``Host.process``, awaiting the store and the steps."""
+        host = self.host
         try:
-            interp = await asyncio.to_thread(
-                prepare, self.store, self.registry, item, self.host.cache
-            )
-            await self._drive(interp, item.lease)
+            walk = host.decisions(await self._store(host.begin, item))
+            decision = next(walk)
+            while True:
+                await self._store(host.write, item.lease, decision)
+                if isinstance(decision, Finish):
+                    return
+                outcome = await run_step_async(decision, host.overrides, self._step_pool)
+                decision = walk.send(outcome)
         except SETTLED as exc:
-            await asyncio.to_thread(self.host.settle, item, exc)
+            await self._store(host.settle, item, exc)
         except Exception:
             log.exception("worker failed on %s; its lease will expire", item.record.id)
-
-    async def _drive(self, interp: Interpreter, lease: Lease) -> Decision:
-        now = self.clock()  # as in Host.drive: a decision and its commit share one reading
-        decision = interp.start(now)
-        while isinstance(decision, RunStep):
-            if decision.commit is not NO_WRITES:
-                await self._commit(interp, lease, decision.commit, now)
-            outcome = await run_step_async(decision)
-            now = self.clock()
-            decision = interp.step_finished(outcome, now)
-        await self._commit(interp, lease, decision.commit, now)
-        return decision
-
-    async def _commit(
-        self, interp: Interpreter, lease: Lease, commit: Commit, now: datetime
-    ) -> None:
-        await asyncio.to_thread(self.store.commit, lease, commit, now)
-        self.host.remember(interp)
 
     async def _drain(self) -> None:
         if self._tasks:
@@ -166,21 +174,35 @@ class AsyncWorker(WorkerBase):
             )
         for task, lease in list(self._tasks.values()):
             task.cancel()
-            await asyncio.to_thread(self.store.release, lease, self.clock())
+            await self._store(self.store.release, lease)
 
-    async def _heartbeat(self) -> None:
+    def _hold(self, lease: Lease) -> None:
+        with self._held_lock:
+            self._held[lease.execution_id] = lease
+
+    def _release_hold(self, lease: Lease) -> None:
+        with self._held_lock:
+            if self._held.get(lease.execution_id) == lease:
+                del self._held[lease.execution_id]
+
+    def _heartbeat(self, done: threading.Event) -> None:
+        """On a thread: renew the leases held, whatever the event loop does."""
         interval = self.config.heartbeat_interval.total_seconds()
         reported: set[Lease] = set()
-        while True:
-            await asyncio.sleep(interval)
-            leases = [lease for _, lease in self._tasks.values() if lease not in reported]
+        failing = False
+        while not done.wait(interval):
+            with self._held_lock:
+                leases = [lease for lease in self._held.values() if lease not in reported]
             if not leases:
                 continue
             try:
-                lost = await asyncio.to_thread(
-                    self.store.heartbeat, leases, self.clock(), self.config.lease
-                )
-            except Exception:
-                log.exception("heartbeat failed")
+                lost = self.store.heartbeat(leases, self.config.lease)
+            except Exception as exc:
+                if not failing:
+                    log.error("heartbeat failed: %s; retrying every %g s", exc, interval)
+                failing = True
                 continue
-            self.report_lost(lost, {lease for _, lease in self._tasks.values()}, reported)
+            failing = False
+            with self._held_lock:
+                held = set(self._held.values())
+            self.report_lost(lost, held, reported)

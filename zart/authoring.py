@@ -5,23 +5,27 @@ from __future__ import annotations
 import functools
 import inspect
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from .commands import (
     Capture,
+    Command,
+    ContinueAsNew,
     Handle,
+    Patched,
+    Receive,
     Schedule,
     Sleep,
     Step,
     WaitAll,
     WaitEvent,
     WorkflowCall,
-    step_of_function,
 )
+from .names import check_name
 from .retry import RetryPolicy, to_timedelta
-from .serde import return_type
+from .serde import forgot_yield, return_type
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,8 +80,7 @@ class StepFunction(Generic[P, R]):
         retry: RetryPolicy,
         timeout: timedelta | None,
     ) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"step name must be a non-empty string, got {name!r}")
+        check_name("step name", name)
         self.__wrapped__ = fn
         functools.update_wrapper(self, fn)
         self.template = name
@@ -113,32 +116,34 @@ class StepFunction(Generic[P, R]):
         return self._result_type
 
     def _bound_name(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        """The name of a call with keywords, defaults or a template that
-        ``_positional`` cannot take: by binding the signature."""
+        """Bind the call to the signature (a call that does not bind is a
+        TypeError here, not a step failure later) and fill the template."""
         try:
             ba = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"step {self.template!r}: {exc}") from None
+        if not self._fields:
+            return self.template
         ba.apply_defaults()
         return self.template.format_map(ba.arguments)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Step:
+        _check_no_command(self.template, args, kwargs)
         positional = self._positional
-        if not self._fields:
-            name = self.template
-        elif positional is not None and not kwargs and len(args) == self._arity:
-            name = positional.format(*args)  # the common call, every argument by position
+        if positional is not None and not kwargs and len(args) == self._arity:
+            # Every argument by position: it binds; the template takes them in order.
+            name = positional.format(*args) if self._fields else self.template
         else:
             name = self._bound_name(args, kwargs)
-        return step_of_function(
-            name,
-            self.__wrapped__,
-            args,
-            kwargs,
-            self.retry,
-            self.timeout,
-            self.template,
-            self._result_type if self._result_type is not None else self.result_type,
+        return Step(
+            name=name,
+            fn=self.__wrapped__,
+            args=args,
+            kwargs=kwargs,
+            retry=self.retry,
+            timeout=self.timeout,
+            step_id=self.template,
+            result_type=self.result_type,
         )
 
     def __repr__(self) -> str:
@@ -179,6 +184,7 @@ def call(
     """An ad-hoc step from any callable: ``yield zart.call("fetch", fetch, url)``."""
     if not callable(fn):
         raise TypeError(f"zart.call({name!r}, ...) needs a callable, got {fn!r}")
+    _check_no_command(name, args, kwargs)
     return Step(
         name=name,
         fn=fn,
@@ -230,3 +236,42 @@ def capture(name: str, fn: Callable[[], Any]) -> Capture:
 def now(name: str) -> Capture:
     """The current time (UTC), recorded once under ``name``."""
     return Capture(name=name, fn=None, type=datetime)
+
+
+def receive(
+    name: str, topic: str, *, timeout: timedelta | int | float | None = None, type: Any = Any
+) -> Receive:
+    """Take the oldest message not yet consumed on ``topic``, waiting for one
+    at most ``timeout`` (then ``EventTimeout``). ``name`` keys it in the log:
+    a loop names each receive, ``f"item-{i}"``."""
+    return Receive(name=name, topic=topic, timeout=timeout, type=type)
+
+
+def patched(patch_id: str) -> Patched:
+    """Yield it to ask whether this execution runs the patched code:
+    ``if (yield zart.patched("fraud-check")): ...``. True in executions that
+    reach this point under the new code, False in older ones whose log went
+    past it without the marker."""
+    return Patched(name=patch_id)
+
+
+def deprecate_patch(patch_id: str) -> Patched:
+    """The second stage of a patch, once no execution runs the old branch:
+    yield it where the ``if`` stood; a marker in the log is accepted, none
+    is required."""
+    return Patched(name=patch_id, deprecated=True)
+
+
+def continue_as_new(data: Any = None) -> ContinueAsNew:
+    """Yield it to end this run: the same execution starts again with
+    ``data`` as its input and an empty log (pollers, long loops)."""
+    return ContinueAsNew(input=data)
+
+
+def _check_no_command(step: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """A command passed as an argument is a result the workflow never
+    yielded for: refuse it where the mistake is made."""
+    for position, value in [*enumerate(args), *kwargs.items()]:
+        if isinstance(value, Command):
+            where = f"argument {position}" if isinstance(position, int) else f"argument {position!r}"
+            raise TypeError(f"step {step!r}: {where}: {forgot_yield(value)}")

@@ -1,4 +1,5 @@
-"""``zart.Client``: schedule executions, offer events, read results."""
+"""``zart.Client``: schedule executions, offer events, read results, and
+drive one workflow inline with ``run``."""
 
 from __future__ import annotations
 
@@ -6,146 +7,68 @@ import builtins
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from . import records as r
 from . import settings
-from .clock import checked_clock, utcnow
-from .commands import check_storable
-from .errors import (
-    Cancelled,
-    ExecutionFailed,
-    ResultTimeout,
-    ZartError,
-)
+from .decisions import Decision, Finish
+from .errors import Cancelled, ExecutionFailed, ResultTimeout, ZartError
 from .failures import rebuild
 from .host import Host
+from .names import check_name
 from .records import ExecutionRecord, NewExecution, StepRecord
 from .serde import from_json, to_json
-from .store import Store
+from .stores.protocol import Store
 from .tasks import TaskHandler, TaskRegistry
 
+# How long a wait for an execution sleeps between looks when nothing wakes it.
+_LOOK_AGAIN = 0.5
 
-def check_status(status: str | None) -> None:
+
+def check_status(status: object) -> None:
     if status is not None and status not in r.STATUSES:
         raise ValueError(f"unknown status {status!r}; expected one of {', '.join(r.STATUSES)}")
 
 
-def _check_id(
-    execution_id: str | None, what: str = "execution_id", *, optional: bool = False
-) -> None:
-    # No stored id holds a NUL or a surrogate (PostgreSQL cannot store
-    # either), or is anything but a non-empty string: asking for one is a
-    # mistake on every store alike, not an unknown execution.
-    if optional and execution_id is None:
-        return
-    if not isinstance(execution_id, str) or not execution_id:
-        raise ValueError(f"{what} must be a non-empty string, got {execution_id!r}")
-    check_storable(what, execution_id)
+def _check_id(value: object, what: str = "execution_id") -> str:
+    # Asking for an id no store could hold is a mistake on every store
+    # alike, not an unknown execution.
+    try:
+        return check_name(what, value)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Client:
     """The application's handle on a store: everything but running workflows,
     plus ``run`` to drive one inline in the calling thread."""
 
-    def __init__(
-        self,
-        store: Store,
-        registry: TaskRegistry | None = None,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
+    def __init__(self, store: Store, registry: TaskRegistry | None = None) -> None:
         self.store = store
         self.registry = registry if registry is not None else TaskRegistry()
-        self.clock = checked_clock(clock, "Client")
+
+    # -- starting ----------------------------------------------------------
+    def new_execution(
+        self, task: str | TaskHandler, data: Any = None, *, execution_id: str | None = None
+    ) -> NewExecution:
+        """What ``schedule`` creates, checked: a known task, an input that
+        structures into its declared type and fits the payload limit, a usable id."""
+        name, handler = self.registry.resolve(task)
+        what = f"input of task {name!r}"
+        document = to_json(data, what, limit=self.store.max_payload)
+        from_json(document, handler.input_type(), what)  # refuse bad input now, not in a worker
+        if execution_id is not None:
+            _check_id(execution_id)
+        return NewExecution(id=execution_id or uuid.uuid4().hex, task_name=name, input=document)
 
     def schedule(
         self, task: str | TaskHandler, data: Any = None, *, execution_id: str | None = None
     ) -> str:
-        """Create an execution; its id (given ids are idempotency keys:
-        a second schedule with one raises ``ExecutionAlreadyExists``)."""
-        name, handler = self.registry.resolve(task)
-        what = f"input of task {name!r}"
-        document = to_json(data, what)
-        from_json(document, handler.input_type(), what)  # refuse bad input now, not in a worker
-        _check_id(execution_id, optional=True)
-        eid = execution_id or uuid.uuid4().hex
-        self.store.create(NewExecution(id=eid, task_name=name, input=document), self.clock())
-        return eid
-
-    def offer_event(self, execution_id: str, name: str, payload: Any = None) -> bool:
-        """Deliver an event; the first payload offered under a name is kept."""
-        _check_id(execution_id)
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"event name must be a non-empty string, got {name!r}")
-        check_storable("event name", name)
-        document = to_json(payload, f"payload of event {name!r}")
-        return self.store.offer_event(execution_id, name, document, self.clock())
-
-    def get(self, execution_id: str) -> ExecutionRecord:
-        _check_id(execution_id)
-        return self.store.get(execution_id)
-
-    def history(self, execution_id: str) -> list[StepRecord]:
-        _check_id(execution_id)
-        return self.store.history(execution_id)
-
-    def list(
-        self,
-        status: str | None = None,
-        task: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-        parent_id: str | None = None,
-    ) -> builtins.list[ExecutionRecord]:
-        check_status(status)
-        if isinstance(task, str):
-            check_storable("task name", task)
-        _check_id(parent_id, "parent_id", optional=True)
-        settings.count("limit", limit, least=1)
-        settings.count("offset", offset, least=0)
-        return self.store.list(
-            status=status, task=task, limit=limit, offset=offset, parent_id=parent_id
-        )
-
-    def cancel(self, execution_id: str) -> bool:
-        """Cancel the execution and its unfinished children; False if it had ended."""
-        _check_id(execution_id)
-        return self.store.cancel(execution_id, self.clock())
-
-    def result(self, execution_id: str, timeout: float | None = None, type: Any = None) -> Any:
-        """Wait for the execution to end and return its output.
-
-        The output is structured into ``type``, else the handler's declared
-        output type, else returned as JSON. A failed execution raises
-        ``ExecutionFailed``, a cancelled one ``Cancelled``; ``ResultTimeout``
-        when ``timeout`` seconds pass first.
-        """
-        _check_id(execution_id)
-        wait = settings.wait_seconds("timeout", timeout)
-        deadline = None if wait is None else time.monotonic() + wait
-        while True:
-            record = self.store.get(execution_id)
-            if record.is_final:
-                return self.outcome(record, type)
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise ResultTimeout(execution_id, timeout or 0, record.status)
-            self.store.wait(0.5 if remaining is None else min(0.5, remaining))
-
-    def outcome(self, record: ExecutionRecord, type: Any = None) -> Any:
-        """The output of a finished execution, or its error raised."""
-        if record.status == r.COMPLETED:
-            if type is None and record.kind == r.WORKFLOW and record.task_name in self.registry:
-                type = self.registry.get(record.task_name).output_type()
-            return from_json(record.output, type, f"output of execution {record.id!r}")
-        if record.status == r.CANCELLED:
-            raise Cancelled(record.id)
-        if record.status == r.FAILED:
-            error = ExecutionFailed(record.id, record.error)
-            raise error from rebuild(record.error or {}, record.id)
-        raise ZartError(f"execution {record.id!r} has not finished (status {record.status})")
+        """Create an execution; its id. A given id is an idempotency key: a
+        second schedule with it raises ``ExecutionAlreadyExists``."""
+        new = self.new_execution(task, data, execution_id=execution_id)
+        self.store.create(new)
+        return new.id
 
     def run(
         self,
@@ -156,32 +79,168 @@ class Client:
         type: Any = None,
         timeout: float | None = None,
     ) -> Any:
-        """Schedule and drive the workflow in this thread until it ends.
+        """Schedule and drive the workflow in this thread until it ends; its output.
 
-        Only this execution and its children run here. A durable sleep
-        blocks the thread until it is due; events from other threads or
-        processes wake it.
+        The execution is created already claimed here, and only it and its
+        children run here. A durable sleep blocks the thread until it is
+        due; events from other threads or processes wake it. A failed
+        execution raises ``ExecutionFailed``; ``ResultTimeout`` after
+        ``timeout`` seconds.
         """
         wait = settings.wait_seconds("timeout", timeout)
-        eid = self.schedule(task, data, execution_id=execution_id)
-        host = Host(self.store, self.registry, clock=self.clock)
+        new = self.new_execution(task, data, execution_id=execution_id)
+        host = Host(self.store, self.registry)
+        first = host.process(self.store.create_leased(new, worker=host.worker_id, lease=host.lease))
+
+        def turn() -> Decision | None:
+            for item, decision in host.tick(limit=16, under=new.id):
+                if item.record.id == new.id:
+                    return decision
+            return None
+
+        return self._await(new.id, wait, type, first=first, turn=turn, host=host, task=new.task_name)
+
+    # -- events and messages ------------------------------------------------
+    def offer_event(self, execution_id: str, name: str, payload: Any = None) -> bool:
+        """Deliver an event; the first payload offered under a name is kept."""
+        _check_id(execution_id)
+        _check_id(name, "event name")
+        document = to_json(payload, f"payload of event {name!r}", limit=self.store.max_payload)
+        return self.store.offer_event(execution_id, name, document)
+
+    def send(self, execution_id: str, topic: str, message: Any = None) -> int:
+        """Send a message on ``topic``; ``zart.receive`` takes them in order,
+        each once. Its id in the order of sending."""
+        _check_id(execution_id)
+        _check_id(topic, "topic")
+        document = to_json(message, f"message on topic {topic!r}", limit=self.store.max_payload)
+        return self.store.send(execution_id, topic, document)
+
+    # -- reading -------------------------------------------------------------
+    def get(self, execution_id: str) -> ExecutionRecord:
+        return self.store.get(_check_id(execution_id))
+
+    def history(self, execution_id: str, run: int | None = None) -> list[StepRecord]:
+        """The log, in order of first record: the current run's, or ``run``'s."""
+        if run is not None:
+            settings.count("run", run, least=1)
+        return self.store.history(_check_id(execution_id), run)
+
+    def list(
+        self,
+        status: str | None = None,
+        task: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        parent_id: str | None = None,
+        search: str | None = None,
+    ) -> builtins.list[ExecutionRecord]:
+        """Executions, newest first, by status, task, parent or id prefix."""
+        check_status(status)
+        if task is not None:
+            _check_id(task, "task")
+        if parent_id is not None:
+            _check_id(parent_id, "parent_id")
+        if search is not None and not isinstance(search, str):
+            raise ValueError(f"search must be a string, got {search!r}")
+        settings.count("limit", limit, least=1)
+        settings.count("offset", offset, least=0)
+        return self.store.list(
+            status=status, task=task, limit=limit, offset=offset, parent_id=parent_id, search=search
+        )
+
+    def counts(self, task: str | None = None) -> dict[str, int]:
+        """How many executions there are in each status."""
+        if task is not None:
+            _check_id(task, "task")
+        return self.store.counts(task)
+
+    # -- acting on executions ------------------------------------------------
+    def cancel(self, execution_id: str) -> bool:
+        """Cancel the execution and its unfinished children; False if it had ended."""
+        return self.store.cancel(_check_id(execution_id))
+
+    def retry(self, execution_id: str) -> ExecutionRecord:
+        """Run a failed, cancelled or stalled execution again: completed
+        steps and children replay, failed ones run afresh, the attempt goes
+        up. Anything else raises ``RetryRefused`` and changes nothing."""
+        return self.store.retry(_check_id(execution_id))
+
+    # -- results -------------------------------------------------------------
+    def result(self, execution_id: str, timeout: float | None = None, type: Any = None) -> Any:
+        """Wait for the execution to end and return its output.
+
+        The output is structured into ``type``, else the handler's declared
+        output type, else returned as JSON. A failed execution raises
+        ``ExecutionFailed``, a cancelled one ``Cancelled``; ``ResultTimeout``
+        when ``timeout`` seconds pass first.
+        """
+        _check_id(execution_id)
+        return self._await(execution_id, settings.wait_seconds("timeout", timeout), type)
+
+    def _await(
+        self,
+        execution_id: str,
+        wait: float | None,
+        type: Any,
+        *,
+        first: Decision | None = None,
+        turn: Callable[[], Decision | None] | None = None,
+        host: Host | None = None,
+        task: str | None = None,
+    ) -> Any:
+        """The one wait loop: ``turn`` (when given) runs what is due and
+        tells the execution's last decision; otherwise the record is read."""
         deadline = None if wait is None else time.monotonic() + wait
+        decision = first
         while True:
-            ran = host.tick(limit=16, under=eid)
-            record = self.store.get(eid)
+            if isinstance(decision, Finish) and isinstance(decision.commit.outcome, r.Complete | r.Fail):
+                return self._ended(execution_id, decision.commit.outcome, type, task)
+            record = self.store.get(execution_id)
             if record.is_final:
                 return self.outcome(record, type)
-            if ran:
-                continue
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise ResultTimeout(eid, timeout or 0, record.status)
-            self.store.wait(self._idle_wait(eid, remaining))
+                raise ResultTimeout(execution_id, wait or 0, record.status)
+            if turn is not None:
+                decision = turn()
+                if decision is not None:
+                    continue
+            self.store.wait(self._pause(execution_id, remaining, host))
+            decision = turn() if turn is not None else None
 
-    def _idle_wait(self, eid: str, remaining: float | None) -> float:
-        # Only this execution's tree: run() claims nothing else, and another
-        # execution due now would make every pause zero.
-        wake = self.store.next_wake(self.registry.names(), under=eid)
-        pause = 1.0 if wake is None else max(0.0, (wake - self.clock()).total_seconds())
-        pause = min(pause, 1.0)
-        return pause if remaining is None else min(pause, remaining)
+    def _pause(self, execution_id: str, remaining: float | None, host: Host | None) -> float:
+        pause = _LOOK_AGAIN
+        if host is not None:
+            # Only this execution's tree: run() claims nothing else, and
+            # another execution due now would make every pause zero.
+            wake = self.store.next_wake(host.task_names(), under=execution_id)
+            if wake is not None:
+                pause = min(pause, max(0.0, (wake - self.store.now()).total_seconds()))
+        return pause if remaining is None else max(0.0, min(pause, remaining))
+
+    def _ended(
+        self, execution_id: str, outcome: r.Complete | r.Fail, type: Any, task: str | None
+    ) -> Any:
+        """The output (or failure) a finishing decision carried: no read needed."""
+        if isinstance(outcome, r.Fail):
+            error = ExecutionFailed(execution_id, outcome.error)
+            raise error from rebuild(outcome.error, execution_id)
+        return self._typed_output(execution_id, outcome.output, type, task)
+
+    def _typed_output(self, execution_id: str, output: Any, type: Any, task: str | None) -> Any:
+        if type is None and task is not None and task in self.registry:
+            type = self.registry.get(task).output_type()
+        return from_json(output, type, f"output of execution {execution_id!r}")
+
+    def outcome(self, record: ExecutionRecord, type: Any = None) -> Any:
+        """The output of a finished execution, or its error raised."""
+        if record.status == r.COMPLETED:
+            task = record.task_name if record.kind == r.WORKFLOW else None
+            return self._typed_output(record.id, record.output, type, task)
+        if record.status == r.CANCELLED:
+            raise Cancelled(record.id)
+        if record.status == r.FAILED:
+            error = ExecutionFailed(record.id, record.error)
+            raise error from rebuild(record.error or {}, record.id)
+        raise ZartError(f"execution {record.id!r} has not finished (status {record.status})")

@@ -16,24 +16,26 @@ from .errors import ZartError
 
 @attrs.frozen(kw_only=True)
 class ExecutionInfo:
+    """The execution a workflow body or a step runs in."""
+
     execution_id: str
     task_name: str
     data: Any  # the execution's original input, as JSON
     current_attempt: int  # 0-based: the step's attempt in a step, the execution's in the body
-    max_retries: int
+    max_retries: int  # the step's retries in a step, the execution's in the body
     step: str | None = None  # the step's name inside a step body
+    run: int = 1  # the run number (continue_as_new starts the next)
 
     @property
     def is_retry(self) -> bool:
         return self.current_attempt > 0
 
+    def in_step(self, name: str, attempt: int, retries: int) -> ExecutionInfo:
+        """What a step of this execution is told while it runs."""
+        return attrs.evolve(self, step=name, current_attempt=attempt, max_retries=retries)
 
-# Inside a step: the body's info, and the step's attempt, retries and name.
-# A step's ExecutionInfo is built only when asked for: every step runs under
-# one, few ever ask, and building it cost more than the tuple.
-StepScope = tuple[ExecutionInfo, int, int, str]
 
-current: ContextVar[ExecutionInfo | StepScope | None] = ContextVar("zart_execution", default=None)
+current: ContextVar[ExecutionInfo | None] = ContextVar("zart_execution", default=None)
 
 
 def context() -> ExecutionInfo:
@@ -44,7 +46,4 @@ def context() -> ExecutionInfo:
             "zart.context() was called outside an execution: call it inside a "
             "workflow body or a step that a zart host is running"
         )
-    if isinstance(info, tuple):
-        body, attempt, retries, step = info
-        return attrs.evolve(body, current_attempt=attempt, max_retries=retries, step=step)
     return info

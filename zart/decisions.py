@@ -7,17 +7,17 @@ The whole protocol between the pure interpreter and a host: ``RunStep``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from .commands import Step
-from .context import StepScope
+from .commands import Step, WorkflowHandler
+from .context import ExecutionInfo
 from .records import Commit
 
 
-# Built on every step, so not frozen (see records.RecordWrite); values all the same.
-@attrs.define
+@attrs.frozen(kw_only=True)
 class StepOutcome:
     """What running a step produced: a value, an exception, or a timeout."""
 
@@ -26,18 +26,27 @@ class StepOutcome:
     timed_out: bool = False
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class RunStep:
-    name: str
+    """Write ``commit`` (its effects may matter to the step), then run ``step``."""
+
     step: Step
-    attempt: int  # 0-based
-    commit: Commit  # write this before the step runs: its effects may depend on it
-    scope: StepScope  # what ``zart.context()`` tells the step while it runs
+    attempt: int  # 0-based, within this round of the step's retry policy
+    commit: Commit
+    info: ExecutionInfo  # what ``zart.context()`` tells the step while it runs
+    # What this commit schedules: steps by child id (a host that claims the
+    # child runs them without replaying the parent), workflows by task name.
+    scheduled_steps: Mapping[str, Step] = attrs.field(factory=dict)
+    scheduled_workflows: Mapping[str, WorkflowHandler] = attrs.field(factory=dict)
 
 
-@attrs.define
+@attrs.frozen(kw_only=True)
 class Finish:
-    commit: Commit  # carries the outcome
+    """Write ``commit``, which carries the outcome; this pass is over."""
+
+    commit: Commit
+    scheduled_steps: Mapping[str, Step] = attrs.field(factory=dict)
+    scheduled_workflows: Mapping[str, WorkflowHandler] = attrs.field(factory=dict)
 
 
 Decision = RunStep | Finish

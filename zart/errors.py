@@ -156,14 +156,36 @@ class DuplicateNameError(ZartError):
 
 
 class SerializationError(ZartError, TypeError):
-    """A value could not be stored as JSON or read back into its declared type."""
+    """A value could not be stored as JSON or read back into its declared type.
 
-    def __init__(self, what: str, type_: Any, reason: str) -> None:
+    ``what`` names the value (``payload of event 'approved'``), ``reason``
+    says what was wrong and where inside it."""
+
+    def __init__(self, what: str, type_: Any, reason: str, *, reading: bool = False) -> None:
         tname = getattr(type_, "__qualname__", None) or repr(type_)
-        super().__init__(f"{what}: cannot convert {tname}: {reason}")
+        if reading:  # a document of the wrong kind: the reason says what was expected
+            super().__init__(f"{what}: {reason}")
+        else:
+            super().__init__(f"{what}: cannot convert {tname}: {reason}")
         self.what = what
         self.type = type_
         self.reason = reason
+
+
+class PayloadTooLarge(SerializationError):
+    """A value's JSON text is longer than the store's payload limit."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        ZartError.__init__(
+            self,
+            f"{what} is {size:,} bytes of JSON, over the payload limit of {limit:,} bytes "
+            "(max_payload of the store)",
+        )
+        self.what = what
+        self.type = None
+        self.reason = "too large"
+        self.size = size
+        self.limit = limit
 
 
 class UnknownTaskError(ZartError, LookupError):
@@ -244,6 +266,28 @@ class SchemaNewer(StoreError):
         )
         self.found = found
         self.expected = expected
+
+
+class RetryRefused(ZartError):
+    """Only a failed, cancelled or stalled execution can be retried."""
+
+    def __init__(self, execution_id: str, status: str) -> None:
+        super().__init__(
+            f"cannot retry execution {execution_id!r}: it is {status}; only failed, "
+            "cancelled and stalled executions run again"
+        )
+        self.execution_id = execution_id
+        self.status = status
+
+
+class MessageRejected(ZartError):
+    """A message was sent to an execution that has finished."""
+
+    def __init__(self, execution_id: str, topic: str, status: str) -> None:
+        super().__init__(f"cannot send on {topic!r}: execution {execution_id!r} is {status}")
+        self.execution_id = execution_id
+        self.topic = topic
+        self.status = status
 
 
 class EventRejected(ZartError):

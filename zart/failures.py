@@ -33,9 +33,12 @@ from .errors import (
     business_error_name,
     lookup_business_error,
 )
-from .serde import UNSTORABLE, converter, from_json, to_json
+from .names import UNSTORABLE
+from .serde import converter, from_json, to_json
 
-_TRACEBACK_LINES = 12
+# A stored traceback keeps its last characters (where the error was raised):
+# enough to debug, bounded so that a deep recursion cannot fill the store.
+TRACEBACK_LIMIT = 8192
 
 
 def _text(value: str) -> str:
@@ -71,16 +74,28 @@ def business_document(exc: BusinessError) -> dict[str, Any]:
 
 
 def step_document(
-    step: str, error_type: str, message: str, attempts: int, timeout: bool
+    step: str, last_attempt: dict[str, Any], attempts: int, timeout: bool
 ) -> dict[str, Any]:
-    return {
+    """A step that failed for good, with its last attempt's error and traceback."""
+    doc = {
         "kind": "step",
         "type": "StepTimeout" if timeout else "RetryExhausted",
         "step": _text(step),
-        "error_type": _text(error_type),
-        "message": _text(message),
+        "error_type": str(last_attempt.get("type", "unknown")),
+        "message": str(last_attempt.get("message", "")),
         "attempts": attempts,
     }
+    if "traceback" in last_attempt:
+        doc["traceback"] = last_attempt["traceback"]
+    return doc
+
+
+def attempt_error(exc: BaseException | None, timed_out: str | None = None) -> dict[str, Any]:
+    """The stored form of one failed attempt of a step: ``exc``, or a
+    timeout described by ``timed_out``."""
+    if timed_out is not None or exc is None:
+        return {"kind": "error", "type": "timeout", "message": timed_out or "timed out"}
+    return _plain_document(exc)
 
 
 def error_document(exc: BaseException) -> dict[str, Any]:
@@ -93,53 +108,46 @@ def error_document(exc: BaseException) -> dict[str, Any]:
             # stored: record why, as any other error.
             return _plain_document(bad_fields)
     if isinstance(exc, StepFailed):
-        return step_document(
-            exc.step, exc.error_type, exc.message, exc.attempts, isinstance(exc, StepTimeout)
-        )
+        doc = {"type": exc.error_type, "message": exc.message}
+        return step_document(exc.step, doc, exc.attempts, isinstance(exc, StepTimeout))
     return _plain_document(exc)
 
 
 def _plain_document(exc: BaseException) -> dict[str, Any]:
-    lines = traceback.format_exception(exc)
+    trace = "".join(traceback.format_exception(exc))
+    if len(trace) > TRACEBACK_LIMIT:
+        trace = "...\n" + trace[-TRACEBACK_LIMIT:]
     return {
         "kind": "error",
         "type": _text(type_name(exc)),
         "message": _text(str(exc)),
-        "traceback": _text("".join(lines[-_TRACEBACK_LINES:])),
+        "traceback": _text(trace),
     }
 
 
-def rebuild(document: dict[str, Any], execution_id: str = "") -> BaseException:
+def rebuild(
+    document: dict[str, Any], execution_id: str = "", *, strict: bool = False
+) -> BaseException:
     """The exception a workflow receives for a stored error document.
 
-    Never raises: a business error that the code can no longer build from
-    its stored form (its class changed since the error was stored) comes
-    back as the SerializationError saying why, and is what the workflow
-    receives in its place, as a step result that no longer reads back is.
+    A business error that the code can no longer build from its stored form
+    (its class changed since) comes back as the SerializationError saying
+    why, which is what the workflow receives in its place, as a step result
+    that no longer reads back is; with ``strict`` (the live run's check that
+    what it stores reads back) that error is raised instead.
     """
     try:
-        return read_error(document, execution_id)
+        return _read(document, execution_id)
     except SerializationError as exc:
+        if strict:
+            raise
         return exc
 
 
-def read_error(document: dict[str, Any], execution_id: str = "") -> BaseException:
-    """``rebuild``, raising SerializationError when a business error cannot
-    be built from ``document`` (the live run's check that it reads back)."""
+def _read(document: dict[str, Any], execution_id: str) -> BaseException:
     kind = document.get("kind")
     if kind == "business":
-        cls = lookup_business_error(str(document.get("type")))
-        fields = document.get("fields") or {}
-        if cls is None:
-            return UnknownBusinessError(str(document.get("type")), dict(fields))
-        what = f"business error {cls.__qualname__}"
-        if attrs.has(cls):
-            built: BaseException = from_json(fields, cls, what)
-            return built
-        try:
-            return cls(document.get("message", ""))
-        except Exception as exc:  # a constructor that no longer takes the message
-            raise SerializationError(what, cls, f"{type(exc).__name__}: {exc}") from None
+        return _read_business(document)
     if kind == "step":
         step_cls = StepTimeout if document.get("type") == "StepTimeout" else RetryExhausted
         return step_cls(
@@ -151,3 +159,18 @@ def read_error(document: dict[str, Any], execution_id: str = "") -> BaseExceptio
     if document.get("type") == "Cancelled":
         return Cancelled(execution_id)
     return ExecutionFailed(execution_id, document)
+
+
+def _read_business(document: dict[str, Any]) -> BaseException:
+    cls = lookup_business_error(str(document.get("type")))
+    fields = document.get("fields") or {}
+    if cls is None:
+        return UnknownBusinessError(str(document.get("type")), dict(fields))
+    what = f"business error {cls.__qualname__}"
+    if attrs.has(cls):
+        built: BaseException = from_json(fields, cls, what)
+        return built
+    try:
+        return cls(document.get("message", ""))
+    except Exception as exc:  # a constructor that no longer takes the message
+        raise SerializationError(what, cls, f"{type(exc).__name__}: {exc}") from None

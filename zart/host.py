@@ -1,10 +1,11 @@
-"""Carrying out the interpreter's decisions against a store.
+"""The one driver that carries out the interpreter's decisions against a store.
 
 Every host (``Worker`` threads, ``AsyncWorker``, ``Client.run``, ``TestEnv``)
-does the same three things for a claimed execution: ``prepare`` an
-interpreter from the stored log, ``drive`` it (commit, run step, feed the
-outcome, repeat), and write the final commit. ``prepare`` and ``Host`` hold
-that logic once; the async worker awaits the same calls.
+does the same for a claimed execution: ``begin`` an interpreter from the
+claimed log, walk its ``decisions`` (write each commit, run each step, feed
+the outcome back), and ``settle`` what went wrong outside the workflow. The
+sync and async hosts differ only in how they wait for a commit and a step:
+``process`` here, ``AsyncWorker._process`` there, over the same calls.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Generator
-from datetime import datetime, timedelta
+from collections.abc import Callable, Generator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from . import records as r
-from .clock import checked_clock, utcnow
 from .commands import Step
-from .decisions import Decision, RunStep
+from .decisions import Decision, Finish, RunStep, StepOutcome
 from .errors import (
     LeaseLost,
     NonDeterminismError,
@@ -28,18 +28,18 @@ from .errors import (
     WriteRejected,
 )
 from .failures import error_document
-from .interpreter import Interpreter, interpreter_for
+from .interpreter import Interpreter
 from .records import Claimed, Commit, Lease
 from .steps import Overrides, run_step_sync
-from .store import Store
-from .tasks import StepChild, TaskContext, TaskHandler, TaskRegistry
+from .stores.protocol import Store
+from .tasks import StepChild, TaskHandler, TaskRegistry
+from .verify import scheduled_step
 
 log = logging.getLogger("zart")
 
-Clock = Callable[[], datetime]
 # What driving an execution may raise that a host settles (Host.settle)
 # rather than leaving the lease to expire.
-SETTLED = (LeaseLost, UnknownTaskError, WriteRejected)
+SETTLED = (LeaseLost, UnknownTaskError, WriteRejected, NonDeterminismError)
 AfterCommit = Callable[[Commit], None]
 
 
@@ -51,7 +51,7 @@ class StepCache:
         self._size = size
         self._steps: OrderedDict[str, Step] = OrderedDict()
 
-    def add(self, steps: dict[str, Step]) -> None:
+    def add(self, steps: Mapping[str, Step]) -> None:
         self._steps.update(steps)
         while len(self._steps) > self._size:
             self._steps.popitem(last=False)
@@ -60,105 +60,95 @@ class StepCache:
         return self._steps.get(child_id)
 
 
-class _Unrunnable(TaskHandler):
-    """Fails the execution with a fixed error (a step child whose parent no
-    longer schedules that step)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def run(self, ctx: TaskContext, data: Any) -> Generator[Any, Any, Any]:
-        raise self.error
-        yield  # pragma: no cover - makes this a generator
-
-    def input_type(self) -> Any:
-        return Any
-
-
-def find_step(store: Store, registry: TaskRegistry, record: r.ExecutionRecord) -> Step | None:
-    """Rebuild a scheduled step by replaying its parent's log (pure CPU)."""
-    if record.parent_id is None or record.parent_step is None:
-        return None
-    parent = store.get(record.parent_id)
-    handler = registry.get(parent.task_name)
-    target = interpreter_for(handler, parent, store.load(parent.id)).find_scheduled(
-        record.parent_step
-    )
-    return target if isinstance(target, Step) else None
-
-
-def prepare(
-    store: Store, registry: TaskRegistry, claimed: Claimed, cache: StepCache | None
-) -> Interpreter:
-    record = claimed.record
-    # An unknown task raises here, before a log is read for nothing.
-    workflow = registry.get(record.task_name) if record.kind != r.STEP else None
-    log_ = claimed.log if claimed.log is not None else store.load(record.id)
-    if workflow is not None:
-        return interpreter_for(workflow, record, log_)
-    step = cache.get(record.id) if cache is not None else None
-    if step is None:
-        step = find_step(store, registry, record)
-    handler: TaskHandler
-    if step is None:
-        handler = _Unrunnable(
-            NonDeterminismError(
-                record.parent_step or record.id,
-                f"a scheduled step in parent {record.parent_id!r}",
-                "nothing (the parent's code no longer schedules it)",
-            )
-        )
-    else:
-        handler = StepChild(step, record.task_name)
-    return interpreter_for(handler, record, log_)
-
-
 class Host:
-    """Runs claimed executions in the calling thread."""
+    """Runs claimed executions; ``process`` drives one in the calling thread."""
 
     def __init__(
         self,
         store: Store,
         registry: TaskRegistry,
         *,
-        clock: Clock = utcnow,
         lease: timedelta = timedelta(seconds=30),
         worker_id: str | None = None,
         overrides: Overrides | None = None,
         after_commit: AfterCommit | None = None,
-        cache: StepCache | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
-        self.clock = checked_clock(clock, "Host")
         self.lease = lease
         self.worker_id = worker_id or f"host-{uuid.uuid4().hex[:8]}"
         self.overrides = overrides
         self.after_commit = after_commit
-        self.cache = cache if cache is not None else StepCache()
+        self.cache = StepCache()
+        # Child workflows met in code but not registered: runnable here.
+        self._discovered: dict[str, TaskHandler] = {}
+
+    # -- which tasks ------------------------------------------------------
+    def task_names(self) -> list[str]:
+        return [*self.registry.names(), *(n for n in self._discovered if n not in self.registry)]
+
+    def handler(self, task_name: str) -> TaskHandler:
+        found = self._discovered.get(task_name)
+        return found if found is not None and task_name not in self.registry else self.registry.get(task_name)
 
     def claim(self, limit: int, under: str | None = None) -> list[Claimed]:
         return self.store.claim(
-            worker=self.worker_id,
-            tasks=self.registry.names(),
-            now=self.clock(),
-            lease=self.lease,
-            limit=limit,
-            under=under,
+            worker=self.worker_id, tasks=self.task_names(), lease=self.lease, limit=limit, under=under
         )
 
-    def tick(self, limit: int = 16, under: str | None = None) -> int:
-        """Claim and run up to ``limit`` due executions; how many ran."""
-        claimed = self.claim(limit, under)
-        for item in claimed:
-            self.process(item)
-        return len(claimed)
+    def tick(self, limit: int = 16, under: str | None = None) -> list[tuple[Claimed, Decision | None]]:
+        """Claim and run up to ``limit`` due executions, each with its last decision."""
+        return [(item, self.process(item)) for item in self.claim(limit, under)]
+
+    # -- the driver, shared by every host ---------------------------------
+    def begin(self, claimed: Claimed) -> Interpreter:
+        """The interpreter for a claimed execution (a step child's step is
+        rebuilt from its parent's log when this process did not schedule it)."""
+        record = claimed.record
+        if record.kind != r.STEP:
+            handler = self.handler(record.task_name)
+        else:
+            step = self.cache.get(record.id) or scheduled_step(self.store, self, record)
+            if step is None:
+                raise NonDeterminismError(
+                    record.parent_step or record.id,
+                    f"a scheduled step in parent {record.parent_id!r}",
+                    "nothing (the parent's code no longer schedules it)",
+                )
+            handler = StepChild(step, record.task_name)
+        return Interpreter(handler, record, claimed.log, max_payload=self.store.max_payload)
+
+    def decisions(self, interp: Interpreter) -> Generator[Decision, StepOutcome, None]:
+        """The interpreter's decisions, one at a time; send each step's outcome."""
+        decision = interp.start(self.store.now())
+        while isinstance(decision, RunStep):
+            outcome = yield decision
+            decision = interp.step_finished(outcome, self.store.now())
+        yield decision
+
+    def write(self, lease: Lease, decision: Decision) -> None:
+        """Commit what ``decision`` writes, then what follows from it here."""
+        commit = decision.commit
+        if commit.writes:
+            self.store.commit(lease, commit)
+        self.cache.add(decision.scheduled_steps)
+        for name, handler in decision.scheduled_workflows.items():
+            if name not in self.registry and isinstance(handler, TaskHandler):
+                self._discovered[name] = handler
+        report(lease.execution_id, commit)
+        if self.after_commit is not None:
+            self.after_commit(commit)
 
     def process(self, claimed: Claimed) -> Decision | None:
-        """Drive one claimed execution until it suspends or ends."""
+        """Drive one claimed execution until it suspends or ends, in this thread."""
         try:
-            interp = prepare(self.store, self.registry, claimed, self.cache)
-            return self.drive(interp, claimed.lease)
+            walk = self.decisions(self.begin(claimed))
+            decision = next(walk)
+            while True:
+                self.write(claimed.lease, decision)
+                if isinstance(decision, Finish):
+                    return decision
+                decision = walk.send(run_step_sync(decision, self.overrides))
         except SETTLED as exc:
             self.settle(claimed, exc)
             return None
@@ -168,56 +158,71 @@ class Host:
         eid = claimed.record.id
         if isinstance(exc, UnknownTaskError):
             log.warning("no handler for task %r; releasing %s", claimed.record.task_name, eid)
-            self.store.release(claimed.lease, self.clock())
+            self.store.release(claimed.lease)
+        elif isinstance(exc, NonDeterminismError):
+            self._end(claimed.lease, r.Stall(error=error_document(exc)))
         elif isinstance(exc, WriteRejected):
-            self._reject(claimed.lease, exc)
+            # The same write would be refused on every retry: letting the
+            # lease expire would run the execution again and again.
+            self._end(claimed.lease, r.Fail(error=error_document(exc)))
         else:
             log.warning("lost the lease on %s; dropping it", eid)
 
-    def _reject(self, lease: Lease, exc: WriteRejected) -> None:
-        """Fail an execution whose commit the store refused. The same write
-        would be refused on every retry, so letting the lease expire would
-        run the execution again and again; the refused records are dropped,
-        and the error says what the database refused."""
-        eid = lease.execution_id
-        log.error("the store refused a write of %s; failing it: %s", eid, exc)
-        fail = r.Fail(error=error_document(exc), business=False)
+    def _end(self, lease: Lease, outcome: r.Outcome) -> None:
         try:
-            self.store.commit(lease, Commit(outcome=fail), self.clock())
+            self.store.commit(lease, Commit(outcome=outcome))
         except LeaseLost:
-            log.warning("lost the lease on %s; dropping it", eid)
+            log.warning("lost the lease on %s; dropping it", lease.execution_id)
+            return
         except StoreError:
-            log.exception("could not fail %s; its lease will expire", eid)
+            log.exception("could not end %s; its lease will expire", lease.execution_id)
+            return
+        report(lease.execution_id, Commit(outcome=outcome))
 
-    def drive(self, interp: Interpreter, lease: Lease) -> Decision:
-        # One clock reading per step: the decision and its commit share it.
-        clock, overrides = self.clock, self.overrides
-        now = clock()
-        decision = interp.start(now)
-        while type(decision) is RunStep:
-            if decision.commit is not r.NO_WRITES:
-                self._commit(interp, lease, decision.commit, now)
-            outcome = run_step_sync(decision, overrides)
-            now = clock()
-            decision = interp.step_finished(outcome, now)
-        self._commit(interp, lease, decision.commit, now)
-        return decision
 
-    def remember(self, interp: Interpreter) -> None:
-        """After a commit: cache the steps it scheduled, and make the child
-        workflows it scheduled runnable here (handlers met in code are
-        registered on the fly, as ``Client.schedule`` does)."""
-        if interp.scheduled_steps:
-            self.cache.add(interp.scheduled_steps)
-            interp.scheduled_steps = {}
-        for name, handler in interp.scheduled_workflows.items():
-            if name not in self.registry:
-                self.registry.register(name, handler)
-        interp.scheduled_workflows = {}
+def report(execution_id: str, commit: Commit) -> None:
+    """Tell an operator what a commit means: failed attempts, retries,
+    executions failed, stalled or retried."""
+    for write in commit.records:
+        if write.kind == r.K_STEP and write.status in (r.R_RETRYING, r.R_FAILED):
+            _report_attempt(execution_id, write)
+    outcome = commit.outcome
+    if isinstance(outcome, r.Fail):
+        error = outcome.error
+        trace = error.get("traceback") or ""
+        log.error(
+            "execution %s failed: %s: %s%s",
+            execution_id,
+            error.get("type"),
+            error.get("message"),
+            f"\n{trace}" if trace else "",
+        )
+    elif isinstance(outcome, r.RetryExecution):
+        log.warning(
+            "execution %s attempt failed (%s: %s); retrying at %s",
+            execution_id,
+            outcome.error.get("type"),
+            outcome.error.get("message"),
+            outcome.wake_at.isoformat(),
+        )
+    elif isinstance(outcome, r.Stall):
+        log.error("execution %s stalled: %s", execution_id, outcome.error.get("message"))
 
-    def _commit(self, interp: Interpreter, lease: Lease, commit: Commit, now: datetime) -> None:
-        self.store.commit(lease, commit, now)
-        if interp.scheduled_steps or interp.scheduled_workflows:
-            self.remember(interp)
-        if self.after_commit is not None:
-            self.after_commit(commit)
+
+def _report_attempt(execution_id: str, write: r.RecordWrite) -> None:
+    error: dict[str, Any] = write.error or {}
+    last = write.errors[-1] if write.errors else None
+    kind = last.type if last is not None else error.get("error_type", error.get("type"))
+    message = last.message if last is not None else error.get("message")
+    log.warning(
+        "execution %s: step %r attempt %d failed: %s: %s",
+        execution_id,
+        write.name,
+        write.attempts,
+        kind,
+        message,
+    )
+    if write.status == r.R_RETRYING and write.wake_at is not None:
+        log.info(
+            "execution %s: step %r retries at %s", execution_id, write.name, write.wake_at.isoformat()
+        )

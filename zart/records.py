@@ -1,9 +1,10 @@
 """The data that crosses between the interpreter, the hosts and the stores.
 
-Every value here is never changed once built (frozen, but for the two built
-on every step) and holds JSON-ready Python values (dicts, lists, strings,
-numbers, None) for payloads, never live objects: a store only has to write
-them as JSON, and anything it reads back is rebuilt by the converter.
+Every value here is frozen and built by keyword. Payloads are JSON-ready
+Python values (dicts, lists, strings, numbers, None), never live objects: a
+store only has to write them as JSON, and anything it reads back is rebuilt
+by the converter. Nothing here tells a store how to store it: a store keeps
+what it needs to itself.
 """
 
 from __future__ import annotations
@@ -19,31 +20,42 @@ PENDING = "pending"
 RUNNING = "running"
 SLEEPING = "sleeping"
 WAITING = "waiting"
+STALLED = "stalled"  # the code no longer matches the log: parked until a retry
 COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
 FINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED})
-STATUSES = (PENDING, RUNNING, SLEEPING, WAITING, COMPLETED, FAILED, CANCELLED)
+RETRYABLE_STATUSES = frozenset({FAILED, CANCELLED, STALLED})
+STATUSES = (PENDING, RUNNING, SLEEPING, WAITING, STALLED, COMPLETED, FAILED, CANCELLED)
 
 # Execution kinds: a workflow runs a generator; a step child runs one step
 # that a workflow scheduled (it rebuilds the step by replaying its parent).
 WORKFLOW = "workflow"
 STEP = "step"
 
-# Log record kinds and statuses. A record is keyed by (execution_id, name).
-K_STEP, K_SLEEP, K_EVENT, K_SCHEDULE, K_CAPTURE = "step", "sleep", "event", "schedule", "capture"
+# Log record kinds. A record is keyed by (execution_id, run, name).
+K_STEP = "step"
+K_SLEEP = "sleep"
+K_EVENT = "event"
+K_SCHEDULE = "schedule"
+K_CAPTURE = "capture"
+K_PATCH = "patch"  # a zart.patched marker
+K_MESSAGE = "message"  # a zart.receive
+KINDS = (K_STEP, K_SLEEP, K_EVENT, K_SCHEDULE, K_CAPTURE, K_PATCH, K_MESSAGE)
+
+# Log record statuses.
 R_COMPLETED = "completed"  # a value (step result, event payload, capture, child output)
 R_ERROR = "error"  # a business error, stored with its fields
 R_FAILED = "failed"  # a framework error after the retry policy was spent
 R_RETRYING = "retrying"  # a step waiting for its backoff timer (wake_at)
-R_WAITING = "waiting"  # a sleep or an event wait not yet over (wake_at)
-R_TIMED_OUT = "timed_out"  # an event wait whose deadline passed first
+R_WAITING = "waiting"  # a sleep, event or message wait not yet over (wake_at: deadline)
+R_TIMED_OUT = "timed_out"  # an event or message wait whose deadline passed first
 R_PENDING = "pending"  # a scheduled child still running
 R_CANCELLED = "cancelled"  # a scheduled child that was cancelled
 R_FINAL = frozenset({R_COMPLETED, R_ERROR, R_FAILED, R_TIMED_OUT, R_CANCELLED})
 
 # Bumped when the shape of stored rows changes; stored with each execution.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @attrs.frozen(kw_only=True)
@@ -58,8 +70,10 @@ class ExecutionRecord:
     error: dict[str, Any] | None = None
     state: Any = None
     attempt: int = 0
+    run: int = 1  # goes up at each continue_as_new
     parent_id: str | None = None
     parent_step: str | None = None
+    root_id: str | None = None  # the top of its tree; None for a top-level execution
     kind: str = WORKFLOW
     created_at: datetime
     updated_at: datetime
@@ -70,6 +84,22 @@ class ExecutionRecord:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def name(self) -> str:
+        """What the execution is called: a child by its name in its parent's
+        log, anything else by its task."""
+        return self.parent_step if self.parent_step is not None else self.task_name
+
+
+@attrs.frozen(kw_only=True)
+class AttemptError:
+    """One failed attempt of a step, kept in its record's history."""
+
+    attempt: int  # 1-based, over every round of the execution
+    type: str
+    message: str
+    at: datetime
 
 
 @attrs.frozen(kw_only=True)
@@ -84,28 +114,25 @@ class StepRecord:
     result: Any = None
     error: dict[str, Any] | None = None
     attempts: int = 0
+    # Failed attempts, oldest first, over every attempt of the execution.
+    errors: tuple[AttemptError, ...] = ()
     wake_at: datetime | None = None
     child_id: str | None = None
+    # The execution attempt that wrote this record: a failed outcome written
+    # by an earlier attempt runs afresh (see the interpreter).
+    execution_attempt: int = 0
+    started_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
 
-# RecordWrite and Commit are built on every step: they are not frozen,
-# because a frozen attrs class sets each field through object.__setattr__,
-# which made building them cost twice as much (about 11% of a step's
-# instructions with the interpreter's decisions). Nothing changes them once
-# built; treat them as values. Nor are their fields keyword-only: building
-# a class with keywords packs them into a dict and unpacks it again for
-# __init__, which cost a RecordWrite 580 ns against 250 ns by position. The
-# interpreter builds them by position; everything else names the fields.
-@attrs.define
+@attrs.frozen(kw_only=True)
 class RecordWrite:
     """Insert or replace one log record (keyed by name).
 
-    ``seq`` numbers a new name in the log; a name already there keeps its
-    own. The lease holder numbers its records (the interpreter does, from
-    ``Log.last_seq``): it is the only writer of new names while its lease
-    holds, so the store need not keep a counter row up to date per step.
+    ``seq`` numbers a name in the log. The lease holder numbers new names
+    from ``Log.last_seq`` and sends a known name with the seq its log gave it:
+    while its lease holds it is the only writer of the log.
     """
 
     name: str
@@ -116,12 +143,11 @@ class RecordWrite:
     result: Any = None
     error: dict[str, Any] | None = None
     attempts: int = 0
+    errors: tuple[AttemptError, ...] = ()
     wake_at: datetime | None = None
     child_id: str | None = None
-    # The writer's log had no record of this name: a store may insert it
-    # without looking for one. A hint only: a store must stay correct when a
-    # record is there after all (a retried commit whose first try landed).
-    first: bool = False
+    execution_attempt: int = 0
+    started_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -134,58 +160,67 @@ class NewExecution:
     kind: str = WORKFLOW
     parent_id: str | None = None
     parent_step: str | None = None  # the schedule record in the parent's log
+    root_id: str | None = None  # the top of its tree (None: itself)
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Lease:
-    """Proof of ownership: every write by a worker is fenced by its token.
-
-    ``parent_id`` is the execution's parent as the claim saw it (it never
-    changes). It is a hint that lets a store plan how an outcome propagates
-    before it reads the row; a store must not trust it for correctness.
-    """
+    """Proof of ownership: every write by a worker is fenced by its token."""
 
     execution_id: str
     token: int
-    parent_id: str | None = attrs.field(default=None, eq=False, kw_only=True)
 
 
-@attrs.frozen
-class Claimed:
-    record: ExecutionRecord
-    lease: Lease
-    # The log, when the claim could tell it is empty (no record, no event):
-    # the host then skips ``load``, a round trip per new execution on a
-    # server. An event offered after the claim is no loss: a suspend on it
-    # finds the event and leaves the execution due.
-    log: Log | None = None
+@attrs.frozen(kw_only=True)
+class Message:
+    """One message sent to an execution on a topic (``client.send``)."""
+
+    id: int  # the store's order of sending
+    topic: str
+    payload: Any = None
 
 
 @attrs.frozen(kw_only=True)
 class Log:
-    """What a host loads to replay an execution: its records and its events."""
+    """What a host replays an execution from: its records, its events and
+    the messages not consumed yet."""
 
     records: Mapping[str, StepRecord]  # in order of first record
     events: Mapping[str, Any]  # offered events by name, consumed or not
-    # The highest seq the log has ever given, deleted records included (a
-    # retry drops failed step records; their names come back with new seqs).
+    # Unconsumed messages by topic, oldest first.
+    messages: Mapping[str, tuple[Message, ...]] = attrs.field(factory=dict)
+    # The highest seq the log has ever given (a continued run keeps counting).
     last_seq: int = 0
 
 
-# The outcomes a commit can carry. A commit without one only writes records.
+EMPTY_LOG = Log(records={}, events={})
+
+
+@attrs.frozen(kw_only=True)
+class Claimed:
+    """A claimed execution, its lease, and the log to run it from."""
+
+    record: ExecutionRecord
+    lease: Lease
+    log: Log
+
+
+# -- the outcomes a commit can carry ------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
 class Suspend:
-    """Release the execution until ``wake_at``, an event, or the children.
+    """Release the execution until ``wake_at``, an event, a message or children.
 
-    ``event``: wake when this event is offered. ``children``: the names of
-    schedule records to wait for; the last of them to finish re-queues the
-    execution once. ``wake_at`` is a timer or a deadline (None: no deadline).
+    ``event``: wake when this event is offered. ``topic``: wake when a message
+    arrives on it. ``children``: the names of schedule records to wait for;
+    the last of them to finish re-queues the execution once. ``wake_at`` is a
+    timer or a deadline (None: no deadline).
     """
 
     wake_at: datetime | None = None
     event: str | None = None
+    topic: str | None = None
     children: tuple[str, ...] = ()
 
 
@@ -202,38 +237,63 @@ class Fail:
 
 @attrs.frozen(kw_only=True)
 class RetryExecution:
-    """The attempt failed and the task may retry: bump the attempt, re-queue
-    at ``wake_at``, and drop the log's failed step records so they run afresh."""
+    """The attempt failed and the task may retry: bump the attempt and
+    re-queue at ``wake_at``. Failed outcomes of this attempt run afresh."""
 
     error: dict[str, Any]
     wake_at: datetime
 
 
-Outcome = Suspend | Complete | Fail | RetryExecution
+@attrs.frozen(kw_only=True)
+class Stall:
+    """The code does not match the log: park the execution, log untouched,
+    until ``client.retry`` (with code that matches) resumes it."""
 
-_UNSET: Any = object()
+    error: dict[str, Any]
 
 
-@attrs.define  # not frozen, nor keyword-only: see RecordWrite
+@attrs.frozen(kw_only=True)
+class ContinueAsNew:
+    """End this run; the same execution starts run + 1 with ``input`` and an
+    empty log (the attempt counter starts again). The logs of the last
+    ``keep_runs`` runs before it are kept for ``history``; older ones go."""
+
+    input: Any = None
+    keep_runs: int = 0
+
+
+Outcome = Suspend | Complete | Fail | RetryExecution | Stall | ContinueAsNew
+
+
+@attrs.frozen(kw_only=True)
+class SetState:
+    """The execution's new ``state`` blob (``ctx.set_data``)."""
+
+    value: Any = None
+
+
+@attrs.frozen(kw_only=True)
 class Commit:
-    """One atomic, lease-fenced write: records, children, state, and maybe an outcome."""
+    """One atomic, lease-fenced write: records, children, state, maybe an outcome."""
 
     records: tuple[RecordWrite, ...] = ()
     children: tuple[NewExecution, ...] = ()
-    state: Any = _UNSET
+    # Children (by id) that failed or were cancelled under an earlier attempt
+    # of this execution: they run again as a new attempt of the same id.
+    rerun_children: tuple[str, ...] = ()
+    # Messages this commit consumed, by their ids (see zart.receive).
+    consumed: tuple[int, ...] = ()
+    state: SetState | None = None
     outcome: Outcome | None = None
 
     @property
-    def has_state(self) -> bool:
-        return self.state is not _UNSET
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.records and not self.children and not self.has_state and not self.outcome
-
-
-UNSET = _UNSET
-# The commit that writes nothing. The interpreter hands out this one object
-# for every empty commit, so a host tells it by identity on every step
-# (``is_empty`` would cost a Python call each time).
-NO_WRITES = Commit()
+    def writes(self) -> bool:
+        """Whether there is anything to write at all."""
+        return bool(
+            self.records
+            or self.children
+            or self.rerun_children
+            or self.consumed
+            or self.state is not None
+            or self.outcome is not None
+        )

@@ -1,74 +1,250 @@
-"""One cattrs converter for everything zart stores: inputs, outputs, step
-results, event payloads and error fields.
+"""One cattrs converter and one JSON text codec for everything zart stores:
+inputs, outputs, step results, event payloads, messages and error fields.
 
 The rule that keeps replay honest: a value is never handed to a workflow as
 it was produced, only as it reads back from JSON. ``to_json`` turns a value
-into a JSON document (checking it really is one); ``from_json`` structures a
-document into the declared type. Live and replayed runs both go through
-``from_json``, so they see identical values. No pickle, no eval: reading a
-document can only build plain data and the declared types.
+into a JSON document (checking it really is one, and that it fits the
+payload limit); ``from_json`` structures a document into the declared type,
+strictly: JSON of the wrong kind is refused, never coerced. Live and
+replayed runs both go through ``from_json``, so they see identical values.
+No pickle, no eval: reading a document can only build plain data and the
+declared types.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
 import typing
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import attrs
 import cattrs
+from cattrs.cols import (
+    is_mapping,
+    is_sequence,
+    list_structure_factory,
+    mapping_structure_factory,
+)
+from cattrs.gen import make_dict_structure_fn
+from cattrs.gen.typeddicts import make_dict_structure_fn as make_typeddict_structure_fn
 from cattrs.errors import BaseValidationError
 
-from .errors import SerializationError
+from .commands import Command
+from .errors import PayloadTooLarge, SerializationError
+from .names import UNSTORABLE, unstorable_char, unstorable_reason
 
-_OTHER_SCALARS = (int, bool, type(None))
-# What no store keeps in a string. NUL: PostgreSQL's TEXT (ids, names) cannot
-# hold it, nor can jsonb, to which users' own SQL may cast a document. A
-# surrogate code point (U+D800..U+DFFF): half of a UTF-16 pair, never a
-# character, yet a Python str can hold one (os.fsdecode of undecodable bytes,
-# errors="surrogateescape"). TEXT refuses it (not UTF-8), and in a document a
-# high+low pair, written as two \udXXX escapes, reads back as the one
-# character they encode. Memory and SQLite would keep both; zart refuses them
-# everywhere, so that every store holds the same documents and names.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+DEFAULT_MAX_PAYLOAD = 1024 * 1024  # bytes of JSON text, per value
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # json.dumps writes NUL as the six characters \u0000. Inside a JSON string
 # each backslash opens an escape, so a \u0000 is a NUL only when an even run
-# of backslashes (escaped backslashes) precedes it: "\\u0000" is a backslash
-# followed by the text u0000. Surrogates are dumped raw (ensure_ascii=False),
-# so the text holds one exactly when a string in the document does.
+# of backslashes (escaped backslashes) precedes it.
 _DUMPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_SCALARS = (int, bool, type(None))
 # Types whose structure hook hands back an equal value of the same type.
 SELF_STRUCTURED = frozenset({str, int, bool, float})
+_JSON_KINDS = {
+    dict: "object",
+    list: "array",
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    type(None): "null",
+}
+
+
+class WrongKind(ValueError):
+    """JSON of another kind than the declared type takes."""
+
+    def __init__(self, expected: str, value: Any) -> None:
+        super().__init__(f"expected {expected}, got {_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
+# -- the text codec --------------------------------------------------------------
+
+
+def dumps(document: Any) -> str:
+    """A JSON document as text, as every store writes it."""
+    return _ENCODER.encode(document)
+
+
+def loads(text: str) -> Any:
+    return json.loads(text)
+
+
+# -- the converter ---------------------------------------------------------------
+
+
+def _strict_int(value: Any, _: Any) -> int:
+    if type(value) is not int:
+        raise WrongKind("int", value)
+    return value
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    if type(value) not in (int, float):
+        raise WrongKind("float", value)
+    return float(value)
+
+
+def _strict_bool(value: Any, _: Any) -> bool:
+    if type(value) is not bool:
+        raise WrongKind("bool", value)
+    return value
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    if type(value) is not str:
+        raise WrongKind("str", value)
+    return value
+
+
+def _parse_datetime(value: Any, _: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if type(value) is not str:
+        raise WrongKind("an ISO 8601 datetime string", value)
+    return datetime.fromisoformat(value)
+
+
+def _parse_date(value: Any, _: Any) -> date:
+    if type(value) is not str:
+        raise WrongKind("an ISO 8601 date string", value)
+    return date.fromisoformat(value)
+
+
+def _parse_timedelta(value: Any, _: Any) -> timedelta:
+    if type(value) not in (int, float):
+        raise WrongKind("seconds (a number)", value)
+    return timedelta(seconds=value)
+
+
+def _guarded(
+    base: Callable[[Any, Any], Any], needs: type, expected: str
+) -> Callable[[Any, Any], Any]:
+    """``base``, once the JSON value is of kind ``needs`` (a list for a
+    sequence, an object for a mapping or a class)."""
+
+    def hook(value: Any, type_: Any) -> Any:
+        if type(value) is not needs:
+            raise WrongKind(expected, value)
+        return base(value, type_)
+
+    return hook
+
+
+def _is_sequence_like(type_: Any) -> bool:
+    origin = typing.get_origin(type_) or type_
+    if origin in (str, bytes):
+        return False
+    return is_sequence(type_) or origin in (set, frozenset, tuple)
+
+
+def _is_record_like(type_: Any) -> bool:
+    return isinstance(type_, type) and (attrs.has(type_) or dataclasses.is_dataclass(type_))
 
 
 def make_converter() -> cattrs.Converter:
-    """A converter that knows the types workflows commonly pass around."""
+    """The converter: the types workflows commonly pass around, structured
+    strictly (``"7"`` is no int, ``"no"`` no bool, ``null`` no str)."""
     conv = cattrs.Converter(detailed_validation=True)
+    for type_, hook in (
+        (int, _strict_int),
+        (float, _strict_float),
+        (bool, _strict_bool),
+        (str, _strict_str),
+        (datetime, _parse_datetime),
+        (date, _parse_date),
+        (timedelta, _parse_timedelta),
+    ):
+        conv.register_structure_hook(type_, hook)
     conv.register_unstructure_hook(datetime, datetime.isoformat)
-    conv.register_structure_hook(datetime, lambda v, _: _parse_datetime(v))
     conv.register_unstructure_hook(date, date.isoformat)
-    conv.register_structure_hook(date, lambda v, _: date.fromisoformat(v))
     conv.register_unstructure_hook(timedelta, timedelta.total_seconds)
-    conv.register_structure_hook(timedelta, lambda v, _: timedelta(seconds=v))
     conv.register_unstructure_hook(UUID, str)
     conv.register_structure_hook(UUID, lambda v, _: v if isinstance(v, UUID) else UUID(v))
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(Decimal, lambda v, _: Decimal(str(v)))
     conv.register_unstructure_hook(set, list)
     conv.register_unstructure_hook(frozenset, list)
+    conv.register_unstructure_hook_func(_is_command, _refuse_command)
+    _guard_containers(conv)
     return conv
 
 
-def _parse_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
+def _guard_containers(conv: cattrs.Converter) -> None:
+    """Sequences take JSON arrays, mappings and classes take objects: cattrs
+    would iterate a dict's keys into a list, or a string's characters."""
+
+    def sequence_factory(type_: Any) -> Callable[[Any, Any], Any]:
+        return _guarded(_container_hook(conv, type_), list, "array")
+
+    def object_factory(type_: Any) -> Callable[[Any, Any], Any]:
+        return _guarded(_container_hook(conv, type_), dict, "object")
+
+    conv.register_structure_hook_factory(_is_sequence_like, sequence_factory)
+    conv.register_structure_hook_factory(
+        lambda t: is_mapping(t) or _is_record_like(t) or typing.is_typeddict(t), object_factory
+    )
+
+
+def _container_hook(conv: cattrs.Converter, type_: Any) -> Any:
+    """The hook cattrs generates for a container type, bound to ``conv`` so
+    that what the container holds is structured strictly too."""
+    if _is_record_like(type_):
+        return make_dict_structure_fn(type_, conv)
+    if typing.is_typeddict(type_):
+        return make_typeddict_structure_fn(type_, conv)
+    if is_mapping(type_):
+        return mapping_structure_factory(type_, conv)
+    origin = typing.get_origin(type_) or type_
+    args = typing.get_args(type_)
+    if origin in (set, frozenset):
+        items = list_structure_factory(list[args[0]] if args else list, conv)  # type: ignore[misc]
+        return lambda value, _: origin(items(value, list))
+    if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+        return lambda value, _: _hetero_tuple(conv, value, args)
+    if origin is tuple:
+        inner = args[0] if args else Any
+        items = list_structure_factory(list[inner], conv)  # type: ignore[valid-type]
+        return lambda value, _: tuple(items(value, list))
+    return list_structure_factory(type_, conv)
+
+
+def _hetero_tuple(conv: cattrs.Converter, value: list[Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(value) != len(args):
+        raise ValueError(f"expected an array of {len(args)} items, got {len(value)}")
+    return tuple(conv.structure(item, arg) for item, arg in zip(value, args, strict=True))
+
+
+def _is_command(type_: Any) -> bool:
+    return isinstance(type_, type) and issubclass(type_, Command)
+
+
+def _refuse_command(value: Any) -> Any:
+    raise TypeError(forgot_yield(value))
+
+
+def forgot_yield(value: Any) -> str:
+    """What to say of a command found where a value belongs."""
+    name = getattr(value, "name", None) or getattr(getattr(value, "target", None), "name", "")
+    called = f" {type(value).__name__} {name!r}" if name else f" {type(value).__name__}"
+    return (
+        f"it holds the command{called}, not its result: did you forget 'yield'? "
+        "(a command runs only when the workflow yields it)"
+    )
 
 
 converter = make_converter()
@@ -76,55 +252,53 @@ converter = make_converter()
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, BaseValidationError):
-        return "; ".join(cattrs.transform_error(exc))
+        return "; ".join(_located(line) for line in cattrs.transform_error(exc))
+    if isinstance(exc, WrongKind):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
-def unstorable_char(text: str) -> str | None:
-    """The first character of ``text`` that zart does not store (a NUL or a
-    surrogate code point), or None when every store keeps ``text`` as is."""
-    if text.isascii():  # O(1) in CPython: a flag on the string
-        return "\x00" if "\x00" in text else None
-    found = UNSTORABLE.search(text)
-    return None if found is None else found.group()
+def _located(line: str) -> str:
+    """cattrs says 'invalid value ... @ $.path': put the path first."""
+    message, at, path = line.rpartition(" @ ")
+    if not at:
+        return line
+    prefix = "invalid value for type, "
+    message = message.removeprefix(prefix)
+    return message if path == "$" else f"at {path}: {message}"
 
 
-def unstorable_reason(char: str, nul: str = "\\u0000") -> str:
-    """Why a string holding ``char`` (from ``unstorable_char``) is refused;
-    ``nul`` is how a NUL is shown (``\\x00`` beside a Python repr)."""
-    if char == "\x00":
-        held = f"a NUL character ({nul})"
-    else:
-        held = f"a lone surrogate (\\u{ord(char):04x}), not valid Unicode"
-    return f"{held}, which zart does not store (PostgreSQL cannot)"
+# -- to and from documents -------------------------------------------------------
 
 
-def to_json(value: Any, what: str) -> Any:
+def to_json(value: Any, what: str, *, limit: int | None = DEFAULT_MAX_PAYLOAD) -> Any:
     """``value`` as a JSON document (plain dicts, lists, str, numbers, None).
 
-    Raises ``SerializationError`` naming ``what`` and the value's type when
-    the value has no JSON form, or when a string in it (a value or a key)
-    holds a NUL character or a surrogate code point: PostgreSQL cannot store
-    either, and a document must be storable on every store alike.
+    Raises ``SerializationError`` naming ``what`` when the value has no JSON
+    form, holds a command (a missing ``yield``), or holds a string with a NUL
+    or a lone surrogate (no store keeps either); ``PayloadTooLarge`` when its
+    JSON text is longer than ``limit`` bytes.
     """
     kind = type(value)
     if kind is str:
-        # The common case costs a flag test and a memchr; the regex runs
-        # only on text that is not ASCII (or that holds a NUL).
-        if (value.isascii() and "\x00" not in value) or not UNSTORABLE.search(value):
-            return value
-        raise SerializationError(what, kind, _refusal(value))
-    if kind in _OTHER_SCALARS:
+        if not ((value.isascii() and "\x00" not in value) or not UNSTORABLE.search(value)):
+            raise SerializationError(what, kind, _refusal(value))
+        if limit is not None and len(value) * 4 > limit:  # UTF-8 takes at most 4 bytes a char
+            _check_size(what, len(dumps(value).encode("utf-8")), limit)
+        return value
+    if kind in _SCALARS:
         return value
     if kind is float:
         if not math.isfinite(value):
             raise SerializationError(what, kind, f"{value} is not valid JSON")
         return value
+    if isinstance(value, Command):
+        raise SerializationError(what, kind, forgot_yield(value))
     try:
         plain = converter.unstructure(value)
         # The dump/load pair is the proof: whatever survives it is exactly
         # what a store will hand back, tuples turned to lists and all.
-        text = _ENCODER.encode(plain)
+        text = dumps(plain)
         document = json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
         raise SerializationError(what, kind, _describe(exc)) from None
@@ -132,7 +306,14 @@ def to_json(value: Any, what: str) -> Any:
         not text.isascii() and _SURROGATE.search(text)
     ):
         raise SerializationError(what, kind, _refusal(document))
+    if limit is not None and len(text) * (1 if text.isascii() else 4) > limit:
+        _check_size(what, len(text.encode("utf-8")), limit)
     return document
+
+
+def _check_size(what: str, size: int, limit: int) -> None:
+    if size > limit:
+        raise PayloadTooLarge(what, size, limit)
 
 
 def _refusal(document: Any) -> str:
@@ -159,7 +340,9 @@ def _refusal(document: Any) -> str:
 
 
 def from_json(document: Any, type_: Any, what: str) -> Any:
-    """Structure a JSON document into ``type_`` (``Any``: the document itself)."""
+    """Structure a JSON document into ``type_`` (``Any``: the document itself).
+    JSON of the wrong kind raises ``SerializationError`` naming ``what`` and
+    where in the value it went wrong; nothing is coerced."""
     if type_ is Any or type_ is None or (type_ is type(None) and document is None):
         return document
     if type(document) is type_ and type_ in SELF_STRUCTURED:
@@ -167,7 +350,39 @@ def from_json(document: Any, type_: Any, what: str) -> Any:
     try:
         return converter.structure(document, type_)
     except Exception as exc:
-        raise SerializationError(what, type_, _describe(exc)) from None
+        raise SerializationError(what, type_, _describe(exc), reading=True) from None
+
+
+def check_faithful(value: Any, document: Any, type_: Any, what: str) -> None:
+    """Refuse a value that its JSON form would read back as something else
+    (a set as a list, a datetime as a string): a caller
+    reading it back would not get what the code returned. With a declared
+    ``type_`` the value must survive structuring into it; an attrs or
+    dataclass value is read back into its own class."""
+    target = type_
+    if target is Any and _is_record_like(type(value)):
+        target = type(value)
+    back = document if target is Any else from_json(document, target, what)
+    if not _same(back, value):
+        hint = "" if type_ is not Any else "; return plain JSON values or declare the type"
+        raise SerializationError(
+            what, type(value), f"JSON would read it back as {_kind(back)} {back!r:.80}{hint}"
+        )
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether ``a`` (read back) is ``b`` (produced). A tuple reads back as
+    a list, and counts as the same: both are JSON arrays, and code that
+    indexes or iterates one works on the other; a set does not."""
+    if type(b) is tuple and type(a) is list:
+        b = list(b)
+    if type(a) is not type(b):
+        return False
+    if type(a) is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b)
 
 
 def return_type(fn: Any) -> Any:

@@ -64,3 +64,12 @@ def wait_seconds(what: str, value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise ValueError(f"{what} must be None or a number of seconds >= 0, got {value!r}")
     return None if value == math.inf else float(value)
+
+
+def parse_count(what: str, text: str, *, least: int) -> int:
+    """``count`` for a setting given as text (a URL parameter)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise ValueError(f"{what} must be a whole number, got {text!r}") from None
+    return count(what, number, least=least)

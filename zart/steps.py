@@ -2,6 +2,11 @@
 
 Both hosts set what ``zart.context()`` tells the step around the call, turn the
 result or exception into a ``StepOutcome``, and honour a step timeout.
+
+A thread cannot be killed: a sync step past its timeout is abandoned, its
+result ignored and the attempt counted as timed out. So a sync step with a
+timeout runs on a thread of its own, never on a pool's, where a hung step
+would hold a slot the host's next step (or its store calls) waits for.
 """
 
 from __future__ import annotations
@@ -24,8 +29,6 @@ _local = threading.local()
 # is no place to end the process (SystemExit) or to be cancelled from within
 # (an inner task's CancelledError). KeyboardInterrupt is left to end things.
 _ALSO_FAILURES = (SystemExit, asyncio.CancelledError)
-# Results that cannot be awaitable; checking these first spares the ABC check.
-_PLAIN = frozenset({int, str, float, bool, type(None), dict, list, tuple, bytes})
 
 
 def step_function(decision: RunStep, overrides: Overrides | None) -> Callable[..., Any]:
@@ -47,22 +50,27 @@ def _runner() -> asyncio.Runner:
     return runner
 
 
+def _limit(decision: RunStep) -> float | None:
+    timeout = decision.step.timeout
+    # Past TIMEOUT_MAX (about 292 years) a wait itself would raise.
+    return None if timeout is None else min(timeout.total_seconds(), threading.TIMEOUT_MAX)
+
+
 def run_step_sync(decision: RunStep, overrides: Overrides | None = None) -> StepOutcome:
+    """Run the step in this thread (a sync step with a timeout: on its own)."""
     step = decision.step
-    fn = step_function(decision, overrides) if overrides else step.fn
-    token = current.set(decision.scope)
+    fn = step_function(decision, overrides)
+    token = current.set(decision.info)
     try:
-        if step.timeout is not None and not inspect.iscoroutinefunction(fn):
-            seconds = step.timeout.total_seconds()
-            return _call_with_timeout(fn, step.args, dict(step.kwargs), seconds)
-        # No empty keyword dict to unpack on the common call: it costs a copy.
-        value = fn(*step.args, **step.kwargs) if step.kwargs else fn(*step.args)
-        if type(value) not in _PLAIN and inspect.isawaitable(value):
-            limit = None if step.timeout is None else step.timeout.total_seconds()
+        limit = _limit(decision)
+        if limit is not None and not inspect.iscoroutinefunction(fn):
+            return _on_own_thread(fn, step.args, dict(step.kwargs), limit)
+        value = fn(*step.args, **step.kwargs)
+        if inspect.isawaitable(value):
             # A fresh context copy per step: the runner would otherwise keep
             # the context of the first step it ever ran.
             value = _runner().run(_await(value, limit), context=contextvars.copy_context())
-        return StepOutcome(value)
+        return StepOutcome(value=value)
     except TimeoutError:
         return StepOutcome(timed_out=True)
     except (Exception, *_ALSO_FAILURES) as exc:
@@ -75,37 +83,58 @@ async def _await(awaitable: Any, limit: float | None) -> Any:
     return await asyncio.wait_for(awaitable, limit)
 
 
-def _call_with_timeout(
+def _on_own_thread(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], limit: float
 ) -> StepOutcome:
-    # A thread cannot be killed: past the limit its result is ignored and
-    # the attempt counts as timed out. Steps must be idempotent anyway.
-    ctx = contextvars.copy_context()
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="zart-step")
+    future = _start_own_thread(fn, args, kwargs)
     try:
-        future = pool.submit(ctx.run, fn, *args, **kwargs)
+        return StepOutcome(value=future.result(timeout=limit))
+    except concurrent.futures.TimeoutError:
+        return StepOutcome(timed_out=True)
+    except (Exception, *_ALSO_FAILURES) as exc:
+        return StepOutcome(error=exc)
+
+
+def _start_own_thread(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> concurrent.futures.Future[Any]:
+    """``fn`` on a daemon thread of its own (in the caller's context); its future."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    ctx = contextvars.copy_context()
+
+    def call() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
         try:
-            # Past TIMEOUT_MAX (about 292 years) the wait itself would
-            # raise, and a step that ran would be recorded as failed.
-            return StepOutcome(value=future.result(timeout=min(limit, threading.TIMEOUT_MAX)))
-        except concurrent.futures.TimeoutError:
-            return StepOutcome(timed_out=True)
-        except (Exception, *_ALSO_FAILURES) as exc:
-            return StepOutcome(error=exc)
-    finally:
-        pool.shutdown(wait=False)
+            future.set_result(ctx.run(fn, *args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=call, name="zart-step", daemon=True).start()
+    return future
 
 
-async def run_step_async(decision: RunStep, overrides: Overrides | None = None) -> StepOutcome:
+async def run_step_async(
+    decision: RunStep,
+    overrides: Overrides | None = None,
+    executor: concurrent.futures.Executor | None = None,
+) -> StepOutcome:
+    """Run the step on the event loop (async) or off it (sync): a sync step
+    without a timeout on ``executor``, one with a timeout on its own thread."""
     fn = step_function(decision, overrides)
     step = decision.step
-    token = current.set(decision.scope)
+    limit = _limit(decision)
+    token = current.set(decision.info)
     try:
+        pending: Any
         if inspect.iscoroutinefunction(fn):
-            pending: Any = fn(*step.args, **step.kwargs)
+            pending = fn(*step.args, **step.kwargs)
+        elif limit is not None:
+            pending = asyncio.wrap_future(_start_own_thread(fn, step.args, dict(step.kwargs)))
         else:
-            pending = asyncio.to_thread(fn, *step.args, **step.kwargs)
-        limit = None if step.timeout is None else step.timeout.total_seconds()
+            loop = asyncio.get_running_loop()
+            ctx = contextvars.copy_context()
+            pending = loop.run_in_executor(executor, lambda: ctx.run(fn, *step.args, **step.kwargs))
         value = await asyncio.wait_for(pending, limit)
         if inspect.isawaitable(value):
             value = await asyncio.wait_for(value, limit)

@@ -8,7 +8,7 @@ import typing
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from . import authoring
 from .commands import (
@@ -20,13 +20,16 @@ from .commands import (
     WaitAll,
     WaitEvent,
     WorkflowCall,
-    check_storable,
 )
+from .names import check_name
 from .errors import DuplicateNameError, UnknownTaskError
 from .retry import RetryPolicy, to_timedelta
 from .serde import to_json
 
-Workflow = Generator[Any, Any, Any]
+R = TypeVar("R")
+# What a workflow function returns, for annotating it: ``-> zart.Workflow[Out]``
+# (a generator that yields commands, is sent their results, returns ``Out``).
+Workflow = Generator[Any, Any, R]
 
 
 class TaskHandler:
@@ -39,7 +42,7 @@ class TaskHandler:
     Output: ClassVar[Any] = None
     task_name: str | None = None
 
-    def run(self, ctx: TaskContext, data: Any) -> Workflow:
+    def run(self, ctx: TaskContext, data: Any) -> Workflow[Any]:
         raise NotImplementedError(f"{type(self).__qualname__} must define run(self, ctx, data)")
 
     def max_retries(self) -> int:
@@ -49,7 +52,7 @@ class TaskHandler:
         return None
 
     # -- metadata the engine reads --------------------------------------
-    def start(self, ctx: TaskContext, data: Any) -> Workflow:
+    def start(self, ctx: TaskContext, data: Any) -> Workflow[Any]:
         """Begin one pass of the workflow (the interpreter calls this)."""
         return self.run(ctx, data)
 
@@ -104,7 +107,7 @@ class FunctionTask(TaskHandler):
 
     def __init__(
         self,
-        fn: Callable[..., Workflow],
+        fn: Callable[..., Workflow[Any]],
         name: str,
         max_retries: int,
         timeout: timedelta | None,
@@ -119,7 +122,7 @@ class FunctionTask(TaskHandler):
         self._output = output
         self._takes_input = len(inspect.signature(fn).parameters) > 0
 
-    def run(self, ctx: TaskContext, data: Any) -> Workflow:
+    def run(self, ctx: TaskContext, data: Any) -> Workflow[Any]:
         return self.__wrapped__(data) if self._takes_input else self.__wrapped__()
 
     def max_retries(self) -> int:
@@ -141,21 +144,19 @@ def durable(
     max_retries: int = 0,
     timeout: timedelta | int | float | None = None,
     output: Any = None,
-) -> Callable[[Callable[..., Workflow]], FunctionTask]:
+) -> Callable[[Callable[..., Workflow[Any]]], FunctionTask]:
     """Decorate a generator function taking one input argument as a workflow.
 
     A plain (non-generator) function is refused with ``TypeError`` here: a
     workflow that cannot yield cannot be replayed, and silently running it as
     one big step would hide that its side effects are not recorded.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"workflow name must be a non-empty string, got {name!r}")
-    check_storable("workflow name", name)
+    check_name("workflow name", name)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
     limit = None if timeout is None else to_timedelta(timeout, "workflow timeout")
 
-    def decorate(fn: Callable[..., Workflow]) -> FunctionTask:
+    def decorate(fn: Callable[..., Workflow[Any]]) -> FunctionTask:
         if inspect.isasyncgenfunction(fn) or inspect.iscoroutinefunction(fn):
             raise TypeError(
                 f"@zart.durable({name!r}): {fn.__qualname__} is async; a workflow is a "
@@ -188,7 +189,7 @@ class TaskContext:
         self.max_retries = max_retries
         self._auto: dict[str, int] = {}
         self._state: Any = None
-        self.state_changed = False
+        self._state_changed = False
 
     @property
     def execution_id(self) -> str:
@@ -202,7 +203,12 @@ class TaskContext:
     def set_data(self, value: Any) -> None:
         """Replace the execution's mutable JSON state; stored with the next write."""
         self._state = to_json(value, f"state of execution {self._execution_id!r}")
-        self.state_changed = True
+        self._state_changed = True
+
+    def take_state(self) -> tuple[bool, Any]:
+        """Whether the state was set since the last call, and its value."""
+        changed, self._state_changed = self._state_changed, False
+        return changed, self._state
 
     def _auto_name(self, kind: str) -> str:
         n = self._auto.get(kind, 0) + 1
@@ -276,8 +282,7 @@ class TaskRegistry:
             name = name_or_handler
             if handler is None or not isinstance(handler, TaskHandler):
                 raise TypeError(f"register({name!r}, ...) needs a TaskHandler, got {handler!r}")
-        if isinstance(name, str):
-            check_storable("task name", name)
+        check_name("task name", name)
         _check_generator(name, handler)
         existing = self._handlers.get(name)
         if existing is handler:
@@ -304,7 +309,7 @@ class TaskRegistry:
             return str(task.task_name), task
         if not isinstance(task, str):
             raise TypeError(f"expected a task name or a TaskHandler, got {task!r}")
-        check_storable("task name", task)
+        check_name("task name", task)
         return task, self.get(task)
 
     def names(self) -> list[str]:
@@ -343,3 +348,6 @@ class StepChild(TaskHandler):
 
     def input_type(self) -> Any:
         return Any
+
+    def output_type(self) -> Any:
+        return self.step.result_type

@@ -1,15 +1,20 @@
 """``zart.testing.TestEnv``: every host rule of a real worker, in memory, on a
 virtual clock.
 
-The clock is freezegun's: ``datetime.now()`` inside steps sees virtual time,
-and ``advance()`` moves it and runs whatever became due. Asyncio keeps real
-time (``real_asyncio``) so async steps still run.
+The clock is the env's own: the store reads it, and ``advance`` walks it
+from timer to timer. While the env drives work (``run_until_idle``,
+``advance``, ``run``), freezegun holds ``datetime.now()`` and ``time.time()``
+at the virtual time, so steps see it too. Outside those calls nothing is
+frozen: an env left open, or never closed, leaves the process's clock
+alone. Asyncio keeps real time (``real_asyncio``) so async steps still run.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,22 +22,43 @@ from freezegun import freeze_time
 
 from . import records as r
 from .client import Client
-from .clock import utcnow
+from .clock import checked_clock, utcnow
 from .errors import ZartError
 from .host import Host
-from .interpreter import interpreter_for
-from .memory import MemoryStore
 from .records import Commit, ExecutionRecord, StepRecord
+from .retry import to_timedelta
+from .stores.memory import MemoryStore
 from .tasks import TaskHandler, TaskRegistry
+from .verify import check
+
+__all__ = ["TestEnv", "VirtualClock"]
 
 
 class _Crash(BaseException):
     """The in-process worker dies here, as a SIGKILLed process would."""
 
 
+class VirtualClock:
+    """A clock that moves only when told to (thread-safe)."""
+
+    def __init__(self, start: datetime) -> None:
+        checked_clock(lambda: start, "VirtualClock")
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def move_to(self, when: datetime) -> None:
+        with self._lock:
+            if when > self._now:
+                self._now = when
+
+
 class TestEnv:
-    """An in-memory engine for unit tests. Use as a context manager, or call
-    ``close()`` to stop the virtual clock (the ``zart_env`` fixture does)."""
+    """An in-memory engine for unit tests. Use it as a context manager, or
+    call ``close()`` (the ``zart_env`` fixture does); forgetting to is harmless."""
 
     __test__ = False  # not a pytest test class
 
@@ -42,23 +68,23 @@ class TestEnv:
         *,
         start: datetime | None = None,
         lease: timedelta = timedelta(seconds=30),
+        max_payload: int | None = 1024 * 1024,
     ) -> None:
         self.registry = registry if registry is not None else TaskRegistry()
-        self.store = MemoryStore()
+        self.clock = VirtualClock(start or utcnow())
+        self.store = MemoryStore(clock=self.clock.now, max_payload=max_payload)
         self.lease = lease
-        self._freezer = freeze_time(start or utcnow(), real_asyncio=True)
-        self._frozen = self._freezer.start()
-        self._closed = False
         self._overrides: dict[str, Callable[..., Any]] = {}
         self._crash_names: set[str] = set()
-        self.client = Client(self.store, self.registry, clock=utcnow)
+        self._driving = 0
+        self._freezer: Any = None
+        self.client = Client(self.store, self.registry)
         self._host = self._new_host()
 
     def _new_host(self) -> Host:
         return Host(
             self.store,
             self.registry,
-            clock=utcnow,
             lease=self.lease,
             overrides=self._overrides,
             after_commit=self._after_commit,
@@ -66,9 +92,7 @@ class TestEnv:
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._freezer.stop()
+        """Nothing to release: kept for ``with`` and the fixture."""
 
     def __enter__(self) -> TestEnv:
         return self
@@ -76,31 +100,82 @@ class TestEnv:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def _drive(self) -> Iterator[None]:
+        """Freeze the process's clock at the virtual time while work runs."""
+        if self._driving:
+            self._driving += 1
+            try:
+                yield
+            finally:
+                self._driving -= 1
+            return
+        freezer = freeze_time(self.clock.now(), real_asyncio=True)
+        self._freezer = freezer.start()
+        self._driving = 1
+        try:
+            yield
+        finally:
+            self._driving = 0
+            self._freezer = None
+            freezer.stop()
+
+    def _move_to(self, when: datetime) -> None:
+        self.clock.move_to(when)
+        if self._freezer is not None:
+            self._freezer.move_to(self.clock.now())
+
     # -- time and running --------------------------------------------------
     def now(self) -> datetime:
-        return utcnow()
+        return self.clock.now()
 
     def run_until_idle(self, max_rounds: int = 100_000) -> int:
         """Run due executions until none is due; how many runs happened."""
-        total = 0
-        for _ in range(max_rounds):
-            try:
-                ran = self._host.tick(limit=64)
-            except _Crash:
-                self._host = self._new_host()  # the process died; its generators with it
-                return total + 1
-            if ran == 0:
-                return total
-            total += ran
+        with self._drive():
+            total = 0
+            for _ in range(max_rounds):
+                try:
+                    ran = len(self._host.tick(limit=64))
+                except _Crash:
+                    self._host = self._new_host()  # the process died; its generators with it
+                    return total + 1
+                if ran == 0:
+                    return total
+                total += ran
         raise ZartError(f"run_until_idle: still busy after {max_rounds} rounds (a loop?)")
 
     def advance(self, delta: timedelta | int | float) -> int:
-        """Move the virtual clock forward and run everything that became due."""
-        step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+        """Walk the virtual clock forward by ``delta``: every timer due in
+        the window fires in due order, with the clock at its due time (so a
+        backoff due inside the window starts its next timer from there),
+        then everything due at the end runs. How many runs happened."""
+        step = to_timedelta(delta, "advance")
         if step < timedelta(0):
             raise ValueError("time only moves forward")
-        self._frozen.tick(step)
-        return self.run_until_idle()
+        return self._walk(self.now() + step, stop_when_idle=False)
+
+    def advance_until_idle(self, limit: timedelta | int | float = timedelta(days=366)) -> int:
+        """Jump from timer to timer until none is pending (at most ``limit``
+        ahead). Executions waiting for an event or a message stay waiting."""
+        return self._walk(self.now() + to_timedelta(limit, "limit"), stop_when_idle=True)
+
+    def _walk(self, target: datetime, *, stop_when_idle: bool) -> int:
+        with self._drive():
+            ran = self.run_until_idle()
+            while True:
+                wake = self.store.next_wake(self._host.task_names())
+                if wake is None or wake > target:
+                    break
+                due_already = wake <= self.now()
+                self._move_to(wake)
+                count = self.run_until_idle()
+                ran += count
+                if due_already and count == 0:
+                    break  # due, yet nothing here can run it
+            if not stop_when_idle:
+                self._move_to(target)
+                ran += self.run_until_idle()
+            return ran
 
     # -- the client surface ------------------------------------------------
     def schedule(
@@ -111,11 +186,14 @@ class TestEnv:
     def offer_event(self, execution_id: str, name: str, payload: Any = None) -> bool:
         return self.client.offer_event(execution_id, name, payload)
 
+    def send(self, execution_id: str, topic: str, message: Any = None) -> int:
+        return self.client.send(execution_id, topic, message)
+
     def get(self, execution_id: str) -> ExecutionRecord:
         return self.client.get(execution_id)
 
-    def history(self, execution_id: str) -> list[StepRecord]:
-        return self.client.history(execution_id)
+    def history(self, execution_id: str, run: int | None = None) -> list[StepRecord]:
+        return self.client.history(execution_id, run)
 
     def list(
         self, status: str | None = None, task: str | None = None, limit: int = 50
@@ -124,6 +202,10 @@ class TestEnv:
 
     def cancel(self, execution_id: str) -> bool:
         return self.client.cancel(execution_id)
+
+    def retry(self, execution_id: str) -> ExecutionRecord:
+        """``client.retry``: a failed, cancelled or stalled execution runs again."""
+        return self.client.retry(execution_id)
 
     def result(self, execution_id: str, type: Any = None) -> Any:
         """The output of a finished execution; ``ExecutionFailed`` if it failed,
@@ -157,21 +239,18 @@ class TestEnv:
         generators are rebuilt by replay on the next run."""
         if registry is not None:
             self.registry = registry
-            self.client = Client(self.store, self.registry, clock=utcnow)
-        self.store.expire_leases(utcnow())
+            self.client = Client(self.store, self.registry)
+        self.store.expire_leases()
         self._host = self._new_host()
 
     def check_determinism(self, execution_id: str) -> None:
         """Replay the execution from its log with the current code; raise
-        ``NonDeterminismError`` where the code no longer matches the log.
-
-        Nothing runs and nothing is written. A log may stop short of the
-        code where the run was stopped from outside (still in flight,
-        cancelled, its task timeout, a write the store refused): replay
-        matches it as far as it goes."""
+        ``NonDeterminismError`` (or ``DuplicateNameError``) where a resume
+        would stall. Nothing runs and nothing is written; a log that stops
+        short of the code (still in flight, cancelled, a task timeout) is
+        matched as far as it goes."""
         record = self.get(execution_id)
         if record.kind != r.WORKFLOW:
             return
-        handler = self.registry.get(record.task_name)
-        interp = interpreter_for(handler, record, self.store.load(execution_id), replay_only=True)
-        interp.check(record.status, record.error)
+        handler = self._host.handler(record.task_name)
+        check(handler, record, self.store.load(execution_id), record.updated_at)

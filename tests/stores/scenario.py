@@ -1,4 +1,5 @@
-"""What the store tests share: a fixed clock, a lease, one claim, a fan-out."""
+"""What the store tests share: a clock the test moves, a lease, one claim,
+a fan-out."""
 
 from __future__ import annotations
 
@@ -16,18 +17,42 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def claim_one(store: Any, now: datetime = T0, tasks: Any = None) -> r.Claimed:
-    got = store.claim(worker="w1", tasks=tasks, now=now, lease=LEASE, limit=1)
+class ManualClock:
+    """The store's clock in a test: it stands still until told to move."""
+
+    def __init__(self) -> None:
+        self.time = T0
+
+    def __call__(self) -> datetime:
+        return self.time
+
+    def to(self, seconds: float) -> datetime:
+        """Set the clock to T0 + ``seconds``; the new time."""
+        self.time = at(seconds)
+        return self.time
+
+
+def claim_one(store: Any, tasks: Any = None) -> r.Claimed:
+    got = store.claim(worker="w1", tasks=tasks, lease=LEASE, limit=1)
     assert len(got) == 1, got
     return got[0]
 
 
-def fan_out(store: Any, n: int, parent: str = "p", *, wait: bool = False) -> r.Claimed:
+def claim_all(store: Any, tasks: Any = None, limit: int = 100, under: str | None = None) -> list[r.Claimed]:
+    return list(store.claim(worker="w1", tasks=tasks, lease=LEASE, limit=limit, under=under))
+
+
+def step_write(name: str, result: Any = None, *, seq: int = 1, **kw: Any) -> RecordWrite:
+    return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result, seq=seq, **kw)
+
+
+def fan_out(store: Any, clock: ManualClock, n: int, parent: str = "p", *, wait: bool = False) -> r.Claimed:
     """``parent`` claimed, with ``n`` step children ``{parent}:c0``..
     scheduled (records ``c0``.. pending) in one commit; the parent's claim.
     ``wait``: the same commit waits for them all, as ``wait_all`` does."""
-    store.create(NewExecution(id=parent, task_name="t"), T0)
-    c = claim_one(store)
+    clock.to(0)
+    store.create(NewExecution(id=parent, task_name="t"))
+    c = claim_one(store, tasks=["t"])
     assert c.record.id == parent, c
     recs = tuple(
         RecordWrite(
@@ -42,10 +67,16 @@ def fan_out(store: Any, n: int, parent: str = "p", *, wait: bool = False) -> r.C
     )
     kids = tuple(
         NewExecution(
-            id=f"{parent}:c{i}", task_name="child", input=i, parent_id=parent, parent_step=f"c{i}"
+            id=f"{parent}:c{i}",
+            task_name="child",
+            input=i,
+            parent_id=parent,
+            parent_step=f"c{i}",
+            root_id=parent,
         )
         for i in range(n)
     )
     wait_all = r.Suspend(children=tuple(rec.name for rec in recs)) if wait else None
-    store.commit(c.lease, Commit(records=recs, children=kids, outcome=wait_all), at(1))
+    clock.to(1)
+    store.commit(c.lease, Commit(records=recs, children=kids, outcome=wait_all))
     return c

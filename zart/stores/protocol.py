@@ -1,0 +1,128 @@
+"""The store protocol: every durable operation zart needs, each one atomic.
+
+A store keeps its own clock: ``now()``. The memory store reads the clock
+it was given (a virtual one under ``zart.testing``); SQLite the clock of the
+machine its file is on; PostgreSQL and MySQL the database server's, so that
+leases, timers and deadlines agree across machines whose clocks do not.
+
+What each operation does, every store alike (``zart.stores.rules`` holds the
+decisions; the memory store is the reference, and the contract suite and a
+stateful property test hold the others to it):
+
+- ``create``: a pending execution due now; an existing id raises
+  ``ExecutionAlreadyExists`` carrying the id and its status.
+  ``create_leased`` creates it already claimed by ``worker`` (one write
+  where a schedule and a claim took two: ``Client.run``).
+- ``claim``: up to ``limit`` due executions whose task is in ``tasks`` (all
+  when None), oldest due first, each with its log. Due means ``wake_at <=
+  now`` and not final: pending, sleeping, waiting with a deadline, or running
+  with an expired lease. Concurrent claimers never get the same row.
+  ``under``: only that execution's tree (its descendants share its root).
+- ``load``: the log (the current run's, or ``run``'s), the offered events and
+  the messages not consumed yet, in one read.
+- ``commit``: apply a ``Commit`` in one transaction, only while the lease
+  holds (status running and the same token); otherwise ``LeaseLost`` and
+  nothing written. Records are upserted by name; children inserted unless
+  their id exists; ``rerun_children`` run again (``rules.rerun``); consumed
+  messages marked; the outcome applied (``rules``). Any outcome releases the
+  lease. Returns False when a suspend found its wake-up there already.
+- ``offer_event``: keep the first payload offered under a name (a later one
+  returns False); wake the execution if it waits for it. Unknown ids raise
+  ``ExecutionNotFound``; final executions ``EventRejected``.
+- ``send``: append a message on a topic (``MessageRejected`` when final);
+  wake the execution if it waits on that topic. Returns the message's id.
+- ``cancel``: the execution and its unfinished descendants end cancelled,
+  leases voided. False when it had ended already.
+- ``retry``: a failed, cancelled or stalled execution runs again (next
+  attempt, due now); anything else raises ``RetryRefused``.
+- ``heartbeat`` extends the leases still held and returns those lost;
+  ``release`` gives a claimed execution back, due now.
+- ``wake_stranded``: parents left waiting on children that have all ended
+  (a worker died between a child's write and its wake-up); made due.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from ..records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
+
+
+@runtime_checkable
+class Store(Protocol):
+    url: str
+    max_payload: int | None  # bytes of JSON per value; None: no limit
+
+    def migrate(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def now(self) -> datetime: ...
+
+    def create(self, new: NewExecution) -> ExecutionRecord: ...
+
+    def create_leased(self, new: NewExecution, *, worker: str, lease: timedelta) -> Claimed: ...
+
+    def claim(
+        self,
+        *,
+        worker: str,
+        tasks: Collection[str] | None,
+        lease: timedelta,
+        limit: int,
+        under: str | None = None,
+    ) -> list[Claimed]: ...
+
+    def load(self, execution_id: str, run: int | None = None) -> Log: ...
+
+    def commit(self, lease: Lease, commit: Commit) -> bool: ...
+
+    def heartbeat(self, leases: Sequence[Lease], lease: timedelta) -> list[Lease]: ...
+
+    def release(self, lease: Lease) -> None: ...
+
+    def offer_event(self, execution_id: str, name: str, payload: Any) -> bool: ...
+
+    def send(self, execution_id: str, topic: str, payload: Any) -> int: ...
+
+    def cancel(self, execution_id: str) -> bool: ...
+
+    def retry(self, execution_id: str) -> ExecutionRecord: ...
+
+    def get(self, execution_id: str) -> ExecutionRecord: ...
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        task: str | None = None,
+        parent_id: str | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[ExecutionRecord]:
+        """Newest first. ``search``: ids starting with it."""
+        ...
+
+    def counts(self, task: str | None = None) -> dict[str, int]:
+        """How many executions there are in each status (of ``task``)."""
+        ...
+
+    def history(self, execution_id: str, run: int | None = None) -> builtins.list[StepRecord]: ...
+
+    def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
+        """The earliest ``wake_at`` among claimable executions, for timed waits."""
+        ...
+
+    def unknown_tasks(self, known: Collection[str]) -> builtins.list[str]:
+        """Task names of due executions that no name in ``known`` covers."""
+        ...
+
+    def wake_stranded(self) -> int: ...
+
+    def wait(self, timeout: float) -> None:
+        """Block up to ``timeout`` real seconds, or less when work may be new."""
+        ...

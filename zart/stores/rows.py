@@ -1,0 +1,154 @@
+"""Rows to records and back, for the SQL stores: the columns every store's
+``get``, ``claim`` and ``load`` return, in one order, and the documents
+kept as JSON text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .. import records as r
+from ..serde import dumps, loads
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+# The order of an execution row in every query that reads one.
+EXECUTION_COLUMNS = (
+    "id",
+    "task_name",
+    "kind",
+    "status",
+    "input",
+    "output",
+    "error",
+    "state",
+    "attempt",
+    "run",
+    "parent_id",
+    "parent_step",
+    "root_id",
+    "created_at",
+    "updated_at",
+    "wake_at",
+    "waiting_for",
+    "format_version",
+)
+_DOCUMENTS = frozenset({"input", "output", "error", "state"})
+_TIMES = frozenset({"created_at", "updated_at", "wake_at"})
+
+
+def dump(value: Any) -> str | None:
+    return None if value is None else dumps(value)
+
+
+def load(text: Any) -> Any:
+    """A document from a column: JSON text, or a value the driver parsed already."""
+    return loads(text) if isinstance(text, str | bytes) else text
+
+
+def micros(when: datetime | None) -> int | None:
+    """A datetime as integer microseconds since the epoch (SQLite's times)."""
+    return None if when is None else (when - EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int | None) -> datetime | None:
+    return None if value is None else EPOCH + timedelta(microseconds=value)
+
+
+def execution(row: Sequence[Any], time: Callable[[Any], datetime | None]) -> r.ExecutionRecord:
+    """An execution from a row in ``EXECUTION_COLUMNS`` order; ``time``
+    reads the store's time columns."""
+    fields = dict(zip(EXECUTION_COLUMNS, row[: len(EXECUTION_COLUMNS)], strict=True))
+    for name in _DOCUMENTS:
+        fields[name] = load(fields[name])
+    for name in _TIMES:
+        fields[name] = time(fields[name])
+    return r.ExecutionRecord(**fields)
+
+
+def dump_errors(errors: Sequence[r.AttemptError]) -> str | None:
+    if not errors:
+        return None
+    return dumps(
+        [
+            {"attempt": e.attempt, "type": e.type, "message": e.message, "at": e.at.isoformat()}
+            for e in errors
+        ]
+    )
+
+
+def load_errors(text: Any) -> tuple[r.AttemptError, ...]:
+    entries = load(text) or []
+    return tuple(
+        r.AttemptError(
+            attempt=int(e["attempt"]),
+            type=str(e["type"]),
+            message=str(e["message"]),
+            at=datetime.fromisoformat(e["at"]),
+        )
+        for e in entries
+    )
+
+
+# The order of a log record in every store's load query.
+RECORD_COLUMNS = (
+    "name",
+    "kind",
+    "status",
+    "seq",
+    "step",
+    "result",
+    "error",
+    "attempts",
+    "errors",
+    "wake_at",
+    "child_id",
+    "execution_attempt",
+    "started_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def record(row: Sequence[Any], time: Callable[[Any], datetime | None]) -> r.StepRecord:
+    fields = dict(zip(RECORD_COLUMNS, row, strict=True))
+    fields["result"] = load(fields["result"])
+    fields["error"] = load(fields["error"])
+    fields["errors"] = load_errors(fields["errors"])
+    for name in ("wake_at", "started_at", "created_at", "updated_at"):
+        fields[name] = time(fields[name])
+    return r.StepRecord(**fields)
+
+
+def record_params(write: r.RecordWrite, time: Callable[[datetime | None], Any]) -> dict[str, Any]:
+    """A record write as the named parameters of every store's upsert."""
+    return {
+        "name": write.name,
+        "seq": write.seq,
+        "kind": write.kind,
+        "status": write.status,
+        "step": write.step,
+        "result": dump(write.result),
+        "error": dump(write.error),
+        "attempts": write.attempts,
+        "errors": dump_errors(write.errors),
+        "wake_at": time(write.wake_at),
+        "child_id": write.child_id,
+        "execution_attempt": write.execution_attempt,
+        "started_at": time(write.started_at),
+    }
+
+
+def new_params(new: r.NewExecution) -> dict[str, Any]:
+    return {
+        "id": new.id,
+        "task_name": new.task_name,
+        "kind": new.kind,
+        "input": dump(new.input),
+        "parent_id": new.parent_id,
+        "parent_step": new.parent_step,
+        "root_id": new.root_id,
+        "format_version": r.FORMAT_VERSION,
+    }

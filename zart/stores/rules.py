@@ -1,0 +1,193 @@
+"""The store rules, stated once.
+
+Every store (memory, SQLite, PostgreSQL, MySQL) keeps executions as rows
+and logs as records; what a transition does to a row is decided here, in
+pure code, and each store only translates the answer into a dict change or
+into its named SQL. Each function takes the facts a store has read (inside
+the transaction that writes the answer) and returns the values to write.
+
+The row an execution is:
+- ``status`` (``records.STATUSES``) and ``wake_at``, the moment it becomes
+  claimable: due work is ``wake_at <= now``. A final or stalled execution,
+  or one waiting with no deadline, has none. A running one holds its lease
+  until ``wake_at``; past it, another worker may claim it.
+- ``waiting_for``: what wakes a waiting execution besides its deadline (see
+  ``waits_for``).
+- ``token``: bumped by every claim and every cancel; each write of a lease
+  holder is fenced by it (status running and the same token).
+- ``record_status``: for a child, what its schedule record in the parent's
+  log reads as once it ended (None while it runs); ``awaited``: the parent
+  waits on it. A finishing awaited child wakes its parent when no awaited
+  sibling is open any more (``parent_due``), after its own write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from .. import records as r
+from ..errors import EventRejected, MessageRejected, RetryRefused
+
+CHILDREN = "children"  # waiting_for: the awaited children
+_TOPIC = "topic:"  # waiting_for: a message on this topic
+CANCEL_ERROR = {"kind": "error", "type": "Cancelled", "message": "cancelled"}
+
+
+def waits_for(suspend: r.Suspend) -> str | None:
+    """What, besides its deadline, wakes an execution that suspended so."""
+    if suspend.event is not None:
+        return suspend.event
+    if suspend.topic is not None:
+        return _TOPIC + suspend.topic
+    return CHILDREN if suspend.children else None
+
+
+def topic_key(topic: str) -> str:
+    """``waiting_for`` of an execution waiting for a message on ``topic``."""
+    return _TOPIC + topic
+
+
+@attrs.frozen(kw_only=True)
+class Row:
+    """The columns a transition sets on an execution row."""
+
+    status: str
+    wake_at: datetime | None
+    waiting_for: str | None = None
+
+
+def claimed(now: datetime, lease: timedelta) -> Row:
+    return Row(status=r.RUNNING, wake_at=now + lease)
+
+
+def released(now: datetime) -> Row:
+    """A lease given back: due again at once."""
+    return Row(status=r.PENDING, wake_at=now)
+
+
+def suspended(suspend: r.Suspend, *, already_woken: bool, now: datetime) -> Row:
+    """The row after a suspend. ``already_woken``: what it waits for is
+    there already (the event offered, a message on the topic, no awaited
+    child open), so it stays due now instead."""
+    if already_woken:
+        return Row(status=r.PENDING, wake_at=now)
+    waiting = waits_for(suspend)
+    return Row(
+        status=r.SLEEPING if waiting is None else r.WAITING,
+        wake_at=suspend.wake_at,
+        waiting_for=waiting,
+    )
+
+
+def woken_by_suspend_facts(
+    suspend: r.Suspend, *, event_there: bool, message_there: bool, open_children: int
+) -> bool:
+    """Whether a suspend finds its wake-up there already."""
+    if suspend.event is not None:
+        return event_there
+    if suspend.topic is not None:
+        return message_there
+    return bool(suspend.children) and open_children == 0
+
+
+@attrs.frozen(kw_only=True)
+class Ended:
+    """The columns a final outcome sets (besides status: wake_at and
+    waiting_for are cleared, the lease released)."""
+
+    status: str
+    record_status: str  # what the parent's schedule record reads as
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+
+def ended(outcome: r.Complete | r.Fail) -> Ended:
+    if isinstance(outcome, r.Complete):
+        return Ended(status=r.COMPLETED, record_status=r.R_COMPLETED, output=outcome.output)
+    return Ended(
+        status=r.FAILED,
+        record_status=r.R_ERROR if outcome.business else r.R_FAILED,
+        error=outcome.error,
+    )
+
+
+def cancelled() -> Ended:
+    return Ended(status=r.CANCELLED, record_status=r.R_CANCELLED, error=CANCEL_ERROR)
+
+
+@attrs.frozen(kw_only=True)
+class Again:
+    """An execution that runs again: pending at ``wake_at``, ``attempt``
+    and ``run`` as given, ``input`` replaced when ``new_input``."""
+
+    wake_at: datetime
+    attempt: int
+    run: int
+    error: dict[str, Any] | None
+    new_input: bool = False
+    input: Any = None
+
+
+def retried(outcome: r.RetryExecution, *, attempt: int, run: int) -> Again:
+    """A retry under ``max_retries``: the next attempt, keeping the error."""
+    return Again(wake_at=outcome.wake_at, attempt=attempt + 1, run=run, error=outcome.error)
+
+
+def continued(outcome: r.ContinueAsNew, *, now: datetime, run: int) -> Again:
+    """``continue_as_new``: the next run, with its new input, from attempt 0."""
+    return Again(
+        wake_at=now, attempt=0, run=run + 1, error=None, new_input=True, input=outcome.input
+    )
+
+
+def rerun(execution_id: str, status: str, *, attempt: int, run: int, now: datetime) -> Again:
+    """``client.retry`` of an execution (or a parent's retry of a failed
+    child): only a failed, cancelled or stalled one runs again."""
+    if status not in r.RETRYABLE_STATUSES:
+        raise RetryRefused(execution_id, status)
+    return Again(wake_at=now, attempt=attempt + 1, run=run, error=None)
+
+
+def stalled(outcome: r.Stall) -> Row:
+    return Row(status=r.STALLED, wake_at=None)
+
+
+def accepts_event(execution_id: str, name: str, status: str) -> None:
+    if status in r.FINAL_STATUSES:
+        raise EventRejected(execution_id, name, status)
+
+
+def accepts_message(execution_id: str, topic: str, status: str) -> None:
+    if status in r.FINAL_STATUSES:
+        raise MessageRejected(execution_id, topic, status)
+
+
+def woken_by_event(status: str, waiting_for: str | None, name: str) -> bool:
+    return status == r.WAITING and waiting_for == name
+
+
+def woken_by_message(status: str, waiting_for: str | None, topic: str) -> bool:
+    return status == r.WAITING and waiting_for == topic_key(topic)
+
+
+def parent_due(parent_status: str, parent_waiting_for: str | None, open_awaited: int) -> bool:
+    """Whether a parent becomes due now that one of its awaited children ended."""
+    return parent_status == r.WAITING and parent_waiting_for == CHILDREN and open_awaited == 0
+
+
+def is_due(status: str, wake_at: datetime | None, now: datetime) -> bool:
+    """Whether a row may be claimed now (every store's claim filter)."""
+    return wake_at is not None and wake_at <= now and status not in r.FINAL_STATUSES
+
+
+def record_status_of_child(
+    record_status: str | None, schedule_status: str
+) -> str:
+    """What a schedule record reads as: its child's outcome once it ended."""
+    return schedule_status if record_status is None else record_status
+
+
+DESCENDANT_STATUSES_TO_CANCEL = frozenset(set(r.STATUSES) - r.FINAL_STATUSES)

@@ -1,0 +1,166 @@
+"""Waking a waiting worker when another process commits to the same file.
+
+SQLite has no LISTEN/NOTIFY. Every commit in WAL mode appends to the
+``-wal`` file beside the database, so on Linux an inotify watch on the
+file's folder hears a commit of any process the moment it is written, and
+an idle worker costs nothing while nobody commits. Elsewhere (or when the
+kernel refuses a watch) the waiter polls ``PRAGMA data_version``, which
+moves when another connection commits, every few milliseconds.
+
+Commits of this process ring the bell directly (``ring``). A wake-up means
+only that work may be new: the worker looks, and finds out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import select
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("zart")
+
+POLL_INTERVAL = 0.005  # seconds between data_version reads, without inotify
+_IN_MODIFY, _IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE = 0x2, 0x8, 0x80, 0x100
+_EVENT = struct.Struct("iIII")
+
+
+class _Inotify:
+    """An inotify watch on one folder, for the names of one database's files."""
+
+    def __init__(self, path: str) -> None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+        folder = os.path.dirname(os.path.abspath(path)) or "."
+        mask = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+        if libc.inotify_add_watch(self.fd, os.fsencode(folder), mask) < 0:
+            errno = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(errno, f"inotify_add_watch on {folder!r} failed")
+        base = os.fsencode(os.path.basename(path))
+        self.names = {base, base + b"-wal"}
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; whether the database was written."""
+        deadline = time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while (left := deadline - time.monotonic()) > 0:
+            if not poller.poll(left * 1000):
+                return False
+            if self._drain():
+                return True
+        return False
+
+    def _drain(self) -> bool:
+        written = False
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.fd, 65536):
+                offset = 0
+                while offset < len(chunk):
+                    _, _, _, length = _EVENT.unpack_from(chunk, offset)
+                    start = offset + _EVENT.size
+                    name = chunk[start : start + length].rstrip(b"\0")
+                    written = written or name in self.names
+                    offset = start + length
+        return written
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+class Doorbell:
+    """What ``SqliteStore.wait`` waits on: this process's commits (rung
+    directly) and other processes' (heard through the file). One waiting
+    thread at a time watches the file; the others wait on a condition and
+    return when it hears something."""
+
+    def __init__(self, path: str | None, data_version: Callable[[], int]) -> None:
+        self._cond = threading.Condition()
+        self._rings = 0
+        self._watching = False
+        self._closing = False
+        self._data_version = data_version
+        self._inotify: _Inotify | None = None
+        if path is not None and sys.platform.startswith("linux"):
+            try:
+                self._inotify = _Inotify(path)
+            except OSError as exc:
+                log.info("SQLite %s: no inotify (%s); polling data_version instead", path, exc)
+
+    @property
+    def mechanism(self) -> str:
+        return "inotify" if self._inotify is not None else "data_version polling"
+
+    def ring(self) -> None:
+        with self._cond:
+            self._rings += 1
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            seen = self._rings
+            while self._watching and self._rings == seen:
+                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                    return
+            if self._rings != seen:
+                return
+            self._watching = True
+        heard = False
+        try:
+            heard = self._watch(deadline, seen)
+        finally:
+            with self._cond:
+                self._watching = False
+                self._rings += heard
+                if self._closing:
+                    self._close_watch()
+                self._cond.notify_all()
+
+    def _watch(self, deadline: float, seen: int) -> bool:
+        """Wait for a commit of another process (or a ring) until ``deadline``."""
+        if self._inotify is not None:
+            # Slices: a ring of this process ends the wait within one.
+            while (left := deadline - time.monotonic()) > 0:
+                if self._inotify.wait(min(left, 0.05)):
+                    return True
+                if self._rings != seen:
+                    return False
+            return False
+        version = self._data_version()
+        while deadline - time.monotonic() > 0:
+            with self._cond:
+                if self._rings != seen:
+                    return False
+                self._cond.wait(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
+            if self._data_version() != version:
+                return True
+        return False
+
+    def close(self) -> None:
+        """Wake every waiter; stop watching now, or when the watching thread
+        returns (closing a descriptor under a thread polling it is unsafe)."""
+        with self._cond:
+            self._rings += 1
+            self._cond.notify_all()
+            if self._watching:
+                self._closing = True
+            else:
+                self._close_watch()
+
+    def _close_watch(self) -> None:
+        self._closing = False
+        if self._inotify is not None:
+            self._inotify.close()
+            self._inotify = None

@@ -1,0 +1,81 @@
+"""Drivers that replay a stored log without running anything: the
+determinism check (``TestEnv.check_determinism``, ``zart check``) and the
+step-child probe (rebuilding a scheduled step from its parent's log).
+
+Both use only the interpreter's public surface: ``start`` for its first
+decision, ``seen``, ``schedules`` and ``mismatch``. A replay that needs the
+live world (a step the log does not hold, a record it would write) has
+gone past the log: they stop there, and never run a step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import records as r
+from .commands import Step
+from .decisions import Decision, RunStep
+from .errors import NonDeterminismError, ZartError
+from .interpreter import Interpreter
+from .tasks import TaskHandler
+
+if TYPE_CHECKING:
+    from .host import Host
+    from .stores.protocol import Store
+
+# How a run can end from outside its generator, leaving a log that stops
+# short of what the code goes on to yield.
+_STOPPED_BY = frozenset({"zart.errors.TaskTimeout", "zart.errors.WriteRejected"})
+
+
+def check(handler: TaskHandler, record: r.ExecutionRecord, log: r.Log, now: datetime) -> None:
+    """Replay a stored execution with ``handler``'s code; raise the
+    ``NonDeterminismError`` (or ``DuplicateNameError``) a resume would stall
+    on. A run that ended by its own code must end the same way without going
+    past its log; a run stopped from outside (still in flight, cancelled,
+    stalled, past its task timeout, failed by a refused write) matches as
+    far as its log goes. Records the code no longer reaches are no mismatch:
+    the log is keyed by name, so a removed step replays fine."""
+    interp = Interpreter(handler, record, log, max_payload=None)
+    decision = interp.start(now)
+    if interp.mismatch is not None:
+        raise interp.mismatch
+    went_live = _first_new(decision, log)
+    if went_live is not None and not _stopped_from_outside(record):
+        name, what = went_live
+        raise NonDeterminismError(name, "nothing", what)
+
+
+def _first_new(decision: Decision, log: r.Log) -> tuple[str, str] | None:
+    """The first command of this decision that the log does not answer."""
+    if isinstance(decision, RunStep):
+        return decision.step.name, f"step {decision.step.step_id!r}"
+    for write in decision.commit.records:
+        if write.name not in log.records:
+            return write.name, f"a new {write.kind} record"
+    return None
+
+
+def _stopped_from_outside(record: r.ExecutionRecord) -> bool:
+    if record.status == r.COMPLETED:
+        return False
+    if record.status == r.FAILED:
+        return (record.error or {}).get("type") in _STOPPED_BY
+    return True  # cancelled, stalled or still in flight
+
+
+def scheduled_step(store: Store, host: Host, record: r.ExecutionRecord) -> Step | None:
+    """Rebuild a scheduled step child's step by replaying its parent's log
+    up to its schedule (pure CPU; nothing runs): None if the parent's code
+    no longer schedules a step there."""
+    if record.parent_id is None or record.parent_step is None:
+        return None
+    parent = store.get(record.parent_id)
+    interp = Interpreter(host.handler(parent.task_name), parent, store.load(parent.id))
+    try:
+        interp.start(store.now())
+    except ZartError:
+        return None
+    target: Any = interp.schedules.get(record.parent_step)
+    return target if isinstance(target, Step) else None
