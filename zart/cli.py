@@ -25,14 +25,15 @@ import attrs
 
 from . import settings
 from .client import Client
-from .commands import check_storable
 from .errors import ZartError
+from .loop import WorkerConfig
+from .names import check_name
 from .records import NewExecution
 from .serde import to_json
-from .store import Store
+from .stores.connect import connect, redact
+from .stores.protocol import Store
 from .tasks import TaskHandler, TaskRegistry
-from .urls import connect, redact
-from .worker import Worker, WorkerConfig
+from .worker import Worker
 
 log = logging.getLogger("zart")
 
@@ -84,18 +85,19 @@ def _dump(value: Any) -> str:
     return json.dumps(plain, default=str, indent=2)
 
 
-def _store(args: argparse.Namespace, migrate: bool = False) -> Store:
+def _store(args: argparse.Namespace, *, creates: bool = False) -> Store:
+    """The store of ``--db``. On SQLite, commands that run or start work
+    (``creates``) make a new file and migrate it, as ``zart.connect`` does;
+    the others refuse a path with no database and create nothing."""
     url = args.db or os.environ.get("ZART_DATABASE_URL") or DEFAULT_DB
-    # Only migrate creates a SQLite file: elsewhere a mistyped path is an
-    # error, not a new empty database.
-    store = connect(url) if migrate or not url.startswith("sqlite:") else connect(url, create=False)
-    if migrate:
-        store.migrate()
-    return store
+    if creates or not url.startswith("sqlite:"):
+        return connect(url)
+    return connect(url, migrate=False, create=False)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    store = _store(args, migrate=True)
+    store = _store(args, creates=True)
+    store.migrate()
     print(f"migrated {redact(store.url)}")
     store.close()
     return 0
@@ -153,7 +155,7 @@ def _start_worker(args: argparse.Namespace) -> tuple[Store, Worker]:
         poll_interval=args.poll_interval,
         shutdown_timeout=args.shutdown_timeout,
     )
-    store = _store(args)
+    store = _store(args, creates=True)
     try:
         worker = Worker(store, registry, config)
         names = ", ".join(registry.names())
@@ -165,7 +167,7 @@ def _start_worker(args: argparse.Namespace) -> tuple[Store, Worker]:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    client = Client(_store(args), load_registry(args.app))
+    client = Client(_store(args, creates=True), load_registry(args.app))
     task: str = args.task
     if args.app and task not in client.registry:
         client.registry.get(task)  # raises UnknownTaskError naming the known tasks
@@ -175,11 +177,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     else:  # no --app: store the raw JSON for whichever worker knows the task
         # Held to the client's rules for names and ids: a NUL or a surrogate
         # (an argv byte that is not UTF-8 arrives as one) is refused here.
-        check_storable("task name", task)
+        check_name("task name", task)
         if args.id is not None:
-            check_storable("execution_id", args.id)
+            check_name("execution_id", args.id)
         eid = args.id or uuid.uuid4().hex
-        client.store.create(NewExecution(id=eid, task_name=task, input=data), client.clock())
+        client.store.create(NewExecution(id=eid, task_name=task, input=data))
     print(eid)
     return 0
 
@@ -259,9 +261,9 @@ def _common_options(top: bool) -> argparse.ArgumentParser:
     options.add_argument(
         "-v",
         "--verbose",
-        action="store_true",
-        default=False if top else argparse.SUPPRESS,
-        help="log at debug level",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="log more: -v adds what the worker did (retries, wake times), -vv debug detail",
     )
     return options
 
@@ -323,8 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    levels = {0: logging.WARNING, 1: logging.INFO}
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=levels.get(args.verbose, logging.DEBUG),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

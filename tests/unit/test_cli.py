@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sqlite3
+import stat
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -218,8 +224,6 @@ def test_a_reader_that_goes_away_ends_list_quietly(db: str, tmp_path: Path) -> N
         ["list"],
         ["cancel", "e1"],
         ["event", "e1", "go"],
-        ["schedule", "cli-double", "--data", "1"],
-        ["worker", "--app", APP, "--until-idle"],
     ],
 )
 def test_a_mistyped_sqlite_path_is_an_error_that_creates_no_file(
@@ -228,8 +232,63 @@ def test_a_mistyped_sqlite_path_is_an_error_that_creates_no_file(
     typo = tmp_path / "zrat.db"
     assert cli_main(["--db", f"sqlite:///{typo}", *argv]) == 2
     err = capsys.readouterr().err
-    assert f"no SQLite database at {str(typo)!r}" in err and "zart migrate" in err
+    assert f"no SQLite database at {str(typo)!r}" in err and "check the path" in err
+    assert "Traceback" not in err
     assert not typo.exists()
-    # migrate is the command that creates one.
-    assert cli_main(["--db", f"sqlite:///{typo}", "migrate"]) == 0
-    assert typo.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["schedule", "cli-double", "--data", "1", "--id", "e1"],
+        ["worker", "--app", APP, "--until-idle"],
+        ["migrate"],
+    ],
+)
+def test_commands_that_start_work_create_and_migrate_a_new_sqlite_file(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fresh = tmp_path / "fresh.db"
+    assert cli_main(["--db", f"sqlite:///{fresh}", *argv]) == 0
+    assert fresh.exists()
+    assert cli_main(["--db", f"sqlite:///{fresh}", "list"]) == 0
+
+
+def test_a_file_that_is_not_sqlite_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "notes.db"
+    other.write_text("these are not the droids\n" * 100)
+    for argv in (["list"], ["worker", "--app", APP, "--until-idle"]):
+        assert cli_main(["--db", f"sqlite:///{other}", *argv]) == 2
+        err = capsys.readouterr().err
+        assert str(other) in err and "not a database" in err and "Traceback" not in err
+    assert other.read_text().startswith("these are not")
+
+
+@contextlib.contextmanager
+def _read_only(path: Path) -> Iterator[None]:
+    """``path`` made read-only, even for root (which ignores mode bits): an
+    immutable file where chattr works."""
+    os.chmod(path, stat.S_IRUSR)
+    immutable = False
+    if os.access(path, os.W_OK):
+        immutable = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+        if not immutable:
+            pytest.skip("cannot make a file read-only here (root, and no chattr)")
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_a_read_only_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = tmp_path / "old.db"
+    sqlite3.connect(old).execute("CREATE TABLE t (x)").connection.close()
+    with _read_only(old):
+        assert cli_main(["--db", f"sqlite:///{old}", "worker", "--app", APP, "--until-idle"]) == 2
+        err = capsys.readouterr().err
+        assert str(old) in err and "readonly" in err.replace("-", "").replace(" ", "")
+        assert "Traceback" not in err
