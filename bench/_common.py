@@ -52,7 +52,8 @@ def three(data: Any) -> Generator[Any, Any, int]:
 @zart.durable("bench-one")
 def one(data: Any) -> Generator[Any, Any, int]:
     """A one-step execution, the unit the fan-out is compared with."""
-    return (yield noop(0))
+    value: int = yield noop(0)
+    return value
 
 
 @zart.durable("bench-fanout")

@@ -34,14 +34,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import _common as app  # noqa: E402
-from bench.stores import (  # noqa: E402
-    PG_URL,
+from bench.store_sections.databases import (  # noqa: E402
     Database,
     PostgresDatabase,
-    Report,
     SqliteDatabase,
-    fmt_ms,
 )
+from bench.store_sections.harness import PG_URL, Report, fmt_ms  # noqa: E402
 from zart.host import Host  # noqa: E402
 
 # The child that runs DBOS: its workflow mirrors bench._common.chain.
@@ -168,11 +166,15 @@ class _DbosDatabase:
             conn.execute(sql.encode())
 
 
-def compare(db: Database, steps: int, reps: int) -> Report:
-    report = Report(db.name)
+Peer = tuple[str, dict[str, Any], float]  # label, DBOS's result, its baseline
+
+
+def run_all(db: Database, steps: int, reps: int) -> tuple[list[float], list[float], list[Peer]]:
+    """zart's runs with their baselines, then DBOS's (twice on SQLite), each
+    DBOS run between two baseline runs."""
     store = db.open_store()
     sqlite = isinstance(db, SqliteDatabase)
-    peers: list[tuple[str, dict[str, Any], float]] = []  # label, DBOS's result, its baseline
+    peers: list[Peer] = []
     try:
         times, baselines = run_zart(db, store, steps, reps)
         for wal in (False, True) if sqlite else (False,):
@@ -185,6 +187,32 @@ def compare(db: Database, steps: int, reps: int) -> Report:
     finally:
         store.close()
         db.cleanup()
+    return times, baselines, peers
+
+
+def report_peer(report: Report, peer: Peer, ours: float) -> None:
+    label, result, baseline = peer
+    theirs = statistics.median(result["times"])
+    report.row(
+        f"DBOS Transact {result['version']}{label}",
+        f"{fmt_ms(theirs)} / step",
+        f"{theirs / baseline:.2f}x baseline, {theirs / ours:.1f}x zart",
+    )
+    if "journal_mode" in result:
+        modes = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+        sync = modes.get(result["synchronous"], result["synchronous"])
+        report.note(f"DBOS{label}: journal_mode={result['journal_mode']}, synchronous={sync}")
+    report.note(f"DBOS{label} per run: " + ", ".join(fmt_ms(t) for t in result["times"]))
+    if "commits_per_step" in result:
+        report.note(
+            f"DBOS: {result['commits_per_step']:.2f} committed transactions per step "
+            "(pg_stat_database of its scratch database)"
+        )
+
+
+def compare(db: Database, steps: int, reps: int) -> Report:
+    report = Report(db.name)
+    times, baselines, peers = run_all(db, steps, reps)
     ours = statistics.median(times)
     base = statistics.median([*baselines, *(b for _, _, b in peers)])
     report.row("baseline INSERT+COMMIT, 1 connection", f"{fmt_ms(base)} / commit", "1.00x")
@@ -193,28 +221,13 @@ def compare(db: Database, steps: int, reps: int) -> Report:
         f"{fmt_ms(ours)} / step",
         f"{statistics.median(t / b for t, b in zip(times, baselines, strict=True)):.2f}x baseline",
     )
-    for label, result, baseline in peers:
-        theirs = statistics.median(result["times"])
-        report.row(
-            f"DBOS Transact {result['version']}{label}",
-            f"{fmt_ms(theirs)} / step",
-            f"{theirs / baseline:.2f}x baseline, {theirs / ours:.1f}x zart",
-        )
-        if "journal_mode" in result:
-            modes = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-            sync = modes.get(result["synchronous"], result["synchronous"])
-            report.note(f"DBOS{label}: journal_mode={result['journal_mode']}, synchronous={sync}")
-        report.note(f"DBOS{label} per run: " + ", ".join(fmt_ms(t) for t in result["times"]))
-        if "commits_per_step" in result:
-            report.note(
-                f"DBOS: {result['commits_per_step']:.2f} committed transactions per step "
-                "(pg_stat_database of its scratch database)"
-            )
+    for peer in peers:
+        report_peer(report, peer, ours)
     report.note("zart per run: " + ", ".join(fmt_ms(t) for t in times))
-    if sqlite:
+    if isinstance(db, SqliteDatabase):
         report.note(f"zart and the baseline: journal_mode=WAL, synchronous={db.synchronous}")
     else:
-        report.note(db.settings())
+        report.note(db.describe())
         report.note("DBOS in a scratch database of its own on the same server, dropped at the end")
     report.print()
     return report

@@ -77,7 +77,9 @@ class AsyncWorker(WorkerBase):
         self._store_pool = ThreadPoolExecutor(concurrency + 2, thread_name_prefix="zart-store")
         self._step_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="zart-step")
         beating = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(beating,), name="zart-heartbeat", daemon=True)
+        beat = threading.Thread(
+            target=self._heartbeat, args=(beating,), name="zart-heartbeat", daemon=True
+        )
         beat.start()
         failures, reached = 0, False  # see WorkerBase.pause_after
         try:

@@ -23,6 +23,7 @@ from .commands import (
     WaitEvent,
     WorkflowCall,
 )
+from .errors import InvalidCommand
 from .names import check_name
 from .retry import RetryPolicy, to_timedelta
 from .serde import forgot_yield, return_type
@@ -121,7 +122,9 @@ class StepFunction(Generic[P, R]):
         try:
             ba = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise TypeError(f"step {self.template!r}: {exc}") from None
+            # InvalidCommand is a TypeError that fails the execution at once:
+            # a call that does not fit its step would fail on every retry.
+            raise InvalidCommand(f"step {self.template!r}: {exc}") from None
         if not self._fields:
             return self.template
         ba.apply_defaults()
@@ -273,5 +276,7 @@ def _check_no_command(step: str, args: tuple[Any, ...], kwargs: Mapping[str, Any
     yielded for: refuse it where the mistake is made."""
     for position, value in [*enumerate(args), *kwargs.items()]:
         if isinstance(value, Command):
-            where = f"argument {position}" if isinstance(position, int) else f"argument {position!r}"
-            raise TypeError(f"step {step!r}: {where}: {forgot_yield(value)}")
+            where = (
+                f"argument {position}" if isinstance(position, int) else f"argument {position!r}"
+            )
+            raise InvalidCommand(f"step {step!r}: {where}: {forgot_yield(value)}")

@@ -274,11 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = _common_options(False)
     sub = parser.add_subparsers(dest="command", required=True)
-
     sub.add_parser("migrate", help="create or upgrade the schema", parents=[common]).set_defaults(
         fn=cmd_migrate
     )
+    _add_worker(sub, common)
+    _add_client_commands(sub, common)
+    return parser
 
+
+def _add_worker(sub: Any, common: argparse.ArgumentParser) -> None:
     worker = sub.add_parser("worker", help="run workflows", parents=[common])
     worker.add_argument("--app", required=True, help="MODULE[:ATTR] with the task registry")
     worker.add_argument("--concurrency", type=_positive_int, default=4)
@@ -293,13 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--until-idle", action="store_true", help="exit when nothing is due")
     worker.set_defaults(fn=cmd_worker)
 
+
+def _add_client_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     schedule = sub.add_parser("schedule", help="start an execution", parents=[common])
     schedule.add_argument("task")
     schedule.add_argument("--data", default="null", help="input as JSON")
     schedule.add_argument("--id", help="execution id (idempotency key)")
     schedule.add_argument("--app", help="MODULE[:ATTR]: validate the task and its input")
     schedule.set_defaults(fn=cmd_schedule)
-
     for name, fn, text in (
         ("status", cmd_status, "show an execution"),
         ("history", cmd_history, "show an execution's log"),
@@ -308,19 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, parents=[common])
         p.add_argument("id")
         p.set_defaults(fn=fn)
-
     listing = sub.add_parser("list", help="list executions", parents=[common])
     listing.add_argument("--status")
     listing.add_argument("--task")
     listing.add_argument("--limit", type=_positive_int, default=50)
     listing.set_defaults(fn=cmd_list)
-
     event = sub.add_parser("event", help="offer an event to an execution", parents=[common])
     event.add_argument("id")
     event.add_argument("name")
     event.add_argument("--data", default="null", help="payload as JSON")
     event.set_defaults(fn=cmd_event)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -98,7 +98,9 @@ class Client:
                     return decision
             return None
 
-        return self._await(new.id, wait, type, first=first, turn=turn, host=host, task=new.task_name)
+        return self._await(
+            new.id, wait, type, first=first, turn=turn, host=host, task=new.task_name
+        )
 
     # -- events and messages ------------------------------------------------
     def offer_event(self, execution_id: str, name: str, payload: Any = None) -> bool:
@@ -194,7 +196,9 @@ class Client:
         deadline = None if wait is None else time.monotonic() + wait
         decision = first
         while True:
-            if isinstance(decision, Finish) and isinstance(decision.commit.outcome, r.Complete | r.Fail):
+            if isinstance(decision, Finish) and isinstance(
+                decision.commit.outcome, r.Complete | r.Fail
+            ):
                 return self._ended(execution_id, decision.commit.outcome, type, task)
             record = self.store.get(execution_id)
             if record.is_final:

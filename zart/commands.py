@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from .names import check_name
+from .names import MAX_LENGTH, check_name, is_plain_name
 from .retry import RetryPolicy, to_timedelta
 
 
@@ -34,7 +34,8 @@ class Command:
 
 
 def _name(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    check_name(attribute.name, value)
+    if not is_plain_name(value):  # only the unusual name needs the full check
+        check_name(attribute.name, value)
 
 
 def _aware(when: datetime | None, what: str) -> None:
@@ -52,7 +53,7 @@ def _own_name(step: Step) -> str:
     return step.name
 
 
-@attrs.frozen(kw_only=True, eq=False)
+@attrs.frozen(kw_only=True, eq=False, slots=False)  # built on every step: see zart.records
 class Step(Command):
     """Run ``fn(*args, **kwargs)`` once (at least once, recorded exactly once)."""
 
@@ -177,11 +178,26 @@ class Capture(Command):
         return attrs.evolve(self, name=name)
 
 
+# A patch is logged as a marker named PATCH_PREFIX + its id.
+PATCH_PREFIX = "@patch:"
+
+
+def _patch_id(_: object, __: attrs.Attribute[str], value: str) -> None:
+    # The marker's name, prefix and all, is a log name: within MAX_LENGTH.
+    check_name("patch_id", value)
+    room = MAX_LENGTH - len(PATCH_PREFIX)
+    if len(value) > room:
+        raise ValueError(
+            f"patch_id is {len(value)} characters long; a patch id holds at most {room} "
+            f"(its marker in the log is named {PATCH_PREFIX!r} + the id) ({value[:40]!r}...)"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Patched(Command):
     """Whether this execution runs the code of patch ``name`` (``zart.patched``)."""
 
-    name: str = attrs.field(validator=_name)
+    name: str = attrs.field(validator=_patch_id)
     deprecated: bool = False  # zart.deprecate_patch: accepted, never required
 
 

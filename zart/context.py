@@ -14,7 +14,7 @@ import attrs
 from .errors import ZartError
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built on every step: see zart.records
 class ExecutionInfo:
     """The execution a workflow body or a step runs in."""
 
@@ -32,7 +32,15 @@ class ExecutionInfo:
 
     def in_step(self, name: str, attempt: int, retries: int) -> ExecutionInfo:
         """What a step of this execution is told while it runs."""
-        return attrs.evolve(self, step=name, current_attempt=attempt, max_retries=retries)
+        return ExecutionInfo(
+            execution_id=self.execution_id,
+            task_name=self.task_name,
+            data=self.data,
+            current_attempt=attempt,
+            max_retries=retries,
+            step=name,
+            run=self.run,
+        )
 
 
 current: ContextVar[ExecutionInfo | None] = ContextVar("zart_execution", default=None)

@@ -17,7 +17,7 @@ from .context import ExecutionInfo
 from .records import Commit
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built on every step: see zart.records
 class StepOutcome:
     """What running a step produced: a value, an exception, or a timeout."""
 
@@ -26,7 +26,7 @@ class StepOutcome:
     timed_out: bool = False
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built on every step: see zart.records
 class RunStep:
     """Write ``commit`` (its effects may matter to the step), then run ``step``."""
 
@@ -40,7 +40,7 @@ class RunStep:
     scheduled_workflows: Mapping[str, WorkflowHandler] = attrs.field(factory=dict)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built on every step: see zart.records
 class Finish:
     """Write ``commit``, which carries the outcome; this pass is over."""
 

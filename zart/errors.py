@@ -67,7 +67,14 @@ class StepFailed(ZartError):
     """A step failed for good: its retry policy is spent or it timed out."""
 
     def __init__(
-        self, step: str, error_type: str, message: str, attempts: int, detail: str = ""
+        self,
+        step: str,
+        error_type: str,
+        message: str,
+        attempts: int,
+        detail: str = "",
+        *,
+        step_traceback: str | None = None,
     ) -> None:
         super().__init__(
             detail or f"step {step!r} failed after {attempts} attempt(s): {error_type}: {message}"
@@ -76,6 +83,9 @@ class StepFailed(ZartError):
         self.error_type = error_type
         self.message = message
         self.attempts = attempts
+        # Where the last attempt raised, as stored: kept when this error
+        # fails the execution in turn.
+        self.step_traceback = step_traceback
 
 
 class RetryExhausted(StepFailed):
@@ -164,7 +174,10 @@ class SerializationError(ZartError, TypeError):
     def __init__(self, what: str, type_: Any, reason: str, *, reading: bool = False) -> None:
         tname = getattr(type_, "__qualname__", None) or repr(type_)
         if reading:  # a document of the wrong kind: the reason says what was expected
-            super().__init__(f"{what}: {reason}")
+            # A reason inside the value starts with its path: "input of
+            # task 'x' at $.flag: expected bool, got str".
+            joint = " " if reason.startswith("at $") else ": "
+            super().__init__(f"{what}{joint}{reason}")
         else:
             super().__init__(f"{what}: cannot convert {tname}: {reason}")
         self.what = what

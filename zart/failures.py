@@ -76,17 +76,19 @@ def business_document(exc: BusinessError) -> dict[str, Any]:
 def step_document(
     step: str, last_attempt: dict[str, Any], attempts: int, timeout: bool
 ) -> dict[str, Any]:
-    """A step that failed for good, with its last attempt's error and traceback."""
+    """A step that failed for good, with its last attempt's error and traceback.
+    Its text is escaped here too: a ``StepFailed`` raised by hand brings its
+    own, unchecked."""
     doc = {
         "kind": "step",
         "type": "StepTimeout" if timeout else "RetryExhausted",
         "step": _text(step),
-        "error_type": str(last_attempt.get("type", "unknown")),
-        "message": str(last_attempt.get("message", "")),
+        "error_type": _text(str(last_attempt.get("type", "unknown"))),
+        "message": _text(str(last_attempt.get("message", ""))),
         "attempts": attempts,
     }
     if "traceback" in last_attempt:
-        doc["traceback"] = last_attempt["traceback"]
+        doc["traceback"] = _text(str(last_attempt["traceback"]))
     return doc
 
 
@@ -109,6 +111,8 @@ def error_document(exc: BaseException) -> dict[str, Any]:
             return _plain_document(bad_fields)
     if isinstance(exc, StepFailed):
         doc = {"type": exc.error_type, "message": exc.message}
+        if exc.step_traceback is not None:
+            doc["traceback"] = exc.step_traceback
         return step_document(exc.step, doc, exc.attempts, isinstance(exc, StepTimeout))
     return _plain_document(exc)
 
@@ -150,11 +154,13 @@ def _read(document: dict[str, Any], execution_id: str) -> BaseException:
         return _read_business(document)
     if kind == "step":
         step_cls = StepTimeout if document.get("type") == "StepTimeout" else RetryExhausted
+        trace = document.get("traceback")
         return step_cls(
             str(document.get("step")),
             str(document.get("error_type")),
             str(document.get("message")),
             int(document.get("attempts", 0)),
+            step_traceback=trace if isinstance(trace, str) else None,
         )
     if document.get("type") == "Cancelled":
         return Cancelled(execution_id)

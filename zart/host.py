@@ -89,14 +89,24 @@ class Host:
 
     def handler(self, task_name: str) -> TaskHandler:
         found = self._discovered.get(task_name)
-        return found if found is not None and task_name not in self.registry else self.registry.get(task_name)
+        return (
+            found
+            if found is not None and task_name not in self.registry
+            else self.registry.get(task_name)
+        )
 
     def claim(self, limit: int, under: str | None = None) -> list[Claimed]:
         return self.store.claim(
-            worker=self.worker_id, tasks=self.task_names(), lease=self.lease, limit=limit, under=under
+            worker=self.worker_id,
+            tasks=self.task_names(),
+            lease=self.lease,
+            limit=limit,
+            under=under,
         )
 
-    def tick(self, limit: int = 16, under: str | None = None) -> list[tuple[Claimed, Decision | None]]:
+    def tick(
+        self, limit: int = 16, under: str | None = None
+    ) -> list[tuple[Claimed, Decision | None]]:
         """Claim and run up to ``limit`` due executions, each with its last decision."""
         return [(item, self.process(item)) for item in self.claim(limit, under)]
 
@@ -129,9 +139,11 @@ class Host:
     def write(self, lease: Lease, decision: Decision) -> None:
         """Commit what ``decision`` writes, then what follows from it here."""
         commit = decision.commit
-        if commit.writes:
-            self.store.commit(lease, commit)
-        self.cache.add(decision.scheduled_steps)
+        if not commit.writes:
+            return
+        self.store.commit(lease, commit)
+        if decision.scheduled_steps:
+            self.cache.add(decision.scheduled_steps)
         for name, handler in decision.scheduled_workflows.items():
             if name not in self.registry and isinstance(handler, TaskHandler):
                 self._discovered[name] = handler
@@ -224,5 +236,8 @@ def _report_attempt(execution_id: str, write: r.RecordWrite) -> None:
     )
     if write.status == r.R_RETRYING and write.wake_at is not None:
         log.info(
-            "execution %s: step %r retries at %s", execution_id, write.name, write.wake_at.isoformat()
+            "execution %s: step %r retries at %s",
+            execution_id,
+            write.name,
+            write.wake_at.isoformat(),
         )

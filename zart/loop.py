@@ -166,14 +166,18 @@ class WorkerBase:
             raise exc
         pause = min(self.config.poll_interval * failures, _MOST_BACKOFF)
         if failures == 1:
-            log.error("worker %s: the store failed: %s; retrying until it answers", self.worker_id, exc)
+            log.error(
+                "worker %s: the store failed: %s; retrying until it answers", self.worker_id, exc
+            )
         else:
             log.debug("worker %s: still failing (%d): %s", self.worker_id, failures, exc)
         return pause
 
     def recovered(self, failures: int) -> None:
         if failures:
-            log.warning("worker %s: the store answers again after %d failure(s)", self.worker_id, failures)
+            log.warning(
+                "worker %s: the store answers again after %d failure(s)", self.worker_id, failures
+            )
 
     def idle_slices(self, seconds: float, stopping: Callable[[], bool]) -> Iterator[float]:
         """The pieces to wait on the store for, together up to ``seconds``:
@@ -207,7 +211,9 @@ class WorkerBase:
         self._next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL
         woken = self.store.wake_stranded()
         if woken:
-            log.info("worker %s: woke %d parent(s) whose children had all ended", self.worker_id, woken)
+            log.info(
+                "worker %s: woke %d parent(s) whose children had all ended", self.worker_id, woken
+            )
         names = self.host.task_names()
         for name in self.store.unknown_tasks(names):
             if name not in self._warned:

@@ -40,6 +40,18 @@ def unstorable_reason(char: str, nul: str = "\\u0000") -> str:
     return f"{held}, which zart does not store"
 
 
+def is_plain_name(value: object) -> bool:
+    """Whether ``value`` is a usable name for sure (ASCII, no NUL, not
+    blank, short enough): what ``check_name`` accepts, decided in one look."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_LENGTH
+        and value.isascii()
+        and "\x00" not in value
+        and not value.isspace()
+    )
+
+
 def check_name(what: str, value: object) -> str:
     """``value`` if it is a usable id or name; else ``TypeError`` (not a
     string) or ``ValueError`` naming ``what`` and saying what is wrong."""

@@ -1,6 +1,9 @@
 """The data that crosses between the interpreter, the hosts and the stores.
 
-Every value here is frozen and built by keyword. Payloads are JSON-ready
+Every value here is frozen and built by keyword. The few built on every
+step (a record write, a commit, a decision) keep their fields in a dict
+rather than slots: attrs initialises a frozen dict-backed class about a
+third faster, and none of them lives long enough for the memory to matter. Payloads are JSON-ready
 Python values (dicts, lists, strings, numbers, None), never live objects: a
 store only has to write them as JSON, and anything it reads back is rebuilt
 by the converter. Nothing here tells a store how to store it: a store keeps
@@ -126,7 +129,7 @@ class StepRecord:
     updated_at: datetime | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class RecordWrite:
     """Insert or replace one log record (keyed by name).
 
@@ -272,7 +275,7 @@ class SetState:
     value: Any = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)
 class Commit:
     """One atomic, lease-fenced write: records, children, state, maybe an outcome."""
 

@@ -21,8 +21,8 @@ from .commands import (
     WaitEvent,
     WorkflowCall,
 )
-from .names import check_name
 from .errors import DuplicateNameError, UnknownTaskError
+from .names import check_name
 from .retry import RetryPolicy, to_timedelta
 from .serde import to_json
 

@@ -10,14 +10,14 @@ gone past the log: they stop there, and never run a step.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import records as r
 from .commands import Step
 from .decisions import Decision, RunStep
 from .errors import NonDeterminismError, ZartError
-from .interpreter import Interpreter
+from .interpreter import Interpreter, later
 from .tasks import TaskHandler
 
 if TYPE_CHECKING:
@@ -38,13 +38,23 @@ def check(handler: TaskHandler, record: r.ExecutionRecord, log: r.Log, now: date
     far as its log goes. Records the code no longer reaches are no mismatch:
     the log is keyed by name, so a removed step replays fine."""
     interp = Interpreter(handler, record, log, max_payload=None)
-    decision = interp.start(now)
+    decision = interp.start(_before_deadline(handler, record, now))
     if interp.mismatch is not None:
         raise interp.mismatch
     went_live = _first_new(decision, log)
     if went_live is not None and not _stopped_from_outside(record):
         name, what = went_live
         raise NonDeterminismError(name, "nothing", what)
+
+
+def _before_deadline(handler: TaskHandler, record: r.ExecutionRecord, now: datetime) -> datetime:
+    """``now``, or just before the task deadline once past it: a run its
+    timeout stopped is replayed as the world stood then, not failed at once."""
+    timeout = handler.timeout()
+    deadline = None if timeout is None else later(record.created_at, timeout)
+    if deadline is not None and now >= deadline:
+        return deadline - timedelta(microseconds=1)
+    return now
 
 
 def _first_new(decision: Decision, log: r.Log) -> tuple[str, str] | None:
@@ -77,5 +87,7 @@ def scheduled_step(store: Store, host: Host, record: r.ExecutionRecord) -> Step 
         interp.start(store.now())
     except ZartError:
         return None
+    if interp.mismatch is not None:
+        return None  # the parent's code no longer matches its own log
     target: Any = interp.schedules.get(record.parent_step)
     return target if isinstance(target, Step) else None

@@ -32,7 +32,7 @@ POLL = 0.05
 LEASE = 2.0  # seconds: short, so an expired lease is reclaimed fast
 DEADLINE = 60.0  # seconds any single wait may take before the test fails
 FINAL = frozenset({"completed", "failed", "cancelled"})
-# What `zart worker` logs just before it runs (and handles SIGTERM itself).
+# What `zart worker -v` logs just before it runs (and handles SIGTERM itself).
 STARTED = re.compile(r"INFO zart: worker \S+ on ")
 
 
@@ -171,6 +171,7 @@ class Env:
             "--db",
             self.url,
             "worker",
+            "-v",  # INFO: the start line, stranded parents woken (the default is WARNING)
             "--app",
             app_module,
             "--concurrency",

@@ -172,7 +172,7 @@ def test_sigkill_between_a_childs_commit_and_its_parents_wake_up(env: Env) -> No
         assert counts[("START", key)] == 1 and counts[("FINISH", key)] == 1, (key, counts)
     assert_history_once(env, fan_id, [f"leaf-{i}" for i in range(3)])
     assert worker_b.stop() == 0, env.logs()
-    assert "woke 1 parent(s) whose awaited children had all finished" in worker_b.stderr()
+    assert "woke 1 parent(s) whose children had all ended" in worker_b.stderr()
 
 
 # -- 2. several worker processes on one store ------------------------------------

@@ -38,7 +38,9 @@ def claim_one(store: Any, tasks: Any = None) -> r.Claimed:
     return got[0]
 
 
-def claim_all(store: Any, tasks: Any = None, limit: int = 100, under: str | None = None) -> list[r.Claimed]:
+def claim_all(
+    store: Any, tasks: Any = None, limit: int = 100, under: str | None = None
+) -> list[r.Claimed]:
     return list(store.claim(worker="w1", tasks=tasks, lease=LEASE, limit=limit, under=under))
 
 
@@ -46,7 +48,9 @@ def step_write(name: str, result: Any = None, *, seq: int = 1, **kw: Any) -> Rec
     return RecordWrite(name=name, kind=r.K_STEP, status=r.R_COMPLETED, result=result, seq=seq, **kw)
 
 
-def fan_out(store: Any, clock: ManualClock, n: int, parent: str = "p", *, wait: bool = False) -> r.Claimed:
+def fan_out(
+    store: Any, clock: ManualClock, n: int, parent: str = "p", *, wait: bool = False
+) -> r.Claimed:
     """``parent`` claimed, with ``n`` step children ``{parent}:c0``..
     scheduled (records ``c0``.. pending) in one commit; the parent's claim.
     ``wait``: the same commit waits for them all, as ``wait_all`` does."""

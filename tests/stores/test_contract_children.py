@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -13,7 +14,9 @@ from zart.errors import LeaseLost
 from zart.records import Commit, NewExecution
 
 
-def test_children_end_into_the_parent_log_and_the_last_one_wakes_it(store: Any, clock: ManualClock) -> None:
+def test_children_end_into_the_parent_log_and_the_last_one_wakes_it(
+    store: Any, clock: ManualClock
+) -> None:
     c = fan_out(store, clock, 3)
     clock.to(2)
     assert store.commit(c.lease, Commit(outcome=r.Suspend(children=("c0", "c1", "c2")))) is True
@@ -61,7 +64,9 @@ def test_a_child_the_parent_does_not_await_does_not_wake_it(store: Any, clock: M
     assert store.get("p").status == r.PENDING
 
 
-def test_children_in_the_same_commit_as_the_suspend_are_awaited(store: Any, clock: ManualClock) -> None:
+def test_children_in_the_same_commit_as_the_suspend_are_awaited(
+    store: Any, clock: ManualClock
+) -> None:
     fan_out(store, clock, 2, wait=True)
     assert store.get("p").status == r.WAITING
     kids = claim_all(store, tasks=["child"])
@@ -100,7 +105,9 @@ def test_cancel_cascades_and_fences(store: Any, clock: ManualClock) -> None:
     assert claim_all(store) == []
 
 
-def test_a_finished_childs_subtree_is_left_alone_by_a_cancel(store: Any, clock: ManualClock) -> None:
+def test_a_finished_childs_subtree_is_left_alone_by_a_cancel(
+    store: Any, clock: ManualClock
+) -> None:
     c = fan_out(store, clock, 2)
     kids = {k.record.id: k for k in claim_all(store, tasks=["child"])}
     store.commit(kids["p:c0"].lease, Commit(outcome=r.Complete(output=0)))
@@ -184,17 +191,17 @@ def test_the_last_child_wakes_the_parent_exactly_once_under_concurrency(
     assert claim_all(store, tasks=["t"]) == []
 
 
-def test_cancel_racing_finishing_children_leaves_every_row_final(store: Any, clock: ManualClock) -> None:
+def test_cancel_racing_finishing_children_leaves_every_row_final(
+    store: Any, clock: ManualClock
+) -> None:
     fan_out(store, clock, 30, wait=True)
     kids = claim_all(store, tasks=["child"], limit=30)
     done = threading.Event()
 
     def finish() -> None:
         for kid in kids:
-            try:
+            with contextlib.suppress(LeaseLost):
                 store.commit(kid.lease, Commit(outcome=r.Complete(output=1)))
-            except LeaseLost:
-                pass
         done.set()
 
     t = threading.Thread(target=finish)

@@ -94,7 +94,9 @@ def test_json_values_round_trip(store: Any) -> None:
     value = {"s": "é\u2603", "n": [1, 2.5, None, True], "nested": {"k": {"x": "y"}}}
     store.create(NewExecution(id="e1", task_name="t", input=value))
     c = claim_one(store)
-    store.commit(c.lease, Commit(records=(step_write("s", value),), outcome=r.Complete(output=value)))
+    store.commit(
+        c.lease, Commit(records=(step_write("s", value),), outcome=r.Complete(output=value))
+    )
     assert store.get("e1").input == value
     assert store.get("e1").output == value
     assert store.load("e1").records["s"].result == value
@@ -126,7 +128,9 @@ def test_documents_read_back_as_written(store: Any, clock: ManualClock) -> None:
     store.offer_event("e1", "go", AWKWARD)
     store.send("e1", "q", AWKWARD)
     record = step_write("s", AWKWARD)
-    failed = RecordWrite(name="f", kind=r.K_STEP, status=r.R_ERROR, seq=2, attempts=1, error={"fields": AWKWARD})
+    failed = RecordWrite(
+        name="f", kind=r.K_STEP, status=r.R_ERROR, seq=2, attempts=1, error={"fields": AWKWARD}
+    )
     store.commit(c.lease, Commit(records=(record, failed), state=r.SetState(value=AWKWARD)))
     log = store.load("e1")
     assert _exact(log.records["s"].result) == _exact(AWKWARD)

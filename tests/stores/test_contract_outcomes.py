@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.stores.scenario import LEASE, ManualClock, at, claim_all, claim_one, step_write
+from tests.stores.scenario import ManualClock, at, claim_all, claim_one, step_write
 from zart import records as r
 from zart.errors import LeaseLost, RetryRefused
 from zart.records import Commit, NewExecution, RecordWrite
@@ -17,7 +17,9 @@ def test_complete_and_fail(store: Any, clock: ManualClock) -> None:
     store.create(NewExecution(id="bad", task_name="t"))
     a, b = claim_all(store)
     clock.to(1)
-    store.commit(a.lease, Commit(records=(step_write("s", 1),), outcome=r.Complete(output={"v": 1})))
+    store.commit(
+        a.lease, Commit(records=(step_write("s", 1),), outcome=r.Complete(output={"v": 1}))
+    )
     store.commit(b.lease, Commit(outcome=r.Fail(error={"type": "X", "message": "m"})))
     ok, bad = store.get("ok"), store.get("bad")
     assert ok.status == r.COMPLETED and ok.output == {"v": 1} and ok.wake_at is None
@@ -43,7 +45,9 @@ def test_sleep_suspends_until_wake(store: Any, clock: ManualClock) -> None:
     assert again.log.records["nap"].wake_at == at(100)
 
 
-def test_retry_execution_keeps_the_log_and_counts_the_attempt(store: Any, clock: ManualClock) -> None:
+def test_retry_execution_keeps_the_log_and_counts_the_attempt(
+    store: Any, clock: ManualClock
+) -> None:
     store.create(NewExecution(id="e1", task_name="t"))
     c = claim_one(store)
     failed = RecordWrite(
@@ -51,7 +55,10 @@ def test_retry_execution_keeps_the_log_and_counts_the_attempt(store: Any, clock:
     )
     store.commit(c.lease, Commit(records=(step_write("ok", 1, seq=1), failed)))
     clock.to(1)
-    store.commit(c.lease, Commit(outcome=r.RetryExecution(error={"type": "E", "message": "m"}, wake_at=at(2))))
+    store.commit(
+        c.lease,
+        Commit(outcome=r.RetryExecution(error={"type": "E", "message": "m"}, wake_at=at(2))),
+    )
     rec = store.get("e1")
     assert rec.status == r.PENDING and rec.attempt == 1 and rec.wake_at == at(2)
     assert rec.error == {"type": "E", "message": "m"}
@@ -129,7 +136,9 @@ def test_continue_as_new_starts_the_next_run(store: Any, clock: ManualClock) -> 
         assert c.record.run == n and c.record.attempt == 0 and c.record.input == {"n": n - 1}
         assert c.log.records == {}
         seq = c.log.last_seq + 1
-        store.commit(c.lease, Commit(records=(step_write(f"s{n}", n, seq=seq),), state=r.SetState(value=n)))
+        store.commit(
+            c.lease, Commit(records=(step_write(f"s{n}", n, seq=seq),), state=r.SetState(value=n))
+        )
         continued = r.ContinueAsNew(input={"n": n}, keep_runs=2)
         assert store.commit(c.lease, Commit(outcome=continued))
         rec = store.get("e1")
@@ -149,8 +158,12 @@ def test_a_parent_reruns_its_failed_children(store: Any, clock: ManualClock) -> 
     store.create(NewExecution(id="p", task_name="t"))
     c = claim_one(store, tasks=["t"])
     kid = NewExecution(id="p:k", task_name="k", parent_id="p", parent_step="k", root_id="p")
-    sched = RecordWrite(name="k", kind=r.K_SCHEDULE, status=r.R_PENDING, seq=1, step="workflow:k", child_id="p:k")
-    store.commit(c.lease, Commit(records=(sched,), children=(kid,), outcome=r.Suspend(children=("k",))))
+    sched = RecordWrite(
+        name="k", kind=r.K_SCHEDULE, status=r.R_PENDING, seq=1, step="workflow:k", child_id="p:k"
+    )
+    store.commit(
+        c.lease, Commit(records=(sched,), children=(kid,), outcome=r.Suspend(children=("k",)))
+    )
     (k,) = claim_all(store, tasks=["k"])
     store.commit(k.lease, Commit(outcome=r.Fail(error={"type": "E"})))
     assert store.load("p").records["k"].status == r.R_FAILED
@@ -158,10 +171,17 @@ def test_a_parent_reruns_its_failed_children(store: Any, clock: ManualClock) -> 
     store.commit(c.lease, Commit(outcome=r.RetryExecution(error={"type": "E"}, wake_at=at(0))))
     (c,) = claim_all(store, tasks=["t"])
     again = RecordWrite(
-        name="k", kind=r.K_SCHEDULE, status=r.R_PENDING, seq=1, step="workflow:k", child_id="p:k", execution_attempt=1
+        name="k",
+        kind=r.K_SCHEDULE,
+        status=r.R_PENDING,
+        seq=1,
+        step="workflow:k",
+        child_id="p:k",
+        execution_attempt=1,
     )
     woke_at_once = not store.commit(
-        c.lease, Commit(records=(again,), rerun_children=("p:k",), outcome=r.Suspend(children=("k",)))
+        c.lease,
+        Commit(records=(again,), rerun_children=("p:k",), outcome=r.Suspend(children=("k",))),
     )
     assert not woke_at_once
     child = store.get("p:k")
@@ -174,7 +194,9 @@ def test_a_parent_reruns_its_failed_children(store: Any, clock: ManualClock) -> 
     assert store.load("p").records["k"].result == 7
 
 
-def test_a_rerun_of_a_child_that_runs_again_already_is_a_no_op(store: Any, clock: ManualClock) -> None:
+def test_a_rerun_of_a_child_that_runs_again_already_is_a_no_op(
+    store: Any, clock: ManualClock
+) -> None:
     store.create(NewExecution(id="p", task_name="t"))
     c = claim_one(store, tasks=["t"])
     kid = NewExecution(id="p:k", task_name="k", parent_id="p", parent_step="k", root_id="p")
@@ -186,7 +208,9 @@ def test_a_rerun_of_a_child_that_runs_again_already_is_a_no_op(store: Any, clock
     assert store.get("p:k").status == r.PENDING and store.get("p:k").attempt == 1
 
 
-def test_suspend_with_nothing_to_wait_for_but_a_timer_sleeps(store: Any, clock: ManualClock) -> None:
+def test_suspend_with_nothing_to_wait_for_but_a_timer_sleeps(
+    store: Any, clock: ManualClock
+) -> None:
     store.create(NewExecution(id="e1", task_name="t"))
     c = claim_one(store)
     store.commit(c.lease, Commit(outcome=r.Suspend(wake_at=None)))

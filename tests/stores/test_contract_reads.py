@@ -16,7 +16,9 @@ def _some(store: Any, clock: ManualClock) -> None:
     clock.to(10)
     store.create(NewExecution(id="b0", task_name="b"))
     clock.to(11)
-    store.create(NewExecution(id="b0:k", task_name="k", parent_id="b0", parent_step="k", root_id="b0"))
+    store.create(
+        NewExecution(id="b0:k", task_name="k", parent_id="b0", parent_step="k", root_id="b0")
+    )
 
 
 def test_list_filters_and_pages(store: Any, clock: ManualClock) -> None:

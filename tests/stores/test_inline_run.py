@@ -1,13 +1,27 @@
 """``Client.run`` drives one workflow inline: its pauses follow that
-workflow's own timers, whatever else the store holds."""
+workflow's own timers, whatever else the store holds.
+
+The stores here keep their own clocks (real time passes while ``run``
+sleeps), unlike the contract suite's, which stand still until moved.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 import zart
+from tests.store_kinds import STORE_KINDS, open_store
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    with open_store(request.param, tmp_path) as s:
+        yield s
 
 
 @zart.durable("nap")

@@ -2,8 +2,10 @@
 
 The same write would be refused on every retry, so a worker that let its
 lease expire would run the execution again and again (a crash loop). Here
-the refusals are real: PostgreSQL's limit on an index row (a step name of
-thousands of random characters) and SQLite's length limit. Nothing of the
+the refusals are real, by limits lowered for the test: a PostgreSQL column
+narrower than a name (the server's "value too long", a data exception) and
+SQLite's length limit. (Ids and names past 255 characters, and values zart
+does not store, are refused before they reach a store.) Nothing of the
 refused write is stored, and what was committed before it stays.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import sqlite3
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -20,11 +21,12 @@ from typing import Any
 import pytest
 
 import zart
+from tests.pg import postgres_url
 from tests.store_kinds import open_store
 from zart.host import Host
-from zart.memory import MemoryStore
 from zart.records import Commit, Lease
-from zart.store import Store
+from zart.stores.memory import MemoryStore
+from zart.stores.protocol import Store
 
 KINDS = ["threads", "asyncio"]
 
@@ -83,28 +85,42 @@ def assert_failed_by_refusal(store: Store, eid: str, reason: str) -> None:
 
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[Store]:
+def postgres(tmp_path: Path) -> Iterator[Any]:
     with open_store("postgres", tmp_path) as store:
         yield store
 
 
+def narrow(store: Any, table: str, column: str, width: int) -> None:
+    """Lower a column of ``store``'s schema to ``width`` characters."""
+    import psycopg
+
+    from zart.stores.postgres.connection import render
+
+    statement = f"ALTER TABLE {{{table}}} ALTER COLUMN {column} TYPE varchar({width})"
+    with psycopg.connect(postgres_url(), autocommit=True) as conn:
+        conn.execute(render(statement, store.schema, store.prefix))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_postgres_refusing_a_record_fails_the_execution_once(
-    kind: str, postgres: Store, caplog: pytest.LogCaptureFixture
+    kind: str, postgres: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Random hex does not compress below the 2704-byte limit of a btree row.
-    eid = zart.Client(postgres, REGISTRY).schedule(refused_name, secrets.token_hex(4000))
+    narrow(postgres, "records", "name", 40)
+    eid = zart.Client(postgres, REGISTRY).schedule(refused_name, "k" * 60)
     with caplog.at_level(logging.ERROR, logger="zart"):
         assert until_idle(kind, postgres) == 1
-    assert_failed_by_refusal(postgres, eid, "index row")
-    assert any("refused a write" in rec.getMessage() for rec in caplog.records)
+    assert_failed_by_refusal(postgres, eid, "too long")
+    failed = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(eid in text and "WriteRejected" in text for text in failed), failed
 
 
-def test_postgres_refuses_a_huge_execution_id_with_a_clear_error(postgres: Store) -> None:
+def test_postgres_refuses_an_execution_id_past_a_limit_with_a_clear_error(
+    postgres: Any,
+) -> None:
+    narrow(postgres, "executions", "id", 40)
     client = zart.Client(postgres, REGISTRY)
-    huge = secrets.token_hex(4000)
     with pytest.raises(zart.WriteRejected, match="refused by") as info:
-        client.schedule(refused_name, "k", execution_id=huge)
+        client.schedule(refused_name, "k", execution_id="e" * 60)
     assert "lost its connection" not in str(info.value)
     assert client.list() == []
 
@@ -114,8 +130,8 @@ def test_sqlite_refusing_a_record_fails_the_execution_once(tmp_path: Path) -> No
         eid = zart.Client(store, REGISTRY).schedule(refused_result, 5_000)
         # The host runs in this thread, on this thread's connection: lower
         # SQLite's length limit there so the long result is really refused.
-        store._conn().setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_000)
-        assert Host(store, REGISTRY).tick() == 1
+        store._db.get().setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_000)
+        assert len(Host(store, REGISTRY).tick()) == 1
         assert_failed_by_refusal(store, eid, "too big")
 
 
@@ -123,10 +139,10 @@ class RefusingStore(MemoryStore):
     """Refuses any commit that holds a record named ``big-...``, as a
     database would refuse a value past its limits."""
 
-    def commit(self, lease: Lease, commit: Commit, now: Any) -> bool:
+    def commit(self, lease: Lease, commit: Commit) -> bool:
         if any(w.name.startswith("big-") for w in commit.records):
             raise zart.WriteRejected(f"refused {lease.execution_id}")
-        return super().commit(lease, commit, now)
+        return super().commit(lease, commit)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -158,7 +158,8 @@ def test_postgres_without_psycopg_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The base install has no psycopg: `import psycopg` fails as it would there.
-    monkeypatch.delitem(sys.modules, "zart.postgres", raising=False)
+    for name in [m for m in sys.modules if m.startswith("zart.stores.postgres")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "psycopg", None)
     url = "postgresql://ann:s3cret@db.example/app"
     with pytest.raises(zart.StoreError, match=r"pip install 'zart-durable\[postgres\]'"):
@@ -284,7 +285,9 @@ def _read_only(path: Path) -> Iterator[None]:
         os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
-def test_a_read_only_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_read_only_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old = tmp_path / "old.db"
     sqlite3.connect(old).execute("CREATE TABLE t (x)").connection.close()
     with _read_only(old):

@@ -1,14 +1,17 @@
 """zart.Client on a MemoryStore: scheduling, results, listing, cancelling,
-events, and Client.run driving a workflow inline."""
+events, and Client.run driving a workflow inline (and what it writes on
+SQLite and PostgreSQL)."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
 import zart
+from tests.store_kinds import open_store
 from zart.host import Host
 from zart.testing import TestEnv
 
@@ -82,8 +85,6 @@ def client() -> zart.Client:
 
 def drive(client: zart.Client, eid: str) -> None:
     """Run everything under ``eid`` that can run now (no waiting)."""
-    from zart.host import Host
-
     host = Host(client.store, client.registry)
     while host.tick(under=eid):
         pass
@@ -545,35 +546,89 @@ def test_cancel_cascades_to_grandchildren() -> None:
         }
 
 
-def _naive() -> datetime:
-    return datetime(2026, 1, 1, 12, 0)
+# -- what Client.run writes --------------------------------------------------------
 
 
-def _not_a_datetime() -> Any:
-    return 1_700_000_000.0
+@zart.durable("n-steps")
+def n_steps(n: int):  # type: ignore[no-untyped-def]
+    total = 0
+    for i in range(n):
+        total += yield zart.call(f"s{i}", lambda i=i: i + 1)
+    return total
 
 
-@pytest.mark.parametrize(
-    ("make", "where"),
-    [
-        (lambda store, clock: zart.Client(store, clock=clock), "Client"),
-        (lambda store, clock: zart.Worker(store, zart.TaskRegistry(), clock=clock), "Worker"),
-        (
-            lambda store, clock: zart.AsyncWorker(store, zart.TaskRegistry(), clock=clock),
-            "AsyncWorker",
-        ),
-        (lambda store, clock: Host(store, zart.TaskRegistry(), clock=clock), "Host"),
-    ],
-)
-def test_a_clock_must_tell_aware_datetimes(make: Any, where: str) -> None:
-    # A naive instant is UTC to one store, an error to another and compared
-    # as is by the memory store: refused where the clock is given.
-    store = zart.MemoryStore()
-    with pytest.raises(ValueError, match=rf"^{where}: clock\(\) returned the naive datetime"):
-        make(store, _naive)
-    with pytest.raises(TypeError, match=rf"^{where}: clock\(\) must return a datetime, got float"):
-        make(store, _not_a_datetime)
-    assert store.list() == []
-    # Any aware zone is one instant for every store.
-    east = timezone(timedelta(hours=9))
-    make(store, lambda: datetime.now(east))
+def writes_of_run(n: int) -> int:
+    """N + 1 for N steps, and 2 for none: the created-and-claimed row, one
+    commit per step but the last, and the final commit, which carries the
+    last step's record with the outcome."""
+    return n + 1 if n else 2
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_run_on_postgres_costs_one_statement_per_write(n: int, tmp_path: Path) -> None:
+    """Every statement Client.run sends (PostgresStore._exec runs them all),
+    none ignored: one ``create_leased``, one ``commit_record`` per step but
+    the last, one ``commit_end``; the output comes from the final decision,
+    not from reading the execution back."""
+    with open_store("postgres", tmp_path) as store:
+        client = zart.Client(store, zart.TaskRegistry([n_steps]))
+        store.now()  # the first use checks the schema and reads the server's clock
+        sent: list[str] = []
+        exec_ = store._exec
+
+        def counted(conn: Any, name: str, params: dict[str, Any]) -> Any:
+            sent.append(name)
+            return exec_(conn, name, params)
+
+        store._exec = counted
+        try:
+            assert client.run(n_steps, n, execution_id="run") == n * (n + 1) // 2
+        finally:
+            store._exec = exec_
+        assert sent == ["create_leased", *["commit_record"] * (n - 1), "commit_end"]
+        assert len(sent) == writes_of_run(n)
+        assert [h.name for h in client.history("run")] == [f"s{i}" for i in range(n)]
+
+
+class WriteTransactions:
+    """A sqlite3 trace callback counting write transactions: each COMMIT
+    ending a BEGIN, and each writing statement run outside one (autocommit:
+    a transaction of its own). Reads count nothing."""
+
+    WRITING = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.since_last_write: list[str] = []  # statements after the last one counted
+        self._open = False
+
+    def __call__(self, sql: str) -> None:
+        word = sql.split(None, 1)[0].upper()
+        self.since_last_write.append(word)
+        if word == "BEGIN":
+            self._open = True
+        elif word == "ROLLBACK":
+            self._open = False
+        elif word in ("COMMIT", "END") or (word in self.WRITING and not self._open):
+            self.count += 1
+            self._open = False
+            self.since_last_write = []
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5])
+def test_run_on_sqlite_costs_one_write_transaction_per_write(n: int, tmp_path: Path) -> None:
+    """Write transactions as ``WriteTransactions`` counts them, on the
+    connection of the thread that runs (Client.run drives in it); and
+    nothing is read after the last commit."""
+    with open_store("sqlite", tmp_path) as store:
+        client = zart.Client(store, zart.TaskRegistry([n_steps]))
+        conn = store._db.get()  # this thread's connection
+        trace = WriteTransactions()
+        conn.set_trace_callback(trace)
+        try:
+            assert client.run(n_steps, n, execution_id="run") == n * (n + 1) // 2
+        finally:
+            conn.set_trace_callback(None)
+        assert trace.count == writes_of_run(n)
+        assert trace.since_last_write == []  # the output was not read back
+        assert [h.name for h in client.history("run")] == [f"s{i}" for i in range(n)]

@@ -9,7 +9,9 @@ import attrs
 import pytest
 
 import zart
+from zart.names import MAX_LENGTH, check_name, child_id
 from zart.retry import RetryPolicy, parse_duration
+from zart.testing import TestEnv
 
 AWARE = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -21,8 +23,7 @@ def _noop() -> None:
 # -- validation on construction -------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["", "   ", None, 3])
-@pytest.mark.parametrize(
+NAMED_COMMANDS = pytest.mark.parametrize(
     "build",
     [
         lambda n: zart.sleep(n, 5),
@@ -31,11 +32,39 @@ def _noop() -> None:
         lambda n: zart.capture(n, _noop),
         lambda n: zart.now(n),
         lambda n: zart.call(n, _noop),
+        lambda n: zart.receive(n, "topic"),
+        lambda n: zart.receive("item", n),
+        lambda n: zart.patched(n),
+        lambda n: zart.deprecate_patch(n),
+        lambda n: zart.call("a", _noop).named(n),
     ],
-    ids=["sleep", "sleep_until", "wait_event", "capture", "now", "call"],
+    ids=[
+        "sleep",
+        "sleep_until",
+        "wait_event",
+        "capture",
+        "now",
+        "call",
+        "receive",
+        "receive-topic",
+        "patched",
+        "deprecate_patch",
+        "named",
+    ],
 )
-def test_every_named_command_refuses_an_empty_name(build: Any, name: Any) -> None:
-    with pytest.raises(ValueError):
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+@NAMED_COMMANDS
+def test_every_named_command_refuses_an_empty_name(build: Any, name: str) -> None:
+    with pytest.raises(ValueError, match="must be a non-empty string"):
+        build(name)
+
+
+@pytest.mark.parametrize("name", [None, 3, b"nap"])
+@NAMED_COMMANDS
+def test_every_named_command_refuses_a_name_that_is_no_string(build: Any, name: Any) -> None:
+    with pytest.raises(TypeError, match=f"must be a string, got {type(name).__name__}"):
         build(name)
 
 
@@ -214,7 +243,7 @@ def test_named_returns_a_renamed_copy() -> None:
     renamed = cmd.named("notify-3")
     assert renamed.name == "notify-3" and cmd.name == "notify"
     assert renamed.args == (3,) and renamed.fn is cmd.fn
-    assert renamed.identity == "notify"  # replay still knows which step it is
+    assert renamed.step_id == "notify"  # replay still knows which step it is
 
 
 def test_named_works_on_every_named_command() -> None:
@@ -344,7 +373,7 @@ def test_a_step_function_builds_the_same_step_as_the_constructor() -> None:
 def test_templated_steps_keep_the_template_as_identity() -> None:
     cmd = process_report(3, "r")
     assert cmd.step_id == "process-report-{index}"
-    assert cmd.identity == "process-report-{index}"
+    assert cmd.named("report-3").step_id == "process-report-{index}"
 
 
 def test_template_call_with_missing_argument_raises_type_error() -> None:
@@ -420,6 +449,44 @@ def test_step_timeout_is_carried() -> None:
     def s() -> None: ...
 
     assert s().timeout == timedelta(seconds=5)
+
+
+def test_a_step_called_with_arguments_that_do_not_bind_raises_at_the_call() -> None:
+    @zart.step("plain")
+    def plain(a: int, *, flag: bool = False) -> int:
+        return a
+
+    with pytest.raises(TypeError, match=r"^step 'plain': missing a required argument: 'a'"):
+        plain()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^step 'plain': too many positional arguments"):
+        plain(1, 2)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"^step 'plain': got an unexpected keyword .*'b'"):
+        plain(1, b=2)  # type: ignore[call-arg]
+    assert plain(1).args == (1,)
+    assert dict(plain(a=1, flag=True).kwargs) == {"a": 1, "flag": True}
+
+
+def test_a_step_call_that_does_not_bind_fails_the_workflow_and_runs_nothing(
+    zart_env: TestEnv,
+) -> None:
+    calls: list[int] = []
+
+    @zart.step("add")
+    def add(a: int, b: int) -> int:
+        calls.append(a)
+        return a + b
+
+    @zart.durable("adds")
+    def adds(_: Any):  # type: ignore[no-untyped-def]
+        yield zart.sleep("nap", 0)
+        return (yield add(1))  # type: ignore[call-arg]
+
+    eid = zart_env.schedule(adds)
+    zart_env.run_until_idle()
+    with pytest.raises(zart.ExecutionFailed, match="step 'add': missing a required argument"):
+        zart_env.result(eid)
+    assert calls == []
+    assert [s.name for s in zart_env.history(eid)] == ["nap"]
 
 
 # -- zart.call ------------------------------------------------------------
@@ -554,3 +621,361 @@ def test_policy_constructors_validate() -> None:
         RetryPolicy.exponential(1, 1, multiplier=0.5)
     with pytest.raises(ValueError):
         RetryPolicy(kind="sometimes")
+
+
+# -- a command where a value belongs: "did you forget 'yield'?" -----------------
+
+
+@zart.step("send-{to}")
+def send_to(to: str, when: Any = None) -> str:
+    return f"sent to {to}"
+
+
+def _one(value: Any) -> Any:
+    return value
+
+
+@pytest.mark.parametrize(
+    ("build", "where"),
+    [
+        (lambda cmd: send_to("bo", cmd), "step 'send-{to}': argument 1"),
+        (lambda cmd: send_to("bo", when=cmd), "step 'send-{to}': argument 'when'"),
+        (lambda cmd: send_to(cmd), "step 'send-{to}': argument 0"),
+        (lambda cmd: zart.call("c", _one, cmd), "step 'c': argument 0"),
+        (lambda cmd: zart.call("c", _one, value=cmd), "step 'c': argument 'value'"),
+    ],
+    ids=["positional", "keyword", "in-the-template", "call", "call-keyword"],
+)
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        (zart.now("at"), "the command Capture 'at'"),
+        (zart.call("fetch", _noop), "the command Step 'fetch'"),
+        (zart.schedule(zart.call("fetch", _noop)), "the command Schedule 'fetch'"),
+        (zart.wait_all([]), "the command WaitAll"),
+    ],
+    ids=["capture", "step", "schedule", "wait_all"],
+)
+def test_a_command_passed_to_a_step_asks_whether_yield_was_forgotten(
+    build: Any, where: str, command: Any, shown: str
+) -> None:
+    with pytest.raises(TypeError) as info:
+        build(command)
+    message = str(info.value)
+    assert message.startswith(f"{where}: it holds {shown}, not its result: ")
+    assert "did you forget 'yield'?" in message
+
+
+def test_a_step_given_a_command_fails_the_workflow_before_running_it(zart_env: TestEnv) -> None:
+    sent: list[Any] = []
+
+    @zart.step("notify")
+    def notify(at: Any) -> None:
+        sent.append(at)
+
+    @zart.durable("forgets", max_retries=3)
+    def forgets(_: Any):  # type: ignore[no-untyped-def]
+        yield notify(zart.now("at"))
+
+    @zart.durable("remembers")
+    def remembers(_: Any):  # type: ignore[no-untyped-def]
+        yield notify((yield zart.now("at")))
+        return "ok"
+
+    eid = zart_env.schedule(forgets)
+    zart_env.run_until_idle()
+    with pytest.raises(zart.ExecutionFailed) as info:
+        zart_env.result(eid)
+    # An InvalidCommand (a TypeError): it fails at once, spending no retry.
+    assert info.value.error_type == "zart.errors.InvalidCommand"
+    assert zart_env.get(eid).attempt == 0
+    assert "step 'notify': argument 0: it holds the command Capture 'at'" in info.value.message
+    assert "did you forget 'yield'?" in info.value.message
+    assert sent == [] and zart_env.history(eid) == []
+    assert zart_env.run(remembers) == "ok"
+    assert sent == [zart_env.now()]
+
+
+def _forgot_yield_failure(env: TestEnv, eid: str, what: str, command: str) -> None:
+    env.run_until_idle()
+    with pytest.raises(zart.ExecutionFailed) as info:
+        env.result(eid)
+    assert info.value.error_type == "zart.errors.SerializationError"
+    assert info.value.message.startswith(f"{what}: ")
+    assert f"it holds the command {command}, not its result" in info.value.message
+    assert "did you forget 'yield'?" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "output",
+    [lambda: zart.now("t"), lambda: {"at": zart.now("t")}, lambda: [1, (2, zart.now("t"))]],
+    ids=["the-command", "in-a-dict", "in-a-tuple-in-a-list"],
+)
+def test_a_command_returned_by_a_workflow_fails_it_saying_forgot_yield(
+    zart_env: TestEnv, output: Any
+) -> None:
+    @zart.durable("returns")
+    def returns(_: Any):  # type: ignore[no-untyped-def]
+        yield zart.sleep("nap", 0)
+        return output()
+
+    eid = zart_env.schedule(returns)
+    _forgot_yield_failure(zart_env, eid, "output of task 'returns'", "Capture 't'")
+    assert zart_env.get(eid).output is None
+
+
+@zart.durable("child")
+def child_wf(data: Any):  # type: ignore[no-untyped-def]
+    yield zart.sleep("nap", 0)
+    return data
+
+
+def test_a_command_in_a_child_workflows_input_fails_the_parent_saying_forgot_yield(
+    zart_env: TestEnv,
+) -> None:
+    @zart.durable("parent")
+    def parent(_: Any):  # type: ignore[no-untyped-def]
+        return (yield child_wf({"when": zart.now("t")}))
+
+    zart_env.registry.register(child_wf)
+    eid = zart_env.schedule(parent)
+    _forgot_yield_failure(zart_env, eid, "input of child workflow 'child'", "Capture 't'")
+    assert zart_env.client.list(parent_id=eid) == []  # no child was created
+
+
+def test_a_command_in_a_child_input_is_thrown_at_the_schedule_and_catchable(
+    zart_env: TestEnv,
+) -> None:
+    @zart.durable("parent")
+    def parent(_: Any):  # type: ignore[no-untyped-def]
+        try:
+            yield zart.schedule(child_wf([zart.now("t")]))
+        except zart.SerializationError as exc:
+            caught = str(exc)
+        when = yield zart.now("t")
+        got = yield child_wf([when]).named("fixed")
+        return [caught, got]
+
+    zart_env.registry.register(child_wf)
+    caught, got = zart_env.run(parent)
+    assert "did you forget 'yield'?" in caught
+    assert got == [zart_env.now().isoformat()]
+
+
+def test_a_command_in_a_continue_as_new_input_is_thrown_at_the_yield(zart_env: TestEnv) -> None:
+    seen: list[Any] = []
+
+    @zart.durable("poller")
+    def poller(data: Any):  # type: ignore[no-untyped-def]
+        seen.append(data)
+        if data is not None:
+            return data
+        try:
+            yield zart.continue_as_new({"since": zart.now("since")})
+        except zart.SerializationError as exc:
+            assert "did you forget 'yield'?" in str(exc)
+        yield zart.continue_as_new({"since": (yield zart.now("since"))})
+
+    eid = zart_env.schedule(poller)
+    zart_env.run_until_idle()
+    at = zart_env.now().isoformat()
+    assert zart_env.result(eid) == {"since": at}
+    assert seen == [None, {"since": at}]
+    assert zart_env.get(eid).run == 2
+
+
+def test_a_continue_as_new_input_is_held_to_the_input_type(zart_env: TestEnv) -> None:
+    @zart.durable("counter")
+    def counter(n: int):  # type: ignore[no-untyped-def]
+        yield zart.sleep("tick", 1)
+        if n >= 2:
+            return n
+        try:
+            yield zart.continue_as_new(str(n + 1))
+        except zart.SerializationError as exc:
+            assert str(exc) == ("input of task 'counter' (continue_as_new): expected int, got str")
+        yield zart.continue_as_new(n + 1)
+
+    eid = zart_env.schedule(counter, 0)
+    zart_env.advance_until_idle()
+    assert zart_env.result(eid) == 2
+    assert zart_env.get(eid).run == 3
+
+    @zart.durable("uncaught")
+    def uncaught(n: int):  # type: ignore[no-untyped-def]
+        yield zart.continue_as_new({"n": zart.now("t")})
+
+    eid = zart_env.schedule(uncaught, 0)
+    _forgot_yield_failure(
+        zart_env, eid, "input of task 'uncaught' (continue_as_new)", "Capture 't'"
+    )
+    assert zart_env.get(eid).run == 1
+
+
+# -- ids and names: at most 255 characters ------------------------------------------
+
+
+LONGEST = "n" * MAX_LENGTH
+TOO_LONG = LONGEST + "n"
+
+
+def _too_long(what: str) -> str:
+    return rf"^{what} is 256 characters long; ids and names hold at most 255 \('nnnn"
+
+
+@pytest.mark.parametrize(
+    ("build", "what"),
+    [
+        (lambda n: zart.sleep(n, 5), "name"),
+        (lambda n: zart.wait_event(n), "name"),
+        (lambda n: zart.capture(n, _noop), "name"),
+        (lambda n: zart.now(n), "name"),
+        (lambda n: zart.call(n, _noop), "name"),
+        (lambda n: zart.call("a", _noop).named(n), "name"),
+        (lambda n: zart.receive(n, "topic"), "name"),
+        (lambda n: zart.receive("item", n), "topic"),
+        (lambda n: zart.step(n)(_noop), "step name"),
+        (lambda n: zart.step("{value}")(_one)(n), "name"),
+        (lambda n: zart.durable(n), "workflow name"),
+        (lambda n: zart.Handle(name="h", execution_id=n), "execution_id"),
+    ],
+    ids=[
+        "sleep",
+        "wait_event",
+        "capture",
+        "now",
+        "call",
+        "named",
+        "receive",
+        "receive-topic",
+        "step-decorator",
+        "step-template",
+        "durable",
+        "handle",
+    ],
+)
+def test_a_name_takes_255_characters_and_refuses_256_naming_the_argument(
+    build: Any, what: str
+) -> None:
+    build(LONGEST)
+    with pytest.raises(ValueError, match=_too_long(what)):
+        build(TOO_LONG)
+
+
+def test_a_template_filled_past_255_characters_is_refused() -> None:
+    @zart.step("item-{key}")
+    def item(key: str) -> None: ...
+
+    assert item("k" * 250).name == "item-" + "k" * 250
+    with pytest.raises(ValueError, match="is 256 characters long"):
+        item("k" * 251)
+
+
+@pytest.mark.parametrize("build", [zart.patched, zart.deprecate_patch])
+def test_a_patch_id_leaves_room_for_its_marker_in_the_log(build: Any) -> None:
+    room = MAX_LENGTH - len("@patch:")
+    assert build("p" * room).name == "p" * room
+    with pytest.raises(ValueError, match=rf"^patch_id is {room + 1} characters long"):
+        build("p" * (room + 1))
+
+
+def test_names_of_255_characters_run_end_to_end(zart_env: TestEnv) -> None:
+    patch = "p" * (MAX_LENGTH - len("@patch:"))
+
+    @zart.durable("t" * MAX_LENGTH)
+    def longest(_: Any):  # type: ignore[no-untyped-def]
+        patched = yield zart.patched(patch)
+        got = yield zart.call("s" * MAX_LENGTH, lambda: "stepped")
+        yield zart.sleep("z" * MAX_LENGTH, 5)
+        payload = yield zart.wait_event("e" * MAX_LENGTH)
+        message = yield zart.receive("m" * MAX_LENGTH, "q" * MAX_LENGTH)
+        return [patched, got, payload, message]
+
+    eid = zart_env.schedule(longest, execution_id="i" * MAX_LENGTH)
+    assert eid == "i" * MAX_LENGTH
+    zart_env.advance(5)
+    zart_env.offer_event(eid, "e" * MAX_LENGTH, "offered")
+    zart_env.send(eid, "q" * MAX_LENGTH, "sent")
+    zart_env.run_until_idle()
+    assert zart_env.result(eid) == [True, "stepped", "offered", "sent"]
+    assert zart_env.get(eid).task_name == "t" * MAX_LENGTH
+    names = [s.name for s in zart_env.history(eid)]
+    assert names == ["@patch:" + patch, *(c * MAX_LENGTH for c in "szem")]
+    assert all(len(name) <= MAX_LENGTH for name in names)
+
+
+def test_ids_and_names_of_256_characters_are_refused_by_the_engine(zart_env: TestEnv) -> None:
+    @zart.durable("waits")
+    def waits(_: Any):  # type: ignore[no-untyped-def]
+        return (yield zart.wait_event("go"))
+
+    zart_env.registry.register(waits)
+    eid = zart_env.schedule(waits)
+    zart_env.run_until_idle()
+    refused = [
+        ("execution_id", lambda: zart_env.schedule(waits, execution_id=TOO_LONG)),
+        ("execution_id", lambda: zart_env.get(TOO_LONG)),
+        ("execution_id", lambda: zart_env.offer_event(TOO_LONG, "go")),
+        ("event name", lambda: zart_env.offer_event(eid, TOO_LONG)),
+        ("topic", lambda: zart_env.send(eid, TOO_LONG)),
+        ("task name", lambda: zart_env.schedule(TOO_LONG)),
+        ("task name", lambda: zart.TaskRegistry().register(TOO_LONG, waits)),
+    ]
+    for what, call in refused:
+        with pytest.raises(ValueError, match=_too_long(what)):
+            call()
+    assert [rec.id for rec in zart_env.list()] == [eid]
+    assert zart_env.get(eid).status == "waiting"
+    assert zart_env.history(eid)[0].status == "waiting"
+
+
+def test_a_child_id_is_parent_colon_name_while_that_fits() -> None:
+    assert child_id("order-1", "charge") == "order-1:charge"
+    fits = "p" * (MAX_LENGTH - 2)
+    assert child_id(fits, "c") == fits + ":c"  # exactly 255
+
+
+def test_a_child_id_past_255_characters_is_shortened_stable_and_unique() -> None:
+    parent = "p" * MAX_LENGTH
+    ids = {child_id(parent, f"child-{i}") for i in range(1000)}
+    assert len(ids) == 1000
+    for cid in ids:
+        assert len(cid) <= MAX_LENGTH
+        assert check_name("child id", cid) == cid
+        assert cid.startswith(parent[:100])
+    assert child_id(parent, "child-7") == child_id(parent, "child-7")  # a replay finds it
+    # One character past the limit is enough to shorten it.
+    assert len(child_id("p" * (MAX_LENGTH - 1), "c")) <= MAX_LENGTH
+
+
+def test_child_ids_of_a_deep_tree_stay_within_255_characters() -> None:
+    ids = ["r" * MAX_LENGTH]
+    for depth in range(100):
+        ids.append(child_id(ids[-1], f"level-{depth}-" + "x" * 200))
+    assert all(len(cid) <= MAX_LENGTH for cid in ids)
+    assert len(set(ids)) == len(ids)
+
+
+@zart.durable("level")
+def level(depth: int):  # type: ignore[no-untyped-def]
+    if depth == 0:
+        yield zart.sleep("leaf-nap", 1)
+        return ["leaf"]
+    below = yield level(depth - 1).named(f"level-{depth}-" + "x" * 150)
+    return [*below, depth]
+
+
+def test_a_deep_tree_of_children_with_long_names_runs(zart_env: TestEnv) -> None:
+    zart_env.registry.register(level)
+    root = zart_env.schedule(level, 6, execution_id="r" * MAX_LENGTH)
+    zart_env.advance_until_idle()
+    assert zart_env.result(root) == ["leaf", 1, 2, 3, 4, 5, 6]
+    tree = zart_env.list(limit=100)
+    assert len(tree) == 7
+    by_id = {rec.id: rec for rec in tree}
+    assert all(len(cid) <= MAX_LENGTH for cid in by_id)
+    for rec in tree:
+        assert rec.status == "completed"
+        if rec.id != root:
+            assert rec.parent_id in by_id
+            assert rec.id == child_id(rec.parent_id, rec.parent_step)

@@ -1,4 +1,5 @@
-"""TestEnv.check_determinism: replay a finished execution against (new) code."""
+"""TestEnv.check_determinism: replay an execution's log against (new) code,
+raising what a resume under that code would stall on."""
 
 import contextlib
 from collections.abc import Callable, Iterator
@@ -111,23 +112,30 @@ def test_renamed_step_is_non_deterministic(zart_env: TestEnv) -> None:
     assert "dispatch" in str(info.value) or "ship" in str(info.value)
 
 
-def test_removed_step_is_non_deterministic(zart_env: TestEnv) -> None:
+def start_v1(env: TestEnv) -> str:
+    """v1 run up to its cool-off sleep: in flight, its log short of the code."""
+    eid = env.schedule(workflow(v1))
+    env.run_until_idle()
+    env.advance(1)
+    assert env.get(eid).status == "sleeping"
+    assert [s.name for s in env.history(eid)] == ["reserve-A1", "charge", "cool-off"]
+    return eid
+
+
+def without_charge(_: Any):  # type: ignore[no-untyped-def]
+    r = yield reserve("A1")
+    yield zart.sleep("cool-off", 60)
+    s = yield ship()
+    return [r, 10, s]
+
+
+def test_a_removed_step_is_no_mismatch(zart_env: TestEnv) -> None:
+    # The log is keyed by name: a record the code no longer reaches is left alone.
     eid = run_v1(zart_env)
-
-    def removed(_: Any):  # type: ignore[no-untyped-def]
-        r = yield reserve("A1")
-        yield zart.sleep("cool-off", 60)
-        s = yield ship()
-        return [r, 10, s]
-
-    with pytest.raises(zart.NonDeterminismError) as info:
-        check_with(zart_env, eid, removed)
-    assert info.value.name == "charge"
-    assert "step 'charge'" in info.value.recorded
-    assert "no longer" in info.value.yielded
+    check_with(zart_env, eid, without_charge)
 
 
-def test_removed_trailing_step_is_non_deterministic(zart_env: TestEnv) -> None:
+def test_a_removed_trailing_step_is_no_mismatch(zart_env: TestEnv) -> None:
     eid = run_v1(zart_env)
 
     def removed(_: Any):  # type: ignore[no-untyped-def]
@@ -136,9 +144,80 @@ def test_removed_trailing_step_is_non_deterministic(zart_env: TestEnv) -> None:
         yield zart.sleep("cool-off", 60)
         return [r, c, "shipped"]
 
+    check_with(zart_env, eid, removed)
+
+
+def test_an_execution_in_flight_resumes_past_a_removed_step(zart_env: TestEnv) -> None:
+    eid = start_v1(zart_env)
+    check_with(zart_env, eid, without_charge)
+    zart_env.advance(60)
+    assert zart_env.result(eid) == ["res-A1", 10, "shipped"]
+    names = [s.name for s in zart_env.history(eid)]
+    assert names == ["reserve-A1", "charge", "cool-off", "ship"]  # the charge record stays
+
+
+def added_before_the_sleep(_: Any):  # type: ignore[no-untyped-def]
+    r = yield reserve("A1")
+    c = yield charge(10)
+    yield notify()
+    yield zart.sleep("cool-off", 60)
+    s = yield ship()
+    return [r, c, s]
+
+
+def test_a_resume_stalls_on_what_the_check_raises(zart_env: TestEnv) -> None:
+    eid = start_v1(zart_env)
+    before = zart_env.history(eid)
     with pytest.raises(zart.NonDeterminismError) as info:
-        check_with(zart_env, eid, removed)
-    assert info.value.name == "ship"
+        check_with(zart_env, eid, added_before_the_sleep)
+    assert info.value.name == "notify"
+    zart_env.advance(60)
+    record = zart_env.get(eid)
+    assert record.status == "stalled" and record.attempt == 0  # no retry spent
+    assert record.error is not None
+    assert record.error["type"] == "zart.errors.NonDeterminismError"
+    assert record.error["message"] == str(info.value)
+    assert zart_env.history(eid) == before
+    with pytest.raises(zart.NonDeterminismError) as again:
+        zart_env.check_determinism(eid)  # a stalled run is checked like any other
+    assert str(again.value) == str(info.value)
+    # Code that matches the log again takes it on from where it stopped.
+    zart_env.restart(registry=zart.TaskRegistry([workflow(v1)]))
+    zart_env.retry(eid)
+    zart_env.run_until_idle()
+    assert zart_env.result(eid) == ["res-A1", 10, "shipped"]
+
+
+def patched_before_the_sleep(_: Any):  # type: ignore[no-untyped-def]
+    r = yield reserve("A1")
+    c = yield charge(10)
+    if (yield zart.patched("notify-first")):
+        yield notify()
+    yield zart.sleep("cool-off", 60)
+    s = yield ship()
+    return [r, c, s]
+
+
+def test_code_inserted_before_history_under_patched_is_no_mismatch(zart_env: TestEnv) -> None:
+    done = run_v1(zart_env)
+    check_with(zart_env, done, patched_before_the_sleep)
+
+    zart_env.restart(registry=zart.TaskRegistry())  # start_v1 brings v1
+    in_flight = start_v1(zart_env)
+    check_with(zart_env, in_flight, patched_before_the_sleep)
+    zart_env.advance(60)
+    assert zart_env.result(in_flight) == ["res-A1", 10, "shipped"]
+    names = [s.name for s in zart_env.history(in_flight)]
+    assert "notify" not in names  # the old run went past the patch without it
+
+    fresh = zart_env.schedule("order")  # a new execution, under the patched code
+    zart_env.run_until_idle()
+    zart_env.advance(1)
+    zart_env.advance(60)
+    assert zart_env.result(fresh) == ["res-A1", 10, "shipped"]
+    names = [s.name for s in zart_env.history(fresh)]
+    assert names == ["reserve-A1", "charge", "@patch:notify-first", "notify", "cool-off", "ship"]
+    zart_env.check_determinism(fresh)
 
 
 def test_added_step_is_non_deterministic(zart_env: TestEnv) -> None:

@@ -2,7 +2,7 @@
 TaskRegistry, @zart.durable, and how inputs are typed."""
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 import attrs
@@ -64,9 +64,15 @@ def test_durable_refuses_a_two_argument_function() -> None:
             yield zart.sleep("x", 1)
 
 
-@pytest.mark.parametrize("name", ["", "  ", None])
-def test_durable_refuses_an_empty_name(name: Any) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("name", ["", "  "])
+def test_durable_refuses_an_empty_name(name: str) -> None:
+    with pytest.raises(ValueError, match="workflow name must be a non-empty string"):
+        zart.durable(name)
+
+
+@pytest.mark.parametrize("name", [None, 3])
+def test_durable_refuses_a_name_that_is_no_string(name: Any) -> None:
+    with pytest.raises(TypeError, match="workflow name must be a string"):
         zart.durable(name)
 
 
@@ -413,6 +419,303 @@ def test_input_that_is_not_json_fails_at_schedule() -> None:
         with pytest.raises(zart.SerializationError):
             env.schedule(anything, float("nan"))
         assert env.list() == []
+
+
+# -- strict values: JSON of the wrong kind is refused, never coerced ---------------
+
+
+@attrs.define
+class Fields:
+    flag: bool = True
+    count: int = 1
+    label: str = "a"
+    note: str | None = None
+
+
+FIELD_OF = {bool: "flag", int: "count", str: "label"}
+
+MISMATCHES = pytest.mark.parametrize(
+    ("type_", "value", "reason"),
+    [
+        (bool, "no", "expected bool, got str"),
+        (bool, None, "expected bool, got null"),
+        (int, 1.9, "expected int, got float"),
+        (int, "7", "expected int, got str"),
+        (int, True, "expected int, got bool"),
+        (str, None, "expected str, got null"),
+        (str, ["a"], "expected str, got array"),
+    ],
+    ids=[
+        "no-for-bool",
+        "null-for-bool",
+        "1.9-for-int",
+        "7-for-int",
+        "true-for-int",
+        "null-for-str",
+        "list-for-str",
+    ],
+)
+
+
+def _nested(type_: type, value: Any) -> tuple[dict[str, Any], str]:
+    """A Fields document with ``value`` in the field of ``type_``, and its path."""
+    field = FIELD_OF[type_]
+    return {"flag": True, "count": 1, "label": "a", field: value}, f"$.{field}"
+
+
+def _scalar_task(type_: type) -> zart.TaskHandler:
+    class Scalar(zart.TaskHandler):
+        Data = type_
+
+        def run(self, ctx, data):  # type: ignore[no-untyped-def]
+            yield ctx.now()
+            return data
+
+    handler = Scalar()
+    handler.task_name = "scalar"
+    return handler
+
+
+@zart.durable("fields")
+def fields_wf(data: Fields):  # type: ignore[no-untyped-def]
+    yield zart.now("t")
+    return [data.flag, data.count, data.label, data.note]
+
+
+@MISMATCHES
+def test_an_input_of_the_wrong_kind_is_refused_at_schedule_naming_the_path(
+    zart_env: TestEnv, type_: type, value: Any, reason: str
+) -> None:
+    zart_env.registry.register(_scalar_task(type_))
+    with pytest.raises(zart.SerializationError) as info:
+        zart_env.client.schedule("scalar", value)
+    assert str(info.value) == f"input of task 'scalar': {reason}"
+    document, path = _nested(type_, value)
+    with pytest.raises(zart.SerializationError) as info:
+        zart_env.client.schedule(fields_wf, document, execution_id="f-1")
+    assert str(info.value) == f"input of task 'fields' at {path}: {reason}"
+    assert info.value.what == "input of task 'fields'"
+    assert zart_env.list() == []
+
+
+def test_an_input_of_the_right_kinds_runs_and_null_fills_an_optional_field(
+    zart_env: TestEnv,
+) -> None:
+    document = {"flag": False, "count": 7, "label": "x", "note": None}
+    assert zart_env.run(fields_wf, document) == [False, 7, "x", None]
+    assert zart_env.run(fields_wf, {**document, "note": "n"}) == [False, 7, "x", "n"]
+    assert zart_env.run(_scalar_task(float), 2) == 2  # an int is a JSON number
+
+
+def test_every_field_of_the_wrong_kind_is_named(zart_env: TestEnv) -> None:
+    with pytest.raises(zart.SerializationError) as info:
+        zart_env.client.schedule(fields_wf, {"flag": "no", "count": "7", "label": None})
+    assert str(info.value) == (
+        "input of task 'fields' at $.flag: expected bool, got str; "
+        "at $.count: expected int, got str; at $.label: expected str, got null"
+    )
+
+
+@MISMATCHES
+def test_a_step_result_of_the_wrong_kind_is_thrown_in_at_the_yield(
+    zart_env: TestEnv, type_: type, value: Any, reason: str
+) -> None:
+    document, path = _nested(type_, value)
+    caught: list[str] = []
+
+    @zart.durable("reads")
+    def reads(_: Any):  # type: ignore[no-untyped-def]
+        for name, result, declared in [("scalar", value, type_), ("fields", document, Fields)]:
+            try:
+                yield zart.Step(name=name, fn=lambda r=result: r, result_type=declared)
+            except zart.SerializationError as exc:
+                caught.append(str(exc))
+        yield zart.sleep("nap", 5)
+        return "caught"
+
+    eid = zart_env.schedule(reads)
+    zart_env.run_until_idle()
+    expected = [
+        f"result of step 'scalar': {reason}",
+        f"result of step 'fields' at {path}: {reason}",
+    ]
+    assert caught == expected
+    zart_env.restart()
+    zart_env.advance(5)
+    assert zart_env.result(eid) == "caught"
+    assert caught == expected * 2  # a replay reads the stored result the same way
+    scalar, fields, _ = zart_env.history(eid)
+    assert (scalar.status, scalar.result) == ("completed", value)  # stored as it came
+    assert (fields.status, fields.result) == ("completed", document)
+
+
+def test_a_step_result_of_the_wrong_kind_uncaught_fails_the_execution(zart_env: TestEnv) -> None:
+    @zart.step("approve")
+    def approve() -> Fields:
+        return {"flag": "no"}  # type: ignore[return-value]
+
+    @zart.durable("approves")
+    def approves(_: Any):  # type: ignore[no-untyped-def]
+        return (yield approve())
+
+    eid = zart_env.schedule(approves)
+    zart_env.run_until_idle()
+    with pytest.raises(zart.ExecutionFailed) as info:
+        zart_env.result(eid)
+    assert info.value.error_type == "zart.errors.SerializationError"
+    assert info.value.message == "result of step 'approve' at $.flag: expected bool, got str"
+
+
+@MISMATCHES
+def test_an_event_payload_of_the_wrong_kind_is_raised_at_the_wait(
+    zart_env: TestEnv, type_: type, value: Any, reason: str
+) -> None:
+    document, path = _nested(type_, value)
+
+    @zart.durable("waits")
+    def waits(_: Any):  # type: ignore[no-untyped-def]
+        caught = []
+        for name, declared in [("approved", type_), ("details", Fields)]:
+            try:
+                yield zart.wait_event(name, type=declared)
+            except zart.SerializationError as exc:
+                caught.append(str(exc))
+        return caught
+
+    eid = zart_env.schedule(waits)
+    zart_env.run_until_idle()
+    assert zart_env.offer_event(eid, "approved", value)
+    assert zart_env.offer_event(eid, "details", document)
+    zart_env.run_until_idle()
+    assert zart_env.result(eid) == [
+        f"payload of event 'approved': {reason}",
+        f"payload of event 'details' at {path}: {reason}",
+    ]
+
+
+def test_an_event_payload_of_the_wrong_kind_uncaught_fails_the_execution(
+    zart_env: TestEnv,
+) -> None:
+    @zart.durable("waits")
+    def waits(_: Any):  # type: ignore[no-untyped-def]
+        approved = yield zart.wait_event("approved", type=bool)
+        return approved
+
+    eid = zart_env.schedule(waits)
+    zart_env.run_until_idle()
+    zart_env.offer_event(eid, "approved", "no")
+    zart_env.run_until_idle()
+    with pytest.raises(zart.ExecutionFailed) as info:
+        zart_env.result(eid)
+    assert info.value.message == "payload of event 'approved': expected bool, got str"
+    eid = zart_env.schedule(waits)
+    zart_env.offer_event(eid, "approved", False)
+    zart_env.run_until_idle()
+    assert zart_env.result(eid) is False
+
+
+@MISMATCHES
+def test_an_output_read_back_as_the_wrong_kind_is_refused_by_result(
+    zart_env: TestEnv, type_: type, value: Any, reason: str
+) -> None:
+    document, path = _nested(type_, value)
+
+    @zart.durable("outputs")
+    def outputs(data: Any):  # type: ignore[no-untyped-def]
+        yield zart.now("t")
+        return data
+
+    scalar = zart_env.schedule(outputs, {"out": value})
+    nested = zart_env.schedule(outputs, {"out": document})
+    zart_env.run_until_idle()
+    with pytest.raises(zart.SerializationError) as info:
+        zart_env.client.result(scalar, type=dict[str, type_])
+    assert str(info.value) == f"output of execution {scalar!r} at $['out']: {reason}"
+    with pytest.raises(zart.SerializationError) as info:
+        zart_env.client.result(nested, type=dict[str, Fields])
+    assert str(info.value) == f"output of execution {nested!r} at $['out']{path[1:]}: {reason}"
+    # The output is kept as it was produced; read untyped it comes back.
+    assert zart_env.client.result(scalar) == {"out": value}
+    assert zart_env.get(nested).status == "completed"
+
+
+def test_an_output_of_the_wrong_kind_for_its_declared_type_fails_at_the_return(
+    zart_env: TestEnv,
+) -> None:
+    @zart.durable("declared", output=dict[str, bool])
+    def declared(data: Any):  # type: ignore[no-untyped-def]
+        yield zart.now("t")
+        return data
+
+    eid = zart_env.schedule(declared, {"flag": "no"})
+    zart_env.run_until_idle()
+    with pytest.raises(zart.ExecutionFailed) as info:
+        zart_env.result(eid)
+    assert info.value.message == "output of task 'declared' at $['flag']: expected bool, got str"
+    assert zart_env.get(eid).output is None
+    assert zart_env.run(declared, {"flag": False}) == {"flag": False}
+
+
+# -- outputs read back as they were returned ----------------------------------------
+
+
+def test_a_set_output_is_refused_naming_the_task(zart_env: TestEnv) -> None:
+    @zart.durable("sets")
+    def sets(_: Any):  # type: ignore[no-untyped-def]
+        yield zart.now("t")
+        return {1, 2}
+
+    eid = zart_env.schedule(sets)
+    zart_env.run_until_idle()
+    with pytest.raises(zart.ExecutionFailed) as info:
+        zart_env.result(eid)
+    assert info.value.error_type == "zart.errors.SerializationError"
+    assert info.value.message.startswith(
+        "output of task 'sets': cannot convert set: JSON would read it back as array [1, 2]"
+    )
+    assert zart_env.get(eid).output is None
+
+
+def test_a_set_output_declared_as_a_set_reads_back_as_one(zart_env: TestEnv) -> None:
+    @zart.durable("sets", output=set[int])
+    def sets(_: Any):  # type: ignore[no-untyped-def]
+        yield zart.now("t")
+        return {1, 2}
+
+    eid = zart_env.schedule(sets)
+    zart_env.run_until_idle()
+    assert zart_env.result(eid) == {1, 2}
+    assert sorted(zart_env.get(eid).output) == [1, 2]
+    assert zart.Client(zart_env.store, zart.TaskRegistry([sets])).result(eid) == {1, 2}
+
+
+def test_a_tuple_output_comes_back_as_a_list(zart_env: TestEnv) -> None:
+    @zart.durable("tuples")
+    def tuples(_: Any):  # type: ignore[no-untyped-def]
+        yield zart.now("t")
+        return (1, (2, "b"), {"k": ()})
+
+    assert zart_env.run(tuples) == [1, [2, "b"], {"k": []}]
+
+
+def test_a_datetime_output_needs_its_type_declared(zart_env: TestEnv) -> None:
+    # Built outside the env's frozen clock: a real datetime, where the
+    # converter reads one back as freezegun's FakeDatetime while the env drives.
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+
+    @zart.durable("untyped")
+    def untyped(_: Any):  # type: ignore[no-untyped-def]
+        yield zart.now("t")
+        return when
+
+    @zart.durable("typed", output=datetime)
+    def typed(_: Any):  # type: ignore[no-untyped-def]
+        yield zart.now("t")
+        return when
+
+    with pytest.raises(zart.ExecutionFailed, match=r"output of task 'untyped': .* as str"):
+        zart_env.run(untyped)
+    assert zart_env.run(typed) == when
 
 
 # -- the class form, every TaskContext method ------------------------------------

@@ -1,7 +1,8 @@
 """zart.Worker (threads) and zart.AsyncWorker (asyncio) on a MemoryStore and a
 SQLite file: batches run until idle, sync and async steps in either worker,
-WorkerConfig validation, claim sizing, graceful stop, the shutdown timeout and
-executions of tasks this worker has no handler for."""
+WorkerConfig validation, claim sizing, graceful stop, the shutdown timeout,
+executions of tasks this worker has no handler for, and what a worker logs
+through the ``zart`` logger."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from typing import Any
 import pytest
 
 import zart
+from zart.loop import WorkerBase
 from zart.records import Claimed
-from zart.sqlite import SqliteStore
-from zart.store import Store
-from zart.worker import WorkerBase
+from zart.stores.protocol import Store
+from zart.stores.sqlite import SqliteStore
 
 # A generous bound for waits that should end at once; never reached when all is well.
 DEADLINE = 5.0
@@ -396,8 +397,7 @@ def test_worker_releases_in_flight_work_after_the_shutdown_timeout(store: Store)
 
 def claim_all_due(store: Store) -> list[str]:
     """What another worker gets when it claims now (its lease is never used)."""
-    now = datetime.now(UTC)
-    got = store.claim(worker="other", tasks=None, now=now, lease=timedelta(seconds=30), limit=10)
+    got = store.claim(worker="other", tasks=None, lease=timedelta(seconds=30), limit=10)
     return sorted(c.record.id for c in got)
 
 
@@ -559,3 +559,86 @@ def test_an_execution_without_a_handler_waits_and_is_reported(
         if r.name == "zart" and r.levelno == logging.WARNING and "'elsewhere'" in r.getMessage()
     ]
     assert len(warnings) == 1
+
+
+# -- what a worker logs ---------------------------------------------------------------
+
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class StoreClock:
+    """A store's clock that stands still until the test moves it."""
+
+    def __init__(self) -> None:
+        self.time = T0
+
+    def __call__(self) -> datetime:
+        return self.time
+
+
+def zart_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "zart" and r.levelno == level]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_worker_logs_failed_attempts_retry_timers_and_the_failure(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    @zart.step("charge", retry="fixed(1, 10s)")
+    def charge() -> None:
+        raise ValueError("card declined")
+
+    @zart.durable("pay")
+    def pay(_: Any) -> Generator[Any, Any, None]:
+        yield charge()
+
+    registry = zart.TaskRegistry([pay])
+    clock = StoreClock()
+    store = zart.MemoryStore(clock=clock)
+    eid = zart.Client(store, registry).schedule(pay, execution_id="pay-1")
+    with caplog.at_level(logging.DEBUG, logger="zart"):
+        assert until_idle(kind, store, registry, config()) == 1
+        assert zart_records(caplog, logging.WARNING) == [
+            "execution pay-1: step 'charge' attempt 1 failed: ValueError: card declined"
+        ]
+        wake = (T0 + timedelta(seconds=10)).isoformat()
+        assert zart_records(caplog, logging.INFO) == [
+            f"execution pay-1: step 'charge' retries at {wake}"
+        ]
+        assert zart_records(caplog, logging.ERROR) == []
+        caplog.clear()
+        clock.time = T0 + timedelta(seconds=10)
+        assert until_idle(kind, store, registry, config()) == 1
+
+    assert store.get(eid).status == "failed"
+    assert zart_records(caplog, logging.WARNING) == [
+        "execution pay-1: step 'charge' attempt 2 failed: ValueError: card declined"
+    ]
+    assert zart_records(caplog, logging.INFO) == []  # no retry left: no timer
+    (failed,) = zart_records(caplog, logging.ERROR)
+    assert failed.startswith("execution pay-1 failed: RetryExhausted: card declined\n")
+    # The traceback an operator needs: where the step raised.
+    assert "Traceback (most recent call last)" in failed
+    assert 'raise ValueError("card declined")' in failed
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_workflow_that_raises_is_an_error_with_its_traceback(
+    kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    @zart.durable("crash")
+    def crash(_: Any) -> Generator[Any, Any, None]:
+        yield zart.now("t")
+        raise RuntimeError("went wrong")
+
+    registry = zart.TaskRegistry([crash])
+    store = zart.MemoryStore()
+    eid = zart.Client(store, registry).schedule(crash, execution_id="crash-1")
+    with caplog.at_level(logging.WARNING, logger="zart"):
+        assert until_idle(kind, store, registry, config()) == 1
+    assert store.get(eid).status == "failed"
+    (failed,) = zart_records(caplog, logging.ERROR)
+    assert failed.startswith("execution crash-1 failed: RuntimeError: went wrong\n")
+    assert "Traceback (most recent call last)" in failed
+    assert 'raise RuntimeError("went wrong")' in failed
+    assert zart_records(caplog, logging.WARNING) == []

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from .. import records as r
-from ..clock import utcnow
+from ..clock import checked_clock, utcnow
 from ..errors import ExecutionAlreadyExists, ExecutionNotFound, LeaseLost
 from ..records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
 from ..serde import DEFAULT_MAX_PAYLOAD, dumps, loads
@@ -86,7 +86,7 @@ class MemoryStore:
     ) -> None:
         self.url = "memory://"
         self.max_payload = max_payload
-        self._clock = clock
+        self._clock = checked_clock(clock, "MemoryStore")
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._executions: dict[str, _Execution] = {}
@@ -166,7 +166,9 @@ class MemoryStore:
     ) -> list[Claimed]:
         with self._lock:
             now = self.now()
-            due = [e for e in self._claimable(tasks, under) if rules.is_due(e.status, e.wake_at, now)]
+            due = [
+                e for e in self._claimable(tasks, under) if rules.is_due(e.status, e.wake_at, now)
+            ]
             due.sort(key=lambda e: (e.wake_at or now, e.created_at))
             claimed = []
             for e in due[:limit]:
@@ -217,9 +219,9 @@ class MemoryStore:
                     created_at=old.created_at if old else now,
                     updated_at=now,
                 )
-            for child in commit.children:
-                if child.id not in self._executions:
-                    self._insert(child, now)
+            for new in commit.children:
+                if new.id not in self._executions:
+                    self._insert(new, now)
             for child_id in commit.rerun_children:
                 child = self._get(child_id)
                 if child.status in r.RETRYABLE_STATUSES:  # else it runs again already
@@ -268,14 +270,17 @@ class MemoryStore:
         return rules.woken_by_suspend_facts(
             s,
             event_there=s.event is not None and s.event in self._events[e.id],
-            message_there=any(
-                m.topic == s.topic and not m.consumed for m in self._messages[e.id]
-            ),
+            message_there=any(m.topic == s.topic and not m.consumed for m in self._messages[e.id]),
             open_children=open_children,
         )
 
     def _set(self, e: _Execution, row: rules.Row, now: datetime) -> None:
-        e.status, e.wake_at, e.waiting_for, e.updated_at = row.status, row.wake_at, row.waiting_for, now
+        e.status, e.wake_at, e.waiting_for, e.updated_at = (
+            row.status,
+            row.wake_at,
+            row.waiting_for,
+            now,
+        )
 
     def _again(self, e: _Execution, again: rules.Again) -> None:
         e.status, e.wake_at, e.waiting_for = r.PENDING, again.wake_at, None

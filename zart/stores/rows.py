@@ -44,8 +44,8 @@ def dump(value: Any) -> str | None:
 
 
 def load(text: Any) -> Any:
-    """A document from a column: JSON text, or a value the driver parsed already."""
-    return loads(text) if isinstance(text, str | bytes) else text
+    """A document from a column: JSON text, or None."""
+    return None if text is None else loads(text)
 
 
 def micros(when: datetime | None) -> int | None:

@@ -183,9 +183,7 @@ def is_due(status: str, wake_at: datetime | None, now: datetime) -> bool:
     return wake_at is not None and wake_at <= now and status not in r.FINAL_STATUSES
 
 
-def record_status_of_child(
-    record_status: str | None, schedule_status: str
-) -> str:
+def record_status_of_child(record_status: str | None, schedule_status: str) -> str:
     """What a schedule record reads as: its child's outcome once it ended."""
     return schedule_status if record_status is None else record_status
 

@@ -279,3 +279,44 @@ def test_task_retry_reruns_a_scheduled_childs_failure(zart_env: TestEnv) -> None
     assert child.attempt == 1 and child.status == "completed"
     [record] = zart_env.history(child.id)
     assert [e.message for e in record.errors] == ["first time"]
+
+
+def test_a_parent_retry_reruns_a_failed_child_workflow_and_its_failed_children(
+    zart_env: TestEnv,
+) -> None:
+    # grandparent -> child workflow "middle" -> scheduled step "leaf". The
+    # leaf fails on its first run, so middle fails (no retries of its own),
+    # so the top fails its first attempt; its retry runs middle again (a new
+    # attempt of the same id), whose replay runs the failed leaf again.
+    calls: Counter[str] = Counter()
+
+    def leaf() -> str:
+        calls["leaf"] += 1
+        if calls["leaf"] == 1:
+            raise RuntimeError("leaf down")
+        return "leaf ok"
+
+    def ok() -> str:
+        calls["ok"] += 1
+        return "done"
+
+    @zart.durable("middle")
+    def middle(_: Any):  # type: ignore[no-untyped-def]
+        h1 = yield zart.schedule(zart.call("ok", ok))
+        h2 = yield zart.schedule(zart.call("leaf", leaf))
+        return (yield zart.wait_all([h1, h2]))
+
+    @zart.durable("top", max_retries=1)
+    def top(_: Any):  # type: ignore[no-untyped-def]
+        return (yield middle(None))
+
+    eid = zart_env.schedule(top, execution_id="t")
+    zart_env.run_until_idle()
+    assert zart_env.result(eid) == ["done", "leaf ok"]
+    assert calls == Counter({"leaf": 2, "ok": 1})  # the completed sibling never re-ran
+    assert zart_env.get("t").attempt == 1
+    assert zart_env.get("t:middle").attempt == 1
+    assert zart_env.get("t:middle:leaf").attempt == 1
+    assert zart_env.get("t:middle:ok").attempt == 0
+    [leaf_record] = zart_env.history("t:middle:leaf")
+    assert [e.message for e in leaf_record.errors] == ["leaf down"]

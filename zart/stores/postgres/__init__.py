@@ -27,19 +27,21 @@ import builtins
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.types.json import Json
 
 from ... import records as r
 from ... import settings
+from ...clock import checked_clock
 from ...errors import (
     ExecutionAlreadyExists,
     ExecutionNotFound,
-    LeaseLost,
     SchemaNewer,
     SchemaOutdated,
     StoreError,
@@ -48,7 +50,16 @@ from ...records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecutio
 from ...serde import DEFAULT_MAX_PAYLOAD, dumps
 from .. import rows, rules, sqlfiles
 from ..connect import redact
-from .connection import Conn, Pool, ServerClock, conninfo, render, split_url, transaction, url_seconds
+from .connection import (
+    Conn,
+    Pool,
+    ServerClock,
+    conninfo,
+    render,
+    split_url,
+    transaction,
+    url_seconds,
+)
 from .listen import Listener
 
 log = logging.getLogger("zart")
@@ -56,7 +67,9 @@ PACKAGE = "zart.stores.postgres"
 FINAL = sorted(r.FINAL_STATUSES)
 # Columns a claim returns after the execution's: its lease token, the last
 # seq its log gave, its creation order, when it was due, the server's time.
-_TOKEN, _SEQ, _ORDER, _DUE_AT, _SERVER_TIME = range(len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 5)
+_TOKEN, _SEQ, _ORDER, _DUE_AT, _SERVER_TIME = range(
+    len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 5
+)
 _CLAIMS = {
     (False, False): "claim",
     (True, False): "claim_of_tasks",
@@ -104,37 +117,46 @@ class PostgresStore:
         min_size = settings.count("min_size", min_size, least=0)
         max_size = settings.count("max_size", max_size, least=max(1, min_size))
         pool_timeout = settings.seconds("pool_timeout", pool_timeout)
+        if connect_timeout is not None:  # given, not the URL's: a ValueError like the others
+            connect_timeout = settings.seconds("connect_timeout", connect_timeout)
         try:
             if connect_timeout is None:  # the URL's, else 10 s
                 connect_timeout = url_seconds(url, base, "connect_timeout", 10.0)
-            else:
-                connect_timeout = settings.seconds("connect_timeout", connect_timeout)
             info = conninfo(base, connect_timeout, application_name)
             if "max_payload" in own:
                 max_payload = settings.parse_count("max_payload", own["max_payload"], least=1)
         except (psycopg.ProgrammingError, ValueError) as exc:  # a URL libpq cannot parse
             raise StoreError(f"bad PostgreSQL URL {redact(url)}: {str(exc).strip()}") from None
-        self.schema = schema if schema is not None else own.get("schema") or None
-        self.prefix = prefix or own.get("prefix", "")
-        if len(self.prefix) > 30:  # identifiers stop at 63 bytes
-            raise StoreError(f"table prefix {self.prefix!r} is too long (30 characters at most)")
+        self._name_tables(
+            schema if schema is not None else own.get("schema") or None,
+            prefix or own.get("prefix", ""),
+        )
         self.max_payload = max_payload
-        self._q = {
-            name: render(text, self.schema, self.prefix)
-            for name, text in sqlfiles.queries(PACKAGE).items()
-        }
-        scope = hashlib.blake2b(f"{self.schema or ''}\0{self.prefix}".encode(), digest_size=16)
-        # Migrations lock the schema, not the prefix: stores of two prefixes
-        # sharing a schema would both create it at once, and one would fail.
-        schema_scope = hashlib.blake2b(f"{self.schema or ''}".encode(), digest_size=8)
-        self._lock_key = int.from_bytes(schema_scope.digest(), "big", signed=True)
-        self.channel = f"zart_{scope.hexdigest()[:24]}"
         self._pool = Pool(
             info, url, (min_size, max_size), (connect_timeout, pool_timeout), f"zart-{self.channel}"
         )
         self._listener = Listener(info, self.channel, redact(url))
-        self._given_clock = clock
+        self._cursors: weakref.WeakKeyDictionary[Conn, psycopg.Cursor[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._given_clock = None if clock is None else checked_clock(clock, "PostgresStore")
         self._server_clock = ServerClock(redact(url))
+
+    def _name_tables(self, schema: str | None, prefix: str) -> None:
+        """Where the tables live: the statements rendered for them, the
+        migration lock, and the channel notifications go to."""
+        if len(prefix) > 30:  # identifiers stop at 63 bytes
+            raise StoreError(f"table prefix {prefix!r} is too long (30 characters at most)")
+        self.schema, self.prefix = schema, prefix
+        self._q = {
+            name: render(text, schema, prefix) for name, text in sqlfiles.queries(PACKAGE).items()
+        }
+        scope = hashlib.blake2b(f"{schema or ''}\0{prefix}".encode(), digest_size=16)
+        # Migrations lock the schema, not the prefix: stores of two prefixes
+        # sharing a schema would both create it at once, and one would fail.
+        schema_scope = hashlib.blake2b(f"{schema or ''}".encode(), digest_size=8)
+        self._lock_key = int.from_bytes(schema_scope.digest(), "big", signed=True)
+        self.channel = f"zart_{scope.hexdigest()[:24]}"
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> PostgresStore:
@@ -154,7 +176,7 @@ class PostgresStore:
             if self.schema:
                 self._exec(conn, "create_schema", {})
             self._exec(conn, "version_table", {})
-            found = self._exec(conn, "current_version", {}).fetchone()[0]
+            found = self._answer(conn, "current_version", {})[0]
             if found > latest:
                 raise SchemaNewer(f"PostgreSQL {redact(self.url)}", found, latest)
             if found == 0 and not self._has_tables(conn):
@@ -169,23 +191,25 @@ class PostgresStore:
                     self._exec(conn, "record_version", {"version": version})
 
     def _has_tables(self, conn: Conn) -> bool:
-        table = f"{self.schema}.{self.prefix}executions" if self.schema else f"{self.prefix}executions"
+        table = (
+            f"{self.schema}.{self.prefix}executions" if self.schema else f"{self.prefix}executions"
+        )
         quoted = ".".join(f'"{part}"' for part in table.split("."))
-        return bool(self._exec(conn, "has_executions_table", {"table": quoted}).fetchone()[0])
+        return bool(self._answer(conn, "has_executions_table", {"table": quoted})[0])
 
     def _check_schema(self) -> None:
         """Before the pool opens: the schema must be this code's."""
         expected = sqlfiles.latest_version(PACKAGE)
         with self._pool.direct() as conn:
             try:
-                found = self._exec(conn, "current_version", {}).fetchone()[0]
+                found = self._answer(conn, "current_version", {})[0]
             except psycopg.errors.UndefinedTable:
                 found = 0
             except psycopg.Error as exc:
                 raise self._pool.error("failed on", exc) from exc
             if found == expected and self._given_clock is None:
                 sent = time.monotonic()
-                self._server_clock.read(self._exec(conn, "server_time", {}).fetchone()[0], sent)
+                self._server_clock.read(self._answer(conn, "server_time", {})[0], sent)
         if found < expected:
             raise SchemaOutdated(found, expected)
         if found > expected:
@@ -209,8 +233,25 @@ class PostgresStore:
 
     # -- running statements -------------------------------------------------
     def _exec(self, conn: Conn, name: str, params: dict[str, Any]) -> psycopg.Cursor[Any]:
-        """Run the named statement (every statement goes through here)."""
-        return conn.execute(self._q[name], params)
+        """Run the named statement (every statement goes through here).
+
+        Outside a pipeline it runs on the connection's own cursor, made
+        once: a cursor per statement costs more client CPU than the rest of
+        a step commit's round trip. In a pipeline each statement needs a
+        cursor of its own, which holds its results until they are read."""
+        if conn.pgconn.pipeline_status != pq.PipelineStatus.OFF:
+            return conn.execute(self._q[name], params)
+        cursor = self._cursors.get(conn)
+        if cursor is None or cursor.closed:
+            cursor = self._cursors[conn] = conn.cursor()
+        return cursor.execute(self._q[name], params)
+
+    def _answer(self, conn: Conn, name: str, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The one row a statement always answers with."""
+        row: tuple[Any, ...] | None = self._exec(conn, name, params).fetchone()
+        if row is None:
+            raise StoreError(f"PostgreSQL {redact(self.url)}: {name} answered no row")
+        return row
 
     def _run(self, what: str, op: Callable[[Conn], Any], **options: Any) -> Any:
         return self._pool.run(what, op, self._check_schema, **options)
@@ -283,7 +324,9 @@ class PostgresStore:
             if self._given_clock is None:
                 self._server_clock.read(taken[0][_SERVER_TIME], sent)
             records = [_record(row) for row in taken]
-            logs = self._logs(conn, [(x.id, x.run, row[_SEQ]) for x, row in zip(records, taken, strict=True)])
+            logs = self._logs(
+                conn, [(x.id, x.run, row[_SEQ]) for x, row in zip(records, taken, strict=True)]
+            )
             return [
                 Claimed(record=x, lease=Lease(execution_id=x.id, token=row[_TOKEN]), log=logs[x.id])
                 for x, row in zip(records, taken, strict=True)
@@ -297,7 +340,9 @@ class PostgresStore:
             if head is None:
                 raise ExecutionNotFound(execution_id)
             current, seq = head
-            return self._logs(conn, [(execution_id, current if run is None else run, seq)])[execution_id]
+            return self._logs(conn, [(execution_id, current if run is None else run, seq)])[
+                execution_id
+            ]
 
         return self._run("load", op)  # type: ignore[no-any-return]
 
@@ -305,7 +350,9 @@ class PostgresStore:
         """The logs of (id, run, last seq) in one round trip."""
         ids = [eid for eid, _, _ in heads]
         with conn.pipeline():
-            recs = self._exec(conn, "load_records", {"ids": ids, "runs": [run for _, run, _ in heads]})
+            recs = self._exec(
+                conn, "load_records", {"ids": ids, "runs": [run for _, run, _ in heads]}
+            )
             events = self._exec(conn, "load_events", {"ids": ids})
             messages = self._exec(conn, "load_messages", {"ids": ids})
         found: dict[str, dict[str, StepRecord]] = {eid: {} for eid in ids}
@@ -378,7 +425,7 @@ class PostgresStore:
         def op(conn: Conn) -> int:
             with transaction(conn):
                 rules.accepts_message(execution_id, topic, self._locked_status(conn, execution_id))
-                (message_id,) = self._exec(conn, "insert_message", params).fetchone()
+                (message_id,) = self._answer(conn, "insert_message", params)
                 self._exec(conn, "wake_on", params)
             return int(message_id)
 
@@ -392,7 +439,9 @@ class PostgresStore:
 
     def cancel(self, execution_id: str) -> bool:
         ended = rules.cancelled()
-        params = self._base(id=execution_id, record_status=ended.record_status, error=_json(ended.error))
+        params = self._base(
+            id=execution_id, record_status=ended.record_status, error=_json(ended.error)
+        )
 
         def op(conn: Conn) -> bool:
             parents = []
@@ -404,7 +453,9 @@ class PostgresStore:
                 if top[1] in r.FINAL_STATUSES:
                     return False
                 ids = [row[0] for row in tree]
-                for parent, awaited in self._exec(conn, "cancel_rows", {**params, "ids": ids}).fetchall():
+                for parent, awaited in self._exec(
+                    conn, "cancel_rows", {**params, "ids": ids}
+                ).fetchall():
                     if parent is not None and awaited and parent not in ids:
                         parents.append(parent)
             for parent in parents:
@@ -420,7 +471,7 @@ class PostgresStore:
             with transaction(conn):
                 rerun(self, conn, [execution_id], quiet=False)
                 self._exec(conn, "notify", {"channel": self.channel})
-            return _record(self._exec(conn, "get", {"id": execution_id}).fetchone())
+            return _record(self._answer(conn, "get", {"id": execution_id}))
 
         return self._run("retry", op, retry=False)  # type: ignore[no-any-return]
 
@@ -473,8 +524,14 @@ class PostgresStore:
     def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
         if tasks is not None and not tasks:
             return None
-        query = "next_wake" + ("_of_tasks" if tasks is not None else "") + ("_in_tree" if under else "")
-        params = {"tasks": None if tasks is None else builtins.list(tasks), "under": under, "final": FINAL}
+        query = (
+            "next_wake" + ("_of_tasks" if tasks is not None else "") + ("_in_tree" if under else "")
+        )
+        params = {
+            "tasks": None if tasks is None else builtins.list(tasks),
+            "under": under,
+            "final": FINAL,
+        }
         row = self._one(query, params)
         return row[0] if row else None
 

@@ -75,7 +75,9 @@ def _arrays(records: Sequence[r.RecordWrite]) -> dict[str, Any]:
     }
 
 
-def _end(store: PostgresStore, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime) -> None:
+def _end(
+    store: PostgresStore, lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: datetime
+) -> None:
     ended = rules.ended(outcome)
     state = commit.state
     params = {
@@ -123,13 +125,20 @@ def _fenced(store: PostgresStore, lease: Lease, op: Any) -> bool:
             found = store._exec(conn, "status_of", {"id": lease.execution_id}).fetchone()
             if found is None or found[0] == r.RUNNING or found[1] != lease.token:
                 raise
-            log.info("zart: the commit to %s landed before its connection was lost", lease.execution_id)
+            log.info(
+                "zart: the commit to %s landed before its connection was lost", lease.execution_id
+            )
+            # The wake-up that follows a finish may be what the lost
+            # connection cut short (it is a no-op for anything else).
+            wake_parent_of(store, conn, lease.execution_id)
             return True
 
     return bool(store._run("commit", attempt, reconnecting=reconnecting))
 
 
-def _transaction(store: PostgresStore, conn: Conn, lease: Lease, commit: Commit, now: datetime) -> bool:
+def _transaction(
+    store: PostgresStore, conn: Conn, lease: Lease, commit: Commit, now: datetime
+) -> bool:
     """The general commit; True unless a suspend found its wake-up there.
     Reading a result in pipeline mode sends everything queued before it:
     the fence, the writes and the facts travel together."""
@@ -156,7 +165,18 @@ def _transaction(store: PostgresStore, conn: Conn, lease: Lease, commit: Commit,
         woken = _apply(store, conn, eid, head, outcome, asked, now)
         if woken or commit.children or commit.rerun_children or _due_now(outcome):
             store._exec(conn, "notify", {"channel": store.channel})
+    if isinstance(outcome, r.Complete | r.Fail):  # as after the one-statement finish (_end)
+        wake_parent_of(store, conn, eid)
     return not woken
+
+
+def wake_parent_of(store: PostgresStore, conn: Conn, eid: str) -> None:
+    """Wake ``eid``'s parent when it awaits ``eid`` and no awaited sibling is
+    open. A statement of its own, after the commit that ended ``eid``: its
+    snapshot sees every sibling that committed before it began."""
+    row = store._exec(conn, "parent_of", {"id": eid}).fetchone()
+    if row is not None and row[0] is not None and row[1]:
+        store._exec(conn, "wake_parent", store._base(parent=row[0]))
 
 
 def _held(fence: Any, eid: str) -> tuple[Any, Any]:
@@ -184,7 +204,9 @@ def _ask(store: PostgresStore, conn: Conn, eid: str, outcome: r.Outcome | None) 
         return []
     asked = []
     if outcome.children:
-        asked.append(store._exec(conn, "mark_awaited", {"id": eid, "names": list(outcome.children)}))
+        asked.append(
+            store._exec(conn, "mark_awaited", {"id": eid, "names": list(outcome.children)})
+        )
     if outcome.event is not None:
         asked.append(store._exec(conn, "event_there", {"id": eid, "name": outcome.event}))
     if outcome.topic is not None:
@@ -201,42 +223,65 @@ def _apply(
     asked: list[Any],
     now: datetime,
 ) -> bool:
+    """Write what the rules make of ``outcome``; True when a suspend found
+    its wake-up there already."""
     run, attempt = head
     params: dict[str, Any] = {"id": eid, "now": now}
     if outcome is None:
         return False
     if isinstance(outcome, r.Suspend):
-        open_children = 0
-        answers = list(asked)
-        if outcome.children:
-            open_children = sum(status is None for (status,) in answers.pop(0).fetchall())
-        there = bool(answers[0].fetchone()[0]) if answers else False
-        woken = rules.woken_by_suspend_facts(
-            outcome, event_there=there, message_there=there, open_children=open_children
-        )
-        row = rules.suspended(outcome, already_woken=woken, now=now)
-        store._exec(conn, "set_row", {**params, "status": row.status, "wake_at": row.wake_at, "waiting_for": row.waiting_for})
-        return woken
+        return _suspend(store, conn, params, outcome, asked, now)
     if isinstance(outcome, r.Complete | r.Fail):
         ended = rules.ended(outcome)
-        params.update(status=ended.status, record_status=ended.record_status, output=rows.dump(ended.output), error=rows.dump(ended.error))
+        params.update(
+            status=ended.status,
+            record_status=ended.record_status,
+            output=rows.dump(ended.output),
+            error=rows.dump(ended.error),
+        )
         store._exec(conn, "end_execution", params)
     elif isinstance(outcome, r.RetryExecution):
         _again(store, conn, eid, rules.retried(outcome, attempt=attempt, run=run), now, rerun=False)
     elif isinstance(outcome, r.ContinueAsNew):
         again = rules.continued(outcome, now=now, run=run)
-        store._exec(conn, "continue_run", {**params, "wake_at": again.wake_at, "run": again.run, "input": rows.dump(again.input)})
-        store._exec(conn, "drop_old_runs", {"id": eid, "oldest_kept": again.run - outcome.keep_runs})
+        params.update(wake_at=again.wake_at, run=again.run, input=rows.dump(again.input))
+        store._exec(conn, "continue_run", params)
+        kept = {"id": eid, "oldest_kept": again.run - outcome.keep_runs}
+        store._exec(conn, "drop_old_runs", kept)
     else:
         store._exec(conn, "stall", {**params, "error": rows.dump(outcome.error)})
     return False
+
+
+def _suspend(
+    store: PostgresStore,
+    conn: Conn,
+    params: dict[str, Any],
+    outcome: r.Suspend,
+    asked: list[Any],
+    now: datetime,
+) -> bool:
+    open_children = 0
+    answers = list(asked)
+    if outcome.children:
+        open_children = sum(status is None for (status,) in answers.pop(0).fetchall())
+    there = bool(answers[0].fetchone()[0]) if answers else False
+    woken = rules.woken_by_suspend_facts(
+        outcome, event_there=there, message_there=there, open_children=open_children
+    )
+    row = rules.suspended(outcome, already_woken=woken, now=now)
+    params.update(status=row.status, wake_at=row.wake_at, waiting_for=row.waiting_for)
+    store._exec(conn, "set_row", params)
+    return woken
 
 
 def _due_now(outcome: r.Outcome | None) -> bool:
     return isinstance(outcome, r.RetryExecution | r.ContinueAsNew)
 
 
-def _again(store: PostgresStore, conn: Conn, eid: str, again: rules.Again, now: datetime, *, rerun: bool) -> None:
+def _again(
+    store: PostgresStore, conn: Conn, eid: str, again: rules.Again, now: datetime, *, rerun: bool
+) -> None:
     params = {
         "id": eid,
         "wake_at": again.wake_at,
@@ -254,7 +299,9 @@ def rerun(store: PostgresStore, conn: Conn, ids: Sequence[str], *, quiet: bool) 
     caller's transaction. ``quiet``: a parent's rerun of children, one of
     which may run again already (another process retried it)."""
     now = store.now()
-    found = {row[0]: row[1:] for row in store._exec(conn, "rerun_facts", {"ids": list(ids)}).fetchall()}
+    found = {
+        row[0]: row[1:] for row in store._exec(conn, "rerun_facts", {"ids": list(ids)}).fetchall()
+    }
     for eid in ids:
         if eid not in found:
             raise ExecutionNotFound(eid)

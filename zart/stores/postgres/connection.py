@@ -186,7 +186,14 @@ class Pool:
     """A psycopg pool of autocommit connections, opened on first use, and
     operations run on it with their retries."""
 
-    def __init__(self, conninfo_: str, url: str, sizes: tuple[int, int], timeouts: tuple[float, float], name: str) -> None:
+    def __init__(
+        self,
+        conninfo_: str,
+        url: str,
+        sizes: tuple[int, int],
+        timeouts: tuple[float, float],
+        name: str,
+    ) -> None:
         self._conninfo = conninfo_
         self._url = url
         self._sizes = sizes
@@ -236,7 +243,9 @@ class Pool:
         if pool is not None:
             pool.close()
 
-    def error(self, what: str, exc: BaseException, kind: type[StoreError] = StoreError) -> StoreError:
+    def error(
+        self, what: str, exc: BaseException, kind: type[StoreError] = StoreError
+    ) -> StoreError:
         text = str(exc)
         password = urlsplit(self._url).password
         if password:

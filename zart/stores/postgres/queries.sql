@@ -62,6 +62,10 @@ SELECT id, task_name, kind, status, input, output, error, state, attempt, run, p
 -- name: status_of
 SELECT status, token FROM {executions} WHERE id = %(id)s;
 
+-- Whom an execution's end may wake: its parent, and whether it awaits it.
+-- name: parent_of
+SELECT parent_id, awaited FROM {executions} WHERE id = %(id)s;
+
 -- name: lock_status
 SELECT status FROM {executions} WHERE id = %(id)s FOR UPDATE;
 

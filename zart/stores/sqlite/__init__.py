@@ -19,13 +19,19 @@ from urllib.parse import parse_qsl
 
 from ... import records as r
 from ... import settings
-from ...clock import utcnow
-from ...errors import ExecutionAlreadyExists, ExecutionNotFound, LeaseLost, StoreError, WriteRejected
+from ...clock import checked_clock, utcnow
+from ...errors import (
+    ExecutionAlreadyExists,
+    ExecutionNotFound,
+    LeaseLost,
+    StoreError,
+    WriteRejected,
+)
 from ...records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
 from ...serde import DEFAULT_MAX_PAYLOAD
 from .. import rows, rules
 from ..connect import redact
-from .connection import FAILURES, Q, SYNC_MODES, Conn, Connections
+from .connection import FAILURES, SYNC_MODES, Conn, Connections, Q
 from .watch import Doorbell
 
 _URL_OPTIONS = ("synchronous", "busy_timeout", "max_payload")
@@ -38,8 +44,7 @@ _DUE = {
 }
 
 
-def _t(when: datetime | None) -> int | None:
-    return rows.micros(when)
+_t = rows.micros  # a time as SQLite keeps it
 
 
 def _record(row: Sequence[Any]) -> ExecutionRecord:
@@ -66,7 +71,7 @@ class SqliteStore:
         self.path = path
         self.url = "sqlite:///" + path
         self.max_payload = max_payload
-        self._clock = clock
+        self._clock = checked_clock(clock, "SqliteStore")
         if not create and path != ":memory:" and not os.path.exists(path):
             raise StoreError(
                 f"no SQLite database at {os.path.abspath(path)!r} ({self.url!r}): "
@@ -134,6 +139,16 @@ class SqliteStore:
             return int(conn.execute(Q["data_version"]).fetchone()[0])
 
     @property
+    def synchronous(self) -> str:
+        """The PRAGMA synchronous every connection runs with."""
+        return self._db.synchronous
+
+    @property
+    def busy_timeout(self) -> float:
+        """Seconds a writer waits for the write lock before failing."""
+        return self._db.busy_timeout
+
+    @property
     def wake_mechanism(self) -> str:
         return self._doorbell().mechanism
 
@@ -149,7 +164,12 @@ class SqliteStore:
 
     def create_leased(self, new: NewExecution, *, worker: str, lease: timedelta) -> Claimed:
         now = self.now()
-        params = {**rows.new_params(new), "now": _t(now), "until": _t(now + lease), "worker": worker}
+        params = {
+            **rows.new_params(new),
+            "now": _t(now),
+            "until": _t(now + lease),
+            "worker": worker,
+        }
         with self._db.tx() as conn:
             row = self._run(conn, "insert_leased_execution", params).fetchone()
             if row is None:
@@ -184,7 +204,9 @@ class SqliteStore:
                 record = _record(row)
                 token, num, seq = row[-3:]
                 log = self._log(conn, eid, num, record.run, seq)
-                claimed.append(Claimed(record=record, lease=Lease(execution_id=eid, token=token), log=log))
+                claimed.append(
+                    Claimed(record=record, lease=Lease(execution_id=eid, token=token), log=log)
+                )
         return claimed
 
     def load(self, execution_id: str, run: int | None = None) -> Log:
@@ -200,10 +222,15 @@ class SqliteStore:
             rows.record(row, rows.from_micros)
             for row in self._run(conn, "load_records", {"num": num, "run": run})
         ]
-        events = {name: rows.load(payload) for name, payload in self._run(conn, "load_events", {"id": eid})}
+        events = {
+            name: rows.load(payload)
+            for name, payload in self._run(conn, "load_events", {"id": eid})
+        }
         messages: dict[str, list[r.Message]] = {}
         for mid, topic, payload in self._run(conn, "load_messages", {"id": eid}):
-            messages.setdefault(topic, []).append(r.Message(id=mid, topic=topic, payload=rows.load(payload)))
+            messages.setdefault(topic, []).append(
+                r.Message(id=mid, topic=topic, payload=rows.load(payload))
+            )
         return Log(
             records={rec.name: rec for rec in records},
             events=events,
@@ -214,8 +241,8 @@ class SqliteStore:
     # -- committing ------------------------------------------------------------
     def commit(self, lease: Lease, commit: Commit) -> bool:
         now = self.now()
-        parts = (commit.children, commit.rerun_children, commit.consumed, commit.state, commit.outcome)
-        if len(commit.records) == 1 and not any(parts):
+        rest = commit.children or commit.rerun_children or commit.consumed or commit.state
+        if len(commit.records) == 1 and not (rest or commit.outcome):
             # The common step commit: one statement in autocommit. A writing
             # statement takes the write lock before it reads, so the fence it
             # folds in and its upsert are one atomic transaction.
@@ -237,19 +264,24 @@ class SqliteStore:
     def _upsert(self, conn: Conn, lease: Lease, write: r.RecordWrite, now: datetime) -> None:
         """Upsert a record while the lease holds (see _refused for when not)."""
         if not 0 < write.seq < _SEQ_LIMIT:
-            raise WriteRejected(f"record {write.name!r}: seq {write.seq} is outside 1..{_SEQ_LIMIT - 1}")
+            raise WriteRejected(
+                f"record {write.name!r}: seq {write.seq} is outside 1..{_SEQ_LIMIT - 1}"
+            )
         params = rows.record_params(write, _t)
         params.update(id=lease.execution_id, token=lease.token, now=_t(now))
         if not self._db.checked:
             self._db.check_schema(conn)
         try:
-            changed = conn.execute(Q["upsert_record_fenced"], params).rowcount
+            # Through _run, as every statement: a test counts what a commit sends.
+            changed = self._run(conn, "upsert_record_fenced", params).rowcount
         except FAILURES as exc:
             raise self._db.error(exc) from exc
         if changed != 1:
             _refused(conn, lease, write)
 
-    def _apply(self, conn: Conn, eid: str, head: Sequence[Any], commit: Commit, now: datetime) -> bool:
+    def _apply(
+        self, conn: Conn, eid: str, head: Sequence[Any], commit: Commit, now: datetime
+    ) -> bool:
         """The rest of a commit after its records; True when a suspend found
         its wake-up there already."""
         num, run, attempt, _ = head
@@ -271,12 +303,22 @@ class SqliteStore:
         if isinstance(outcome, r.Complete | r.Fail):
             self._end(conn, eid, rules.ended(outcome), now)
         elif isinstance(outcome, r.RetryExecution):
-            self._again(conn, eid, rules.retried(outcome, attempt=attempt, run=run), now, rerun=False)
+            self._again(
+                conn, eid, rules.retried(outcome, attempt=attempt, run=run), now, rerun=False
+            )
         elif isinstance(outcome, r.ContinueAsNew):
             again = rules.continued(outcome, now=now, run=run)
-            params = {"id": eid, "wake_at": t, "run": again.run, "input": rows.dump(again.input), "now": t}
+            params = {
+                "id": eid,
+                "wake_at": t,
+                "run": again.run,
+                "input": rows.dump(again.input),
+                "now": t,
+            }
             self._run(conn, "continue_run", params)
-            self._run(conn, "drop_old_runs", {"num": num, "oldest_kept": again.run - outcome.keep_runs})
+            self._run(
+                conn, "drop_old_runs", {"num": num, "oldest_kept": again.run - outcome.keep_runs}
+            )
         else:
             self._run(conn, "stall", {"id": eid, "error": rows.dump(outcome.error), "now": t})
         return False
@@ -284,14 +326,17 @@ class SqliteStore:
     def _suspend(self, conn: Conn, eid: str, s: r.Suspend, now: datetime) -> bool:
         open_children = 0
         if s.children:
-            marked = self._run(conn, "mark_awaited", {"id": eid, "names": json.dumps(list(s.children))})
+            marked = self._run(
+                conn, "mark_awaited", {"id": eid, "names": json.dumps(list(s.children))}
+            )
             open_children = sum(status is None for (status,) in marked.fetchall())
         woken = rules.woken_by_suspend_facts(
             s,
             event_there=s.event is not None
             and self._run(conn, "event_there", {"id": eid, "name": s.event}).fetchone() is not None,
             message_there=s.topic is not None
-            and self._run(conn, "message_there", {"id": eid, "topic": s.topic}).fetchone() is not None,
+            and self._run(conn, "message_there", {"id": eid, "topic": s.topic}).fetchone()
+            is not None,
             open_children=open_children,
         )
         row = rules.suspended(s, already_woken=woken, now=now)
@@ -315,7 +360,9 @@ class SqliteStore:
         if parent is not None and awaited:
             self._run(conn, "wake_parent", {"parent": parent, "now": _t(now)})
 
-    def _again(self, conn: Conn, eid: str, again: rules.Again, now: datetime, *, rerun: bool) -> None:
+    def _again(
+        self, conn: Conn, eid: str, again: rules.Again, now: datetime, *, rerun: bool
+    ) -> None:
         params = {
             "id": eid,
             "wake_at": _t(again.wake_at),
@@ -336,7 +383,9 @@ class SqliteStore:
         status, attempt, run = facts
         if quiet and status not in r.RETRYABLE_STATUSES:
             return
-        self._again(conn, eid, rules.rerun(eid, status, attempt=attempt, run=run, now=now), now, rerun=True)
+        self._again(
+            conn, eid, rules.rerun(eid, status, attempt=attempt, run=run, now=now), now, rerun=True
+        )
 
     def heartbeat(self, leases: Sequence[Lease], lease: timedelta) -> list[Lease]:
         if not leases:
@@ -454,7 +503,9 @@ class SqliteStore:
     def next_wake(self, tasks: Collection[str] | None, under: str | None = None) -> datetime | None:
         if tasks is not None and not tasks:
             return None
-        query = "next_wake" + ("_of_tasks" if tasks is not None else "") + ("_in_tree" if under else "")
+        query = (
+            "next_wake" + ("_of_tasks" if tasks is not None else "") + ("_in_tree" if under else "")
+        )
         params = {"tasks": None if tasks is None else json.dumps(list(tasks)), "under": under}
         with self._db.tx() as conn:
             (wake,) = self._run(conn, query, params).fetchone()
@@ -481,14 +532,18 @@ def _url_options(query: str) -> dict[str, Any]:
             raise ValueError(f"{key} is given twice")
         given[key] = value
     if "busy_timeout" in given:
-        given["busy_timeout"] = settings.parse_seconds("busy_timeout", given["busy_timeout"], zero=True)
+        given["busy_timeout"] = settings.parse_seconds(
+            "busy_timeout", given["busy_timeout"], zero=True
+        )
     if "max_payload" in given:
         given["max_payload"] = settings.parse_count("max_payload", given["max_payload"], least=1)
     SqliteStore._settings(**{k: v for k, v in given.items() if k != "max_payload"})
     return given
 
 
-def _listing(*, status: str | None, task: str | None, parent_id: str | None, search: str | None) -> str:
+def _listing(
+    *, status: str | None, task: str | None, parent_id: str | None, search: str | None
+) -> str:
     """The list statement whose index the filters given can drive."""
     if search is not None:
         return "list_by_search"

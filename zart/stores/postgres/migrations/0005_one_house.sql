@@ -23,6 +23,17 @@ WITH RECURSIVE up (id, top) AS (
 )
 UPDATE {executions} e SET root_id = up.top FROM up WHERE e.id = up.id AND e.parent_id IS NOT NULL;
 
+-- A child that ended before version 3 left its outcome in its parent's log
+-- only: its row's record_status is NULL, which now reads as open (the wake-up
+-- of a parent waits for no awaited child with a NULL record_status). Its
+-- record says how it ended (as SQLite's migration 0004 does).
+UPDATE {executions} c SET record_status = x.status
+  FROM {records} x
+ WHERE c.record_status IS NULL AND c.parent_id IS NOT NULL
+   AND c.status IN ('completed', 'failed', 'cancelled')
+   AND x.execution_id = c.parent_id AND x.name = c.parent_step
+   AND x.status IN ('completed', 'error', 'failed', 'cancelled');
+
 ALTER TABLE {records}
     ADD COLUMN run               integer NOT NULL DEFAULT 1,
     ADD COLUMN errors            json,
