@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -76,9 +77,13 @@ class AsyncWorker(WorkerBase):
         concurrency = self.config.concurrency
         self._store_pool = ThreadPoolExecutor(concurrency + 2, thread_name_prefix="zart-store")
         self._step_pool = ThreadPoolExecutor(concurrency, thread_name_prefix="zart-step")
+        await self._store(self.announce)
         beating = threading.Event()
         beat = threading.Thread(
-            target=self._heartbeat, args=(beating,), name="zart-heartbeat", daemon=True
+            target=self.heartbeat,
+            args=(beating, self._held_leases),
+            name="zart-heartbeat",
+            daemon=True,
         )
         beat.start()
         failures, reached = 0, False  # see WorkerBase.pause_after
@@ -104,6 +109,7 @@ class AsyncWorker(WorkerBase):
                 await self._drain()
             finally:
                 beating.set()  # only now: the drained runs kept their leases
+                await self._store(self.retire)
                 self._store_pool.shutdown(wait=False)
                 self._step_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -158,10 +164,12 @@ class AsyncWorker(WorkerBase):
             walk = host.decisions(await self._store(host.begin, item))
             decision = next(walk)
             while True:
-                await self._store(host.write, item.lease, decision)
+                await self._store(host.write, item, decision)
                 if isinstance(decision, Finish):
                     return
+                started = time.monotonic()
                 outcome = await run_step_async(decision, host.overrides, self._step_pool)
+                host.ran(item, decision, outcome, time.monotonic() - started)
                 decision = walk.send(outcome)
         except SETTLED as exc:
             await self._store(host.settle, item, exc)
@@ -187,24 +195,6 @@ class AsyncWorker(WorkerBase):
             if self._held.get(lease.execution_id) == lease:
                 del self._held[lease.execution_id]
 
-    def _heartbeat(self, done: threading.Event) -> None:
-        """On a thread: renew the leases held, whatever the event loop does."""
-        interval = self.config.heartbeat_interval.total_seconds()
-        reported: set[Lease] = set()
-        failing = False
-        while not done.wait(interval):
-            with self._held_lock:
-                leases = [lease for lease in self._held.values() if lease not in reported]
-            if not leases:
-                continue
-            try:
-                lost = self.store.heartbeat(leases, self.config.lease)
-            except Exception as exc:
-                if not failing:
-                    log.error("heartbeat failed: %s; retrying every %g s", exc, interval)
-                failing = True
-                continue
-            failing = False
-            with self._held_lock:
-                held = set(self._held.values())
-            self.report_lost(lost, held, reported)
+    def _held_leases(self) -> list[Lease]:
+        with self._held_lock:
+            return list(self._held.values())

@@ -16,7 +16,7 @@ from .errors import Cancelled, ExecutionFailed, ResultTimeout, ZartError
 from .failures import rebuild
 from .host import Host
 from .names import check_name
-from .records import ExecutionRecord, NewExecution, StepRecord
+from .records import ExecutionRecord, NewExecution, StepRecord, WorkerInfo
 from .serde import from_json, to_json
 from .stores.protocol import Store
 from .tasks import TaskHandler, TaskRegistry
@@ -156,6 +156,20 @@ class Client:
         if task is not None:
             _check_id(task, "task")
         return self.store.counts(task)
+
+    def workers(self, *, include_dead: bool = False) -> builtins.list[WorkerInfo]:
+        """The live workers (with the dead ones still recorded, when asked):
+        id, host, pid, tasks, concurrency, heartbeat, executions in flight."""
+        return [w for w in self.store.workers() if include_dead or w.alive]
+
+    def served(self, task: str) -> bool:
+        """Whether a live worker serves ``task`` (none may yet: a schedule
+        still creates the execution, to wait for one)."""
+        return any(task in w.tasks for w in self.workers())
+
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        """How many executions of each task are in each status."""
+        return self.store.status_counts()
 
     # -- acting on executions ------------------------------------------------
     def cancel(self, execution_id: str) -> bool:

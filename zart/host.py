@@ -11,11 +11,11 @@ sync and async hosts differ only in how they wait for a commit and a step:
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
 
 from . import records as r
 from .commands import Step
@@ -29,7 +29,8 @@ from .errors import (
 )
 from .failures import error_document
 from .interpreter import Interpreter
-from .records import Claimed, Commit, Lease
+from .observe import LOG_REPORT, Observer
+from .records import Claimed, Commit
 from .steps import Overrides, run_step_sync
 from .stores.protocol import Store
 from .tasks import StepChild, TaskHandler, TaskRegistry
@@ -72,6 +73,7 @@ class Host:
         worker_id: str | None = None,
         overrides: Overrides | None = None,
         after_commit: AfterCommit | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.store = store
         self.registry = registry
@@ -79,6 +81,7 @@ class Host:
         self.worker_id = worker_id or f"host-{uuid.uuid4().hex[:8]}"
         self.overrides = overrides
         self.after_commit = after_commit
+        self.observers: tuple[Observer, ...] = (LOG_REPORT, *observers)
         self.cache = StepCache()
         # Child workflows met in code but not registered: runnable here.
         self._discovered: dict[str, TaskHandler] = {}
@@ -136,20 +139,28 @@ class Host:
             decision = interp.step_finished(outcome, self.store.now())
         yield decision
 
-    def write(self, lease: Lease, decision: Decision) -> None:
+    def write(self, claimed: Claimed, decision: Decision) -> None:
         """Commit what ``decision`` writes, then what follows from it here."""
         commit = decision.commit
         if not commit.writes:
             return
-        self.store.commit(lease, commit)
+        self.store.commit(claimed.lease, commit)
         if decision.scheduled_steps:
             self.cache.add(decision.scheduled_steps)
         for name, handler in decision.scheduled_workflows.items():
             if name not in self.registry and isinstance(handler, TaskHandler):
                 self._discovered[name] = handler
-        report(lease.execution_id, commit)
+        for observer in self.observers:
+            observer.committed(claimed.record, commit)
         if self.after_commit is not None:
             self.after_commit(commit)
+
+    def ran(
+        self, claimed: Claimed, decision: RunStep, outcome: StepOutcome, seconds: float
+    ) -> None:
+        """Tell the observers a step ran (the host times it)."""
+        for observer in self.observers:
+            observer.stepped(claimed.record, decision, outcome, seconds)
 
     def process(self, claimed: Claimed) -> Decision | None:
         """Drive one claimed execution until it suspends or ends, in this thread."""
@@ -157,10 +168,13 @@ class Host:
             walk = self.decisions(self.begin(claimed))
             decision = next(walk)
             while True:
-                self.write(claimed.lease, decision)
+                self.write(claimed, decision)
                 if isinstance(decision, Finish):
                     return decision
-                decision = walk.send(run_step_sync(decision, self.overrides))
+                started = time.monotonic()
+                outcome = run_step_sync(decision, self.overrides)
+                self.ran(claimed, decision, outcome, time.monotonic() - started)
+                decision = walk.send(outcome)
         except SETTLED as exc:
             self.settle(claimed, exc)
             return None
@@ -172,15 +186,16 @@ class Host:
             log.warning("no handler for task %r; releasing %s", claimed.record.task_name, eid)
             self.store.release(claimed.lease)
         elif isinstance(exc, NonDeterminismError):
-            self._end(claimed.lease, r.Stall(error=error_document(exc)))
+            self._end(claimed, r.Stall(error=error_document(exc)))
         elif isinstance(exc, WriteRejected):
             # The same write would be refused on every retry: letting the
             # lease expire would run the execution again and again.
-            self._end(claimed.lease, r.Fail(error=error_document(exc)))
+            self._end(claimed, r.Fail(error=error_document(exc)))
         else:
             log.warning("lost the lease on %s; dropping it", eid)
 
-    def _end(self, lease: Lease, outcome: r.Outcome) -> None:
+    def _end(self, claimed: Claimed, outcome: r.Outcome) -> None:
+        lease = claimed.lease
         try:
             self.store.commit(lease, Commit(outcome=outcome))
         except LeaseLost:
@@ -189,55 +204,5 @@ class Host:
         except StoreError:
             log.exception("could not end %s; its lease will expire", lease.execution_id)
             return
-        report(lease.execution_id, Commit(outcome=outcome))
-
-
-def report(execution_id: str, commit: Commit) -> None:
-    """Tell an operator what a commit means: failed attempts, retries,
-    executions failed, stalled or retried."""
-    for write in commit.records:
-        if write.kind == r.K_STEP and write.status in (r.R_RETRYING, r.R_FAILED):
-            _report_attempt(execution_id, write)
-    outcome = commit.outcome
-    if isinstance(outcome, r.Fail):
-        error = outcome.error
-        trace = error.get("traceback") or ""
-        log.error(
-            "execution %s failed: %s: %s%s",
-            execution_id,
-            error.get("type"),
-            error.get("message"),
-            f"\n{trace}" if trace else "",
-        )
-    elif isinstance(outcome, r.RetryExecution):
-        log.warning(
-            "execution %s attempt failed (%s: %s); retrying at %s",
-            execution_id,
-            outcome.error.get("type"),
-            outcome.error.get("message"),
-            outcome.wake_at.isoformat(),
-        )
-    elif isinstance(outcome, r.Stall):
-        log.error("execution %s stalled: %s", execution_id, outcome.error.get("message"))
-
-
-def _report_attempt(execution_id: str, write: r.RecordWrite) -> None:
-    error: dict[str, Any] = write.error or {}
-    last = write.errors[-1] if write.errors else None
-    kind = last.type if last is not None else error.get("error_type", error.get("type"))
-    message = last.message if last is not None else error.get("message")
-    log.warning(
-        "execution %s: step %r attempt %d failed: %s: %s",
-        execution_id,
-        write.name,
-        write.attempts,
-        kind,
-        message,
-    )
-    if write.status == r.R_RETRYING and write.wake_at is not None:
-        log.info(
-            "execution %s: step %r retries at %s",
-            execution_id,
-            write.name,
-            write.wake_at.isoformat(),
-        )
+        for observer in self.observers:
+            observer.committed(claimed.record, Commit(outcome=outcome))

@@ -6,6 +6,9 @@ a database that went away, what to tell an operator).
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -17,7 +20,8 @@ import attrs
 from . import settings
 from .errors import SchemaNewer, SchemaOutdated, StoreError
 from .host import Host
-from .records import Lease
+from .observe import Observer
+from .records import Lease, WorkerInfo
 from .retry import to_timedelta
 from .stores.protocol import Store
 from .tasks import TaskRegistry
@@ -118,12 +122,15 @@ class WorkerBase:
         config: WorkerConfig | None = None,
         *,
         worker_id: str | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.store = store
         self.registry = registry
         self.config = config or WorkerConfig()
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
-        self.host = Host(store, registry, lease=self.config.lease, worker_id=self.worker_id)
+        self.host = Host(
+            store, registry, lease=self.config.lease, worker_id=self.worker_id, observers=observers
+        )
         self.processed = 0
         self._warned: set[str] = set()
         self._next_housekeeping = 0.0
@@ -191,6 +198,61 @@ class WorkerBase:
             yield piece  # the caller waits on the store for this long
             if time.monotonic() - started < piece * 0.9:
                 return  # woken before its time: work may be new
+
+    # -- the worker's own row, and its heartbeat ---------------------------
+    def info(self, inflight: int = 0) -> WorkerInfo:
+        """How this worker records itself in the store (``client.workers()``)."""
+        now = self.store.now()
+        return WorkerInfo(
+            id=self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            tasks=tuple(self.host.task_names()),
+            concurrency=self.config.concurrency,
+            started_at=now,
+            heartbeat_at=now,
+            expires_at=now + self.config.lease,
+            inflight=inflight,
+        )
+
+    def announce(self) -> None:
+        """Record this worker as live (a store that does not answer: logged,
+        tried again at the next heartbeat)."""
+        try:
+            self.store.register_worker(self.info())
+        except StoreError as exc:
+            log.warning("worker %s could not record itself: %s", self.worker_id, exc)
+
+    def retire(self) -> None:
+        """Take this worker's row away on a clean stop."""
+        try:
+            self.store.remove_worker(self.worker_id)
+        except StoreError as exc:
+            log.warning("worker %s could not remove its row: %s", self.worker_id, exc)
+
+    def heartbeat(self, done: threading.Event, held: Callable[[], Collection[Lease]]) -> None:
+        """On a thread of its own, every ``heartbeat_interval`` until ``done``:
+        renew this worker's row and the leases it ``held``, whatever the
+        steps or the event loop do. One log line per outage."""
+        interval = self.config.heartbeat_interval.total_seconds()
+        reported: set[Lease] = set()
+        failing = False
+        while not done.wait(interval):
+            leases = set(held())
+            try:
+                if not self.store.beat_worker(self.worker_id, len(leases), self.config.lease):
+                    self.store.register_worker(self.info(len(leases)))
+                pending = [x for x in leases if x not in reported]
+                lost = self.store.heartbeat(pending, self.config.lease) if pending else []
+            except Exception as exc:
+                if not failing:
+                    log.error("heartbeat failed: %s; retrying every %g s", exc, interval)
+                failing = True
+                continue
+            if failing:
+                log.warning("heartbeat of worker %s works again", self.worker_id)
+                failing = False
+            self.report_lost(lost, set(held()), reported)
 
     def report_lost(self, lost: Sequence[Lease], held: Collection[Lease], seen: set[Lease]) -> None:
         """Log each lease a heartbeat found lost, once: only those still

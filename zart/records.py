@@ -206,6 +206,25 @@ class Claimed:
     record: ExecutionRecord
     lease: Lease
     log: Log
+    # When it became due (None for one created already claimed): how long
+    # it waited for a worker is the claim's time less this.
+    due_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WorkerInfo:
+    """A worker as it records itself in the store."""
+
+    id: str
+    host: str
+    pid: int
+    tasks: tuple[str, ...]
+    concurrency: int
+    started_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime  # past it, the worker counts as dead
+    inflight: int = 0  # executions it held at its last heartbeat
+    alive: bool = True
 
 
 # -- the outcomes a commit can carry ------------------------------------------

@@ -72,7 +72,13 @@ class Worker(WorkerBase):
 
     def _loop(self, until_idle: bool) -> None:
         self._drained.clear()
-        beat = threading.Thread(target=self._heartbeat, name="zart-heartbeat", daemon=True)
+        self.announce()
+        beat = threading.Thread(
+            target=self.heartbeat,
+            args=(self._drained, self._held),
+            name="zart-heartbeat",
+            daemon=True,
+        )
         beat.start()
         pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="zart-worker")
         failures = 0
@@ -95,6 +101,7 @@ class Worker(WorkerBase):
                 self._drain(pool)
             finally:
                 self._drained.set()
+                self.retire()
 
     def _turn(self, pool: ThreadPoolExecutor, until_idle: bool) -> bool:
         """Claim and start what is due, or wait; True when idle and ``until_idle``."""
@@ -149,22 +156,9 @@ class Worker(WorkerBase):
             self.store.release(lease)
         pool.shutdown(wait=False, cancel_futures=True)
 
-    def _heartbeat(self) -> None:
-        interval = self.config.heartbeat_interval.total_seconds()
-        reported: set[Lease] = set()
-        while not self._drained.wait(interval):
-            with self._lock:
-                leases = [x for x in self._inflight.values() if x not in reported]
-            if not leases:
-                continue
-            try:
-                lost = self.store.heartbeat(leases, self.config.lease)
-            except Exception:
-                log.exception("heartbeat failed; retrying in %ss", interval)
-                continue
-            with self._lock:
-                held = set(self._inflight.values())
-            self.report_lost(lost, held, reported)
+    def _held(self) -> list[Lease]:
+        with self._lock:
+            return list(self._inflight.values())
 
     def _install_signals(self) -> Any:
         if threading.current_thread() is not threading.main_thread():

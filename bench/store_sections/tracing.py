@@ -6,7 +6,7 @@ PostgreSQL store through ``PostgresStore._exec(conn, name, params)``: the
 tracers wrap those hooks for the names. What runs past them (transaction
 control, the SQLite step upsert the store executes itself) is caught below
 them, by sqlite3's trace callback on this thread's connection, and by
-wrapping psycopg's ``Connection.execute`` (every thread of this process).
+wrapping psycopg's ``Cursor.execute`` (every thread of this process).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def sqlite_statements(store: Any) -> Iterator[Trace]:
 
 class _PostgresTracer:
     """Replacements for ``PostgresStore._exec`` (names the statement) and
-    psycopg's ``Connection.execute`` and ``Connection.pipeline`` (record it,
+    psycopg's ``Cursor.execute`` and ``Connection.pipeline`` (record it,
     timed)."""
 
     def __init__(self, seen: Trace, originals: tuple[Any, Any, Any]) -> None:
@@ -174,7 +174,10 @@ def postgres_statements(store: Any) -> Iterator[Trace]:
 
     seen = Trace()
     conn_class = psycopg.Connection
-    originals = (PostgresStore._exec, conn_class.execute, conn_class.pipeline)
+    # Cursor.execute, not Connection.execute: the store runs most statements
+    # on a cursor it keeps, and Connection.execute goes through a cursor too.
+    cursor_class = psycopg.Cursor
+    originals = (PostgresStore._exec, cursor_class.execute, conn_class.pipeline)
     tracer = _PostgresTracer(seen, originals)
 
     def exec_(self: Any, conn: Any, name: str, params: dict[str, Any]) -> Any:
@@ -186,7 +189,7 @@ def postgres_statements(store: Any) -> Iterator[Trace]:
     def pipeline(self: Any, *a: Any, **kw: Any) -> Any:
         return tracer.pipeline(self, *a, **kw)
 
-    targets = ((PostgresStore, "_exec"), (conn_class, "execute"), (conn_class, "pipeline"))
+    targets = ((PostgresStore, "_exec"), (cursor_class, "execute"), (conn_class, "pipeline"))
     for (owner, attr), value in zip(targets, (exec_, execute, pipeline), strict=True):
         setattr(owner, attr, value)
     try:

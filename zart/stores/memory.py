@@ -94,6 +94,7 @@ class MemoryStore:
         self._events: dict[str, dict[str, str | None]] = {}
         self._messages: dict[str, list[_Message]] = {}
         self._message_ids = 0
+        self._workers: dict[str, r.WorkerInfo] = {}
 
     # -- lifecycle -------------------------------------------------------
     def migrate(self) -> None:
@@ -172,8 +173,10 @@ class MemoryStore:
             due.sort(key=lambda e: (e.wake_at or now, e.created_at))
             claimed = []
             for e in due[:limit]:
+                due_at = e.wake_at
                 held = self._take(e, now, lease)
-                claimed.append(Claimed(record=self._record(e), lease=held, log=self._log(e, e.run)))
+                log = self._log(e, e.run)
+                claimed.append(Claimed(record=self._record(e), lease=held, log=log, due_at=due_at))
             return claimed
 
     def _claimable(self, tasks: Collection[str] | None, under: str | None) -> list[_Execution]:
@@ -400,6 +403,46 @@ class MemoryStore:
             if woken:
                 self._changed.notify_all()
             return woken
+
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            found: dict[tuple[str, str], int] = {}
+            for e in self._executions.values():
+                found[(e.task_name, e.status)] = found.get((e.task_name, e.status), 0) + 1
+            return found
+
+    # -- live workers ----------------------------------------------------------
+    def register_worker(self, info: r.WorkerInfo) -> None:
+        with self._lock:
+            now = self.now()
+            gone = now - rules.DEAD_WORKERS_KEPT
+            self._workers = {k: w for k, w in self._workers.items() if w.expires_at > gone}
+            self._workers[info.id] = attrs.evolve(
+                info, heartbeat_at=now, started_at=now, expires_at=now + rules.worker_lease(info)
+            )
+
+    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
+        with self._lock:
+            known = self._workers.get(worker_id)
+            if known is None:
+                return False
+            now = self.now()
+            self._workers[worker_id] = attrs.evolve(
+                known, heartbeat_at=now, expires_at=now + lease, inflight=inflight
+            )
+            return True
+
+    def remove_worker(self, worker_id: str) -> None:
+        with self._lock:
+            self._workers.pop(worker_id, None)
+
+    def workers(self) -> builtins.list[r.WorkerInfo]:
+        with self._lock:
+            now = self.now()
+            return [
+                attrs.evolve(w, alive=rules.worker_alive(w.expires_at, now))
+                for _, w in sorted(self._workers.items())
+            ]
 
     def expire_leases(self) -> None:
         """Test aid: every running execution's lease ends now (a restart)."""

@@ -39,6 +39,9 @@ stateful property test hold the others to it):
   ``release`` gives a claimed execution back, due now.
 - ``wake_stranded``: parents left waiting on children that have all ended
   (a worker died between a child's write and its wake-up); made due.
+- Workers record themselves (``register_worker``), beat (``beat_worker``)
+  and leave (``remove_worker``); a row past its ``expires_at`` is a dead
+  worker, and rows dead for a day are dropped when a worker registers.
 """
 
 from __future__ import annotations
@@ -48,7 +51,16 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from ..records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
+from ..records import (
+    Claimed,
+    Commit,
+    ExecutionRecord,
+    Lease,
+    Log,
+    NewExecution,
+    StepRecord,
+    WorkerInfo,
+)
 
 
 @runtime_checkable
@@ -122,6 +134,27 @@ class Store(Protocol):
         ...
 
     def wake_stranded(self) -> int: ...
+
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        """How many executions of each task are in each status: (task, status)."""
+        ...
+
+    # -- live workers ----------------------------------------------------------
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Record a worker (replacing a row of its id); its ``expires_at`` is
+        the store's now plus ``info.expires_at - info.heartbeat_at``."""
+        ...
+
+    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
+        """A worker's heartbeat: alive until now + ``lease``. False when its
+        row is gone (it registers again)."""
+        ...
+
+    def remove_worker(self, worker_id: str) -> None: ...
+
+    def workers(self) -> builtins.list[WorkerInfo]:
+        """Every recorded worker, ``alive`` while its heartbeat holds, by id."""
+        ...
 
     def wait(self, timeout: float) -> None:
         """Block up to ``timeout`` real seconds, or less when work may be new."""

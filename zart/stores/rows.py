@@ -152,3 +152,37 @@ def new_params(new: r.NewExecution) -> dict[str, Any]:
         "root_id": new.root_id,
         "format_version": r.FORMAT_VERSION,
     }
+
+
+def worker_params(info: r.WorkerInfo, now: Any, expires_at: Any) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "host": info.host,
+        "pid": info.pid,
+        "tasks": dumps(list(info.tasks)),
+        "concurrency": info.concurrency,
+        "now": now,
+        "expires_at": expires_at,
+        "inflight": info.inflight,
+    }
+
+
+def worker(
+    row: Sequence[Any], time: Callable[[Any], datetime | None], now: datetime
+) -> r.WorkerInfo:
+    """A worker from a row of the ``workers`` statement, alive as of ``now``."""
+    wid, host, pid, tasks, concurrency, started, beat, expires, inflight = row
+    expires_at = time(expires)
+    assert expires_at is not None
+    return r.WorkerInfo(
+        id=wid,
+        host=host,
+        pid=pid,
+        tasks=tuple(load(tasks) or ()),
+        concurrency=concurrency,
+        started_at=time(started) or now,
+        heartbeat_at=time(beat) or now,
+        expires_at=expires_at,
+        inflight=inflight,
+        alive=expires_at > now,
+    )

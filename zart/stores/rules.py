@@ -189,3 +189,16 @@ def record_status_of_child(record_status: str | None, schedule_status: str) -> s
 
 
 DESCENDANT_STATUSES_TO_CANCEL = frozenset(set(r.STATUSES) - r.FINAL_STATUSES)
+
+
+DEAD_WORKERS_KEPT = timedelta(days=1)  # how long a dead worker's row stays visible
+
+
+def worker_alive(expires_at: datetime, now: datetime) -> bool:
+    """A worker is alive while its last heartbeat's lease holds."""
+    return expires_at > now
+
+
+def worker_lease(info: r.WorkerInfo) -> timedelta:
+    """How long a registration holds without a heartbeat."""
+    return info.expires_at - info.heartbeat_at

@@ -67,8 +67,8 @@ PACKAGE = "zart.stores.postgres"
 FINAL = sorted(r.FINAL_STATUSES)
 # Columns a claim returns after the execution's: its lease token, the last
 # seq its log gave, its creation order, when it was due, the server's time.
-_TOKEN, _SEQ, _ORDER, _DUE_AT, _SERVER_TIME = range(
-    len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 5
+_TOKEN, _SEQ, _ORDER, _DUE_AT, _SERVER_TIME, _HAS_LOG = range(
+    len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 6
 )
 _CLAIMS = {
     (False, False): "claim",
@@ -324,11 +324,24 @@ class PostgresStore:
             if self._given_clock is None:
                 self._server_clock.read(taken[0][_SERVER_TIME], sent)
             records = [_record(row) for row in taken]
+            # A new execution (the most claimed) has no log: no read for it.
             logs = self._logs(
-                conn, [(x.id, x.run, row[_SEQ]) for x, row in zip(records, taken, strict=True)]
+                conn,
+                [
+                    (x.id, x.run, row[_SEQ])
+                    for x, row in zip(records, taken, strict=True)
+                    if row[_HAS_LOG]
+                ],
             )
+            for x, row in zip(records, taken, strict=True):
+                logs.setdefault(x.id, Log(records={}, events={}, last_seq=row[_SEQ]))
             return [
-                Claimed(record=x, lease=Lease(execution_id=x.id, token=row[_TOKEN]), log=logs[x.id])
+                Claimed(
+                    record=x,
+                    lease=Lease(execution_id=x.id, token=row[_TOKEN]),
+                    log=logs[x.id],
+                    due_at=row[_DUE_AT],
+                )
                 for x, row in zip(records, taken, strict=True)
             ]
 
@@ -349,6 +362,8 @@ class PostgresStore:
     def _logs(self, conn: Conn, heads: Sequence[tuple[str, int, int]]) -> dict[str, Log]:
         """The logs of (id, run, last seq) in one round trip."""
         ids = [eid for eid, _, _ in heads]
+        if not ids:
+            return {}
         with conn.pipeline():
             recs = self._exec(
                 conn, "load_records", {"ids": ids, "runs": [run for _, run, _ in heads]}
@@ -478,6 +493,35 @@ class PostgresStore:
     def wake_stranded(self) -> int:
         row = self._one("wake_stranded", self._base())
         return int(row[0]) if row else 0
+
+    # -- live workers ----------------------------------------------------------
+    def register_worker(self, info: r.WorkerInfo) -> None:
+        now = self.now()
+        params = rows.worker_params(info, now, now + rules.worker_lease(info))
+
+        def op(conn: Conn) -> None:
+            with transaction(conn):
+                self._exec(conn, "drop_dead_workers", {"gone": now - rules.DEAD_WORKERS_KEPT})
+                self._exec(conn, "register_worker", params)
+
+        self._run("register_worker", op)
+
+    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
+        now = self.now()
+        params = {"id": worker_id, "now": now, "expires_at": now + lease, "inflight": inflight}
+        return self._one("beat_worker", params) is not None
+
+    def remove_worker(self, worker_id: str) -> None:
+        self._run(
+            "remove_worker", lambda conn: self._exec(conn, "remove_worker", {"id": worker_id})
+        )
+
+    def workers(self) -> builtins.list[r.WorkerInfo]:
+        now = self.now()
+        return [rows.worker(row, _same, now) for row in self._all("workers", {})]
+
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        return {(task, status): n for task, status, n in self._all("status_counts", {})}
 
     # -- reads -----------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:

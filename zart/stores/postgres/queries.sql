@@ -88,7 +88,10 @@ UPDATE {executions} e
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
           e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
-          clock_timestamp();
+          clock_timestamp(),
+          EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
+          OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
+          OR EXISTS (SELECT 1 FROM {messages} m WHERE m.execution_id = e.id AND NOT m.consumed);
 
 -- name: claim_of_tasks
 WITH due AS (
@@ -105,7 +108,10 @@ UPDATE {executions} e
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
           e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
-          clock_timestamp();
+          clock_timestamp(),
+          EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
+          OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
+          OR EXISTS (SELECT 1 FROM {messages} m WHERE m.execution_id = e.id AND NOT m.consumed);
 
 -- name: claim_in_tree
 WITH due AS (
@@ -123,7 +129,10 @@ UPDATE {executions} e
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
           e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
-          clock_timestamp();
+          clock_timestamp(),
+          EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
+          OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
+          OR EXISTS (SELECT 1 FROM {messages} m WHERE m.execution_id = e.id AND NOT m.consumed);
 
 -- name: claim_of_tasks_in_tree
 WITH due AS (
@@ -141,7 +150,10 @@ UPDATE {executions} e
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
           e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
-          clock_timestamp();
+          clock_timestamp(),
+          EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
+          OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
+          OR EXISTS (SELECT 1 FROM {messages} m WHERE m.execution_id = e.id AND NOT m.consumed);
 
 -- name: next_wake
 SELECT min(wake_at) FROM {executions}
@@ -505,3 +517,34 @@ SELECT status, count(*) FROM {executions} GROUP BY status;
 
 -- name: counts_of_task
 SELECT status, count(*) FROM {executions} WHERE task_name = %(task)s GROUP BY status;
+
+-- name: status_counts
+SELECT task_name, status, count(*) FROM {executions} GROUP BY task_name, status;
+
+-- Live workers: each records itself, beats, and leaves; a row past
+-- expires_at is a dead worker, dropped a day later.
+-- name: drop_dead_workers
+DELETE FROM {workers} WHERE expires_at < %(gone)s;
+
+-- name: register_worker
+INSERT INTO {workers} (id, host, pid, tasks, concurrency, started_at, heartbeat_at, expires_at,
+                       inflight)
+VALUES (%(id)s, %(host)s, %(pid)s, %(tasks)s::json, %(concurrency)s, %(now)s, %(now)s,
+        %(expires_at)s, %(inflight)s)
+ON CONFLICT (id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, tasks = excluded.tasks,
+    concurrency = excluded.concurrency, started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at,
+    inflight = excluded.inflight;
+
+-- name: beat_worker
+UPDATE {workers} SET heartbeat_at = %(now)s, expires_at = %(expires_at)s, inflight = %(inflight)s
+ WHERE id = %(id)s
+RETURNING 1;
+
+-- name: remove_worker
+DELETE FROM {workers} WHERE id = %(id)s;
+
+-- name: workers
+SELECT id, host, pid, tasks, concurrency, started_at, heartbeat_at, expires_at, inflight
+  FROM {workers} ORDER BY id;

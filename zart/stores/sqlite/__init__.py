@@ -196,16 +196,23 @@ class SqliteStore:
             "under": under,
         }
         take = {"now": _t(now), "until": _t(now + lease), "worker": worker}
-        claimed = []
         with self._db.tx(write=True) as conn:
-            due = self._run(conn, _DUE[(tasks is not None, under is not None)], params).fetchall()
-            for (eid,) in due:
-                row = self._run(conn, "take", {**take, "id": eid}).fetchone()
+            due = dict(self._run(conn, _DUE[(tasks is not None, under is not None)], params))
+            taken = self._run(conn, "take", {**take, "ids": json.dumps(list(due))}).fetchall()
+        order = {eid: i for i, eid in enumerate(due)}
+        taken.sort(key=lambda row: order[row[0]])  # RETURNING keeps no order
+        # The logs are read after the write lock is given back: the leases
+        # keep them still, and other writers need not wait on the reads.
+        claimed = []
+        with self._db.tx() as conn:
+            for row in taken:
+                due_at = due[row[0]]
                 record = _record(row)
-                token, num, seq = row[-3:]
-                log = self._log(conn, eid, num, record.run, seq)
+                token, num, seq, has_log = row[-4:]
+                log = self._log(conn, record.id, num, record.run, seq) if has_log else _empty(seq)
+                held = Lease(execution_id=record.id, token=token)
                 claimed.append(
-                    Claimed(record=record, lease=Lease(execution_id=eid, token=token), log=log)
+                    Claimed(record=record, lease=held, log=log, due_at=rows.from_micros(due_at))
                 )
         return claimed
 
@@ -462,6 +469,40 @@ class SqliteStore:
             self._ring()
         return int(woken)
 
+    # -- live workers ----------------------------------------------------------
+    def register_worker(self, info: r.WorkerInfo) -> None:
+        now = self.now()
+        params = rows.worker_params(info, _t(now), _t(now + rules.worker_lease(info)))
+        with self._db.tx(write=True) as conn:
+            self._run(conn, "drop_dead_workers", {"gone": _t(now - rules.DEAD_WORKERS_KEPT)})
+            self._run(conn, "register_worker", params)
+
+    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
+        now = self.now()
+        params = {
+            "id": worker_id,
+            "now": _t(now),
+            "expires_at": _t(now + lease),
+            "inflight": inflight,
+        }
+        with self._db.tx() as conn:
+            return bool(self._run(conn, "beat_worker", params).rowcount)
+
+    def remove_worker(self, worker_id: str) -> None:
+        with self._db.tx() as conn:
+            self._run(conn, "remove_worker", {"id": worker_id})
+
+    def workers(self) -> builtins.list[r.WorkerInfo]:
+        now = self.now()
+        with self._db.tx() as conn:
+            return [
+                rows.worker(row, rows.from_micros, now) for row in self._run(conn, "workers", {})
+            ]
+
+    def status_counts(self) -> dict[tuple[str, str], int]:
+        with self._db.tx() as conn:
+            return {(task, status): n for task, status, n in self._run(conn, "status_counts", {})}
+
     # -- reads -----------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:
         with self._db.tx() as conn:
@@ -552,6 +593,10 @@ def _listing(
     if task is not None:
         return "list_by_task"
     return "list_by_status" if status is not None else "list_all"
+
+
+def _empty(last_seq: int) -> Log:
+    return Log(records={}, events={}, last_seq=last_seq)
 
 
 def _status(conn: Conn, execution_id: str) -> str:

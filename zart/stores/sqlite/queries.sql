@@ -53,37 +53,44 @@ SELECT status FROM executions WHERE id = :id;
 -- Claims: the oldest due rows first. Four shapes, so that each can use its index.
 
 -- name: due
-SELECT id FROM executions
+SELECT id, wake_at FROM executions
  WHERE wake_at <= :now AND status NOT IN ('completed', 'failed', 'cancelled')
  ORDER BY wake_at, created_at, num LIMIT :limit;
 
 -- name: due_of_tasks
-SELECT id FROM executions
+SELECT id, wake_at FROM executions
  WHERE task_name IN (SELECT value FROM json_each(:tasks))
    AND wake_at <= :now AND status NOT IN ('completed', 'failed', 'cancelled')
  ORDER BY wake_at, created_at, num LIMIT :limit;
 
 -- name: due_in_tree
-SELECT id FROM executions
+SELECT id, wake_at FROM executions
  WHERE (id = :under OR root_id = :under)
    AND wake_at <= :now AND status NOT IN ('completed', 'failed', 'cancelled')
  ORDER BY wake_at, created_at, num LIMIT :limit;
 
 -- name: due_of_tasks_in_tree
-SELECT id FROM executions
+SELECT id, wake_at FROM executions
  WHERE (id = :under OR root_id = :under)
    AND task_name IN (SELECT value FROM json_each(:tasks))
    AND wake_at <= :now AND status NOT IN ('completed', 'failed', 'cancelled')
  ORDER BY wake_at, created_at, num LIMIT :limit;
 
+-- The last column tells whether the execution has a log to load at all
+-- (a new one has none: no record, no event, no message).
 -- name: take
 UPDATE executions
    SET status = 'running', token = token + 1, owner = :worker, wake_at = :until,
        waiting_for = NULL, updated_at = :now
- WHERE id = :id
+ WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
           parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version,
-          token, num, seq;
+          token, num, seq,
+          EXISTS (SELECT 1 FROM steps s
+                   WHERE s.key BETWEEN num << 32 AND (num << 32) + 4294967295)
+          OR EXISTS (SELECT 1 FROM events v WHERE v.execution_id = executions.id)
+          OR EXISTS (SELECT 1 FROM messages m
+                      WHERE m.execution_id = executions.id AND m.consumed = 0);
 
 -- name: next_wake
 SELECT min(wake_at) FROM executions
@@ -339,3 +346,32 @@ SELECT status, count(*) FROM executions GROUP BY status;
 
 -- name: counts_of_task
 SELECT status, count(*) FROM executions WHERE task_name = :task GROUP BY status;
+
+-- name: status_counts
+SELECT task_name, status, count(*) FROM executions GROUP BY task_name, status;
+
+-- Live workers: each records itself, beats, and leaves; a row past
+-- expires_at is a dead worker, dropped a day later.
+-- name: drop_dead_workers
+DELETE FROM workers WHERE expires_at < :gone;
+
+-- name: register_worker
+INSERT INTO workers (id, host, pid, tasks, concurrency, started_at, heartbeat_at, expires_at,
+                     inflight)
+VALUES (:id, :host, :pid, :tasks, :concurrency, :now, :now, :expires_at, :inflight)
+ON CONFLICT (id) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, tasks = excluded.tasks,
+    concurrency = excluded.concurrency, started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at,
+    inflight = excluded.inflight;
+
+-- name: beat_worker
+UPDATE workers SET heartbeat_at = :now, expires_at = :expires_at, inflight = :inflight
+ WHERE id = :id;
+
+-- name: remove_worker
+DELETE FROM workers WHERE id = :id;
+
+-- name: workers
+SELECT id, host, pid, tasks, concurrency, started_at, heartbeat_at, expires_at, inflight
+  FROM workers ORDER BY id;
