@@ -71,7 +71,16 @@ from .names import MAX_LENGTH as MAX_NAME_LENGTH
 from .records import AttemptError, ExecutionRecord, StepRecord
 from .retry import RetryPolicy
 from .serde import DEFAULT_MAX_PAYLOAD
-from .tasks import TaskContext, TaskHandler, TaskRegistry, Workflow, durable
+from .tasks import (
+    Failure,
+    OnFailure,
+    TaskContext,
+    TaskHandler,
+    TaskRegistry,
+    Workflow,
+    durable,
+    on_failure,
+)
 
 # Hosts and stores load on first use (PEP 562), so `import zart` and the pure
 # core never pull in threads, event loops or database drivers.
@@ -120,12 +129,14 @@ __all__ = [
     "ExecutionInfo",
     "ExecutionNotFound",
     "ExecutionRecord",
+    "Failure",
     "Handle",
     "InvalidCommand",
     "LeaseLost",
     "MemoryStore",
     "MessageRejected",
     "NonDeterminismError",
+    "OnFailure",
     "Patched",
     "PayloadTooLarge",
     "Receive",
@@ -165,6 +176,7 @@ __all__ = [
     "deprecate_patch",
     "durable",
     "now",
+    "on_failure",
     "patched",
     "receive",
     "schedule",

@@ -4,6 +4,7 @@ drive one workflow inline with ``run``."""
 from __future__ import annotations
 
 import builtins
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -12,14 +13,14 @@ from typing import Any
 from . import records as r
 from . import settings
 from .decisions import Decision, Finish
-from .errors import Cancelled, ExecutionFailed, ResultTimeout, ZartError
+from .errors import Cancelled, ExecutionAlreadyExists, ExecutionFailed, ResultTimeout, ZartError
 from .failures import rebuild
 from .host import Host
 from .names import check_name
 from .records import ExecutionRecord, NewExecution, StepRecord, WorkerInfo
 from .serde import from_json, to_json
 from .stores.protocol import Store
-from .tasks import TaskHandler, TaskRegistry
+from .tasks import Failure, TaskHandler, TaskRegistry, failure_handler_execution
 
 # How long a wait for an execution sleeps between looks when nothing wakes it.
 _LOOK_AGAIN = 0.5
@@ -173,8 +174,30 @@ class Client:
 
     # -- acting on executions ------------------------------------------------
     def cancel(self, execution_id: str) -> bool:
-        """Cancel the execution and its unfinished children; False if it had ended."""
-        return self.store.cancel(_check_id(execution_id))
+        """Cancel the execution and its unfinished children; False if it had
+        ended. A workflow whose ``on_failure`` says ``on_cancel=True`` gets
+        its failure handler run once, as for a failure."""
+        cancelled = self.store.cancel(_check_id(execution_id))
+        if cancelled:
+            self._on_cancel(self.store.get(execution_id))
+        return cancelled
+
+    def _on_cancel(self, record: ExecutionRecord) -> None:
+        known = record.kind == r.WORKFLOW and record.task_name in self.registry
+        spec = self.registry.get(record.task_name).on_failure() if known else None
+        if spec is None or not spec.on_cancel:
+            return
+        failure = Failure(
+            execution_id=record.id,
+            task_name=record.task_name,
+            input=record.input,
+            error=record.error or {},
+            cancelled=True,
+        )
+        root = record.root_id or record.id
+        new = failure_handler_execution(spec, failure, root, f"on-cancel@{record.attempt}")
+        with contextlib.suppress(ExecutionAlreadyExists):  # a cancel told twice
+            self.store.create(new)
 
     def retry(self, execution_id: str) -> ExecutionRecord:
         """Run a failed, cancelled or stalled execution again: completed

@@ -85,7 +85,7 @@ from .interpreter_waits import WaitRules
 from .logbook import LogBook, describe, describe_record
 from .records import Commit, NewExecution
 from .serde import DEFAULT_MAX_PAYLOAD, check_faithful, forgot_yield, from_json
-from .tasks import TaskContext, TaskHandler
+from .tasks import Failure, TaskContext, TaskHandler, failure_handler_execution
 
 
 class Interpreter(WaitRules, ChildRules):
@@ -104,6 +104,7 @@ class Interpreter(WaitRules, ChildRules):
         self.task_name = record.task_name
         self._input = record.input
         self._attempt = record.attempt
+        self._kind = record.kind
         self._max_payload = max_payload
         timeout = handler.timeout()
         self._deadline = None if timeout is None else later(record.created_at, timeout)
@@ -382,7 +383,7 @@ class Interpreter(WaitRules, ChildRules):
             # As a child input: thrown in at the yield, nothing logged (a
             # replay works it out again), never out of the interpreter.
             return Throw(exc)
-        return self._finish(r.ContinueAsNew(input=doc))
+        return self._finish(r.ContinueAsNew(input=doc, keep_runs=self.handler.keep_runs()))
 
     def _complete(self, value: Any) -> Decision:
         what = f"output of task {self.task_name!r}"
@@ -402,7 +403,23 @@ class Interpreter(WaitRules, ChildRules):
 
     def _fail(self, exc: BaseException) -> Decision:
         business = isinstance(exc, BusinessError)
-        return self._finish(r.Fail(error=error_document(exc), business=business))
+        error = error_document(exc)
+        self._call_failure_handler(error)
+        return self._finish(r.Fail(error=error, business=business))
+
+    def _call_failure_handler(self, error: dict[str, Any]) -> None:
+        """The workflow's ``on_failure``, as a child-like execution created
+        in the same commit as the failure: it runs once per final failure.
+        A failure handler that fails runs no handler in turn."""
+        spec = self.handler.on_failure()
+        if spec is None or self._kind == r.FAILURE_HANDLER:
+            return
+        failure = Failure(
+            execution_id=self.execution_id, task_name=self.task_name, input=self._input, error=error
+        )
+        name = f"on-failure@{self._attempt}"
+        self._children.append(failure_handler_execution(spec, failure, self._root, name))
+        self._new_workflows[spec.handler.task_name or ""] = spec.handler
 
     def _stall(self, exc: ZartError) -> Decision:
         # Code that disagrees with the log must not add to it: only the

@@ -32,9 +32,12 @@ RETRYABLE_STATUSES = frozenset({FAILED, CANCELLED, STALLED})
 STATUSES = (PENDING, RUNNING, SLEEPING, WAITING, STALLED, COMPLETED, FAILED, CANCELLED)
 
 # Execution kinds: a workflow runs a generator; a step child runs one step
-# that a workflow scheduled (it rebuilds the step by replaying its parent).
+# that a workflow scheduled (it rebuilds the step by replaying its parent);
+# a failure handler is the workflow an execution's ``on_failure`` names, run
+# once when it failed for good (its own failure runs no handler in turn).
 WORKFLOW = "workflow"
 STEP = "step"
+FAILURE_HANDLER = "failure-handler"
 
 # Log record kinds. A record is keyed by (execution_id, run, name).
 K_STEP = "step"

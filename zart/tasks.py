@@ -10,6 +10,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
+import attrs
+
 from . import authoring
 from .commands import (
     Capture,
@@ -22,7 +24,8 @@ from .commands import (
     WorkflowCall,
 )
 from .errors import DuplicateNameError, UnknownTaskError
-from .names import check_name
+from .names import check_name, child_id
+from .records import FAILURE_HANDLER, NewExecution
 from .retry import RetryPolicy, to_timedelta
 from .serde import to_json
 
@@ -30,6 +33,55 @@ R = TypeVar("R")
 # What a workflow function returns, for annotating it: ``-> zart.Workflow[Out]``
 # (a generator that yields commands, is sent their results, returns ``Out``).
 Workflow = Generator[Any, Any, R]
+DEFAULT_KEEP_RUNS = 1
+
+
+@attrs.frozen(kw_only=True)
+class Failure:
+    """What a failure handler receives: the execution that failed for good."""
+
+    execution_id: str
+    task_name: str
+    input: Any  # its input, as JSON
+    error: dict[str, Any]  # its stored error (type, message, traceback)
+    cancelled: bool = False  # True when it was cancelled (``on_cancel=True``)
+
+
+@attrs.frozen(kw_only=True)
+class OnFailure:
+    """A failure handler and when it runs: ``zart.on_failure(handler, on_cancel=True)``
+    runs it for a cancelled execution too."""
+
+    handler: TaskHandler
+    on_cancel: bool = False
+
+
+def failure_handler_execution(
+    spec: OnFailure, failure: Failure, root_id: str | None, name: str
+) -> NewExecution:
+    """The execution that runs ``spec``'s handler for ``failure``: a child of
+    the failed execution (its id derives from the failed one's and ``name``,
+    so it is created once)."""
+    handler = spec.handler
+    document = to_json(failure, f"input of failure handler {handler.task_name!r}", limit=None)
+    return NewExecution(
+        id=child_id(failure.execution_id, name),
+        task_name=str(handler.task_name),
+        input=document,
+        kind=FAILURE_HANDLER,
+        parent_id=failure.execution_id,
+        parent_step=name,
+        root_id=root_id,
+    )
+
+
+def on_failure(handler: TaskHandler, *, on_cancel: bool = False) -> OnFailure:
+    """Name a workflow to run once when an execution fails for good (retries
+    spent, a business error not caught, a task timeout) and, with
+    ``on_cancel``, when it is cancelled. It gets a ``zart.Failure``."""
+    if not isinstance(handler, TaskHandler):
+        raise TypeError(f"on_failure takes a workflow (a @zart.durable handler), got {handler!r}")
+    return OnFailure(handler=handler, on_cancel=on_cancel)
 
 
 class TaskHandler:
@@ -50,6 +102,14 @@ class TaskHandler:
 
     def timeout(self) -> timedelta | None:
         return None
+
+    def on_failure(self) -> OnFailure | None:
+        """The workflow to run once when this one fails for good (or None)."""
+        return None
+
+    def keep_runs(self) -> int:
+        """How many earlier runs' logs ``continue_as_new`` keeps for ``history``."""
+        return DEFAULT_KEEP_RUNS
 
     # -- metadata the engine reads --------------------------------------
     def start(self, ctx: TaskContext, data: Any) -> Workflow[Any]:
@@ -112,6 +172,8 @@ class FunctionTask(TaskHandler):
         max_retries: int,
         timeout: timedelta | None,
         output: Any,
+        on_failure: OnFailure | None = None,
+        keep_runs: int = DEFAULT_KEEP_RUNS,
     ) -> None:
         self.__wrapped__ = fn
         self.__name__ = getattr(fn, "__name__", name)
@@ -120,6 +182,8 @@ class FunctionTask(TaskHandler):
         self._max_retries = max_retries
         self._timeout = timeout
         self._output = output
+        self._on_failure = on_failure
+        self._keep_runs = keep_runs
         self._takes_input = len(inspect.signature(fn).parameters) > 0
 
     def run(self, ctx: TaskContext, data: Any) -> Workflow[Any]:
@@ -137,6 +201,12 @@ class FunctionTask(TaskHandler):
     def output_type(self) -> Any:
         return Any if self._output is None else self._output
 
+    def on_failure(self) -> OnFailure | None:
+        return self._on_failure
+
+    def keep_runs(self) -> int:
+        return self._keep_runs
+
 
 def durable(
     name: str,
@@ -144,6 +214,8 @@ def durable(
     max_retries: int = 0,
     timeout: timedelta | int | float | None = None,
     output: Any = None,
+    on_failure: TaskHandler | OnFailure | None = None,
+    keep_runs: int = DEFAULT_KEEP_RUNS,
 ) -> Callable[[Callable[..., Workflow[Any]]], FunctionTask]:
     """Decorate a generator function taking one input argument as a workflow.
 
@@ -155,6 +227,9 @@ def durable(
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
     limit = None if timeout is None else to_timedelta(timeout, "workflow timeout")
+    handler = on_failure if isinstance(on_failure, OnFailure | None) else _on_failure(on_failure)
+    if isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 0:
+        raise ValueError(f"keep_runs must be a non-negative integer, got {keep_runs!r}")
 
     def decorate(fn: Callable[..., Workflow[Any]]) -> FunctionTask:
         if inspect.isasyncgenfunction(fn) or inspect.iscoroutinefunction(fn):
@@ -171,9 +246,13 @@ def durable(
             raise TypeError(
                 f"@zart.durable({name!r}): {fn.__qualname__} must take one input argument"
             )
-        return FunctionTask(fn, name, max_retries, limit, output)
+        return FunctionTask(fn, name, max_retries, limit, output, handler, keep_runs)
 
     return decorate
+
+
+def _on_failure(handler: Any) -> OnFailure:
+    return on_failure(handler)
 
 
 class TaskContext:

@@ -269,7 +269,7 @@ def test_continue_as_new_ends_the_run_with_the_next_input() -> None:
         yield zart.continue_as_new(n + 1)
 
     run = drive(workflow(poller), input=4, results={"a": 1})
-    assert run.outcome == r.ContinueAsNew(input=5, keep_runs=0)
+    assert run.outcome == r.ContinueAsNew(input=5, keep_runs=1)
     assert [w.name for w in run.finish.commit.records] == ["a"]
 
 
