@@ -1,0 +1,7 @@
+"""``python -m zart``: the ``zart`` command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
