@@ -1,12 +1,13 @@
 """Store benchmarks: what a durable step, a workflow and a wake-up cost.
 
-    python bench/stores.py [--db sqlite|postgres|both] [--quick] [--profile] [--strict]
-                           [--only LETTERS]
+    python bench/stores.py [--db sqlite|postgres|mysql|both|all] [--quick] [--profile]
+                           [--strict] [--only LETTERS]
 
 Every figure is compared with a baseline measured in the same run on the same
 database: a fresh SQLite file in a temporary directory opened with the store's
-pragmas (WAL, synchronous as the store sets it), or a fresh PostgreSQL schema
-that is dropped at the end. The baseline is the cheapest durable write there
+pragmas (WAL, synchronous as the store sets it), a fresh PostgreSQL schema
+or a fresh MySQL database, dropped at the end. ``both`` is SQLite and
+PostgreSQL; ``all`` adds MySQL. The baseline is the cheapest durable write there
 is: one small JSON row inserted and committed per transaction.
 
 Sections, one module each in bench/store_sections/ (bench/README.md says
@@ -52,11 +53,13 @@ from bench.store_sections import (  # noqa: E402
 )
 from bench.store_sections.databases import (  # noqa: E402
     Database,
+    MySQLDatabase,
     PostgresDatabase,
     SqliteDatabase,
 )
 from bench.store_sections.harness import (  # noqa: E402
     FULL,
+    MYSQL_URL,
     PG_URL,
     QUICK,
     Context,
@@ -142,7 +145,9 @@ def summary(reports: Sequence[Report], strict: bool) -> int:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--db", choices=("sqlite", "postgres", "mysql", "both", "all"), default="both"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
     parser.add_argument("--profile", action="store_true", help="cProfile the step overhead run")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -157,9 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()
     reports: list[Report] = []
-    if args.db in ("sqlite", "both"):
+    if args.db in ("sqlite", "both", "all"):
         reports.append(run_store(SqliteDatabase(), sizes, args.profile, args.only))
-    if args.db in ("postgres", "both"):
+    if args.db in ("postgres", "both", "all"):
         problem = PostgresDatabase.reachable(PG_URL)
         if problem is None:
             reports.append(run_postgres(sizes, args.profile, args.only))
@@ -168,6 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         else:
             print(f"\n=== PostgreSQL: SKIPPED, unreachable at {PG_URL}: {problem} ===")
+    if args.db in ("mysql", "all"):
+        problem = MySQLDatabase.reachable(MYSQL_URL)
+        if problem is None:
+            reports.append(run_store(MySQLDatabase(MYSQL_URL), sizes, args.profile, args.only))
+        elif args.db == "mysql":
+            print(f"MySQL unreachable at {MYSQL_URL}: {problem}", file=sys.stderr)
+            return 2
+        else:
+            print(f"\n=== MySQL: SKIPPED, unreachable at {MYSQL_URL}: {problem} ===")
     code = summary(reports, args.strict)
     print(f"({'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.1f} s)")
     return code

@@ -1,6 +1,7 @@
-"""Opening each kind of store for a test: memory, a real SQLite file, and a
-real PostgreSQL server in a scratch schema (with CI=true an unreachable
-server fails the run instead of skipping it)."""
+"""Opening each kind of store for a test: memory, a real SQLite file, a real
+PostgreSQL server in a scratch schema, and a real MySQL/MariaDB server in a
+scratch database (with CI=true an unreachable server fails the run instead
+of skipping it)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tests.mysql import mysql_url_or_skip, scratch_database
 from tests.pg import postgres_url_or_skip, scratch_schema
 from zart.stores.memory import MemoryStore
 
-STORE_KINDS = ["memory", "sqlite", "postgres"]
+STORE_KINDS = ["memory", "sqlite", "postgres", "mysql"]
 Clock = Callable[[], datetime]
 
 
@@ -34,6 +36,17 @@ def open_store(kind: str, tmp_path: Path, clock: Clock | None = None) -> Iterato
             yield s
         finally:
             s.close()
+        return
+    if kind == "mysql":
+        from zart.stores.mysql import MySQLStore
+
+        with scratch_database(mysql_url_or_skip()) as url:
+            s = MySQLStore(url, **options)
+            s.migrate()
+            try:
+                yield s
+            finally:
+                s.close()
         return
     from zart.stores.postgres import PostgresStore
 

@@ -48,6 +48,7 @@ from .errors import (
     ExecutionAlreadyExists,
     ExecutionFailed,
     ExecutionNotFound,
+    ForkRefused,
     InvalidCommand,
     LeaseLost,
     MessageRejected,
@@ -56,6 +57,8 @@ from .errors import (
     ResultTimeout,
     RetryExhausted,
     RetryRefused,
+    ScheduleAlreadyExists,
+    ScheduleNotFound,
     SchemaNewer,
     SchemaOutdated,
     SerializationError,
@@ -68,7 +71,7 @@ from .errors import (
     ZartError,
 )
 from .names import MAX_LENGTH as MAX_NAME_LENGTH
-from .records import AttemptError, ExecutionRecord, StepRecord
+from .records import AttemptError, ExecutionRecord, ScheduleRecord, StepRecord
 from .retry import RetryPolicy
 from .serde import DEFAULT_MAX_PAYLOAD
 from .tasks import (
@@ -88,6 +91,7 @@ _LAZY = {
     "AsyncWorker": ".async_worker",
     "Client": ".client",
     "MemoryStore": ".stores.memory",
+    "Store": ".stores.protocol",
     "Worker": ".worker",
     "WorkerConfig": ".loop",
     "connect": ".stores.connect",
@@ -99,6 +103,7 @@ if TYPE_CHECKING:
     from .loop import WorkerConfig
     from .stores.connect import connect
     from .stores.memory import MemoryStore
+    from .stores.protocol import Store
     from .worker import Worker
 
 
@@ -130,6 +135,7 @@ __all__ = [
     "ExecutionNotFound",
     "ExecutionRecord",
     "Failure",
+    "ForkRefused",
     "Handle",
     "InvalidCommand",
     "LeaseLost",
@@ -145,6 +151,9 @@ __all__ = [
     "RetryPolicy",
     "RetryRefused",
     "Schedule",
+    "ScheduleAlreadyExists",
+    "ScheduleNotFound",
+    "ScheduleRecord",
     "SchemaNewer",
     "SchemaOutdated",
     "SerializationError",
@@ -154,6 +163,7 @@ __all__ = [
     "StepFunction",
     "StepRecord",
     "StepTimeout",
+    "Store",
     "StoreError",
     "TaskContext",
     "TaskHandler",

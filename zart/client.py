@@ -8,16 +8,17 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from . import records as r
-from . import settings
+from . import schedules, settings
 from .decisions import Decision, Finish
 from .errors import Cancelled, ExecutionAlreadyExists, ExecutionFailed, ResultTimeout, ZartError
 from .failures import rebuild
 from .host import Host
 from .names import check_name
-from .records import ExecutionRecord, NewExecution, StepRecord, WorkerInfo
+from .records import ExecutionRecord, NewExecution, ScheduleRecord, StepRecord, WorkerInfo
 from .serde import from_json, to_json
 from .stores.protocol import Store
 from .tasks import Failure, TaskHandler, TaskRegistry, failure_handler_execution
@@ -102,6 +103,82 @@ class Client:
         return self._await(
             new.id, wait, type, first=first, turn=turn, host=host, task=new.task_name
         )
+
+    # -- recurring schedules ------------------------------------------------
+    def create_schedule(
+        self,
+        schedule_id: str,
+        task: str | TaskHandler,
+        data: Any = None,
+        *,
+        cron: str | None = None,
+        every: timedelta | None = None,
+        timezone: str = "UTC",
+        overlap: str = schedules.SKIP,
+        catchup: timedelta = timedelta(0),
+        jitter: timedelta | None = None,
+        paused: bool = False,
+    ) -> ScheduleRecord:
+        """A recurring schedule of ``task`` with ``data``: on a ``cron``
+        expression in ``timezone``, or ``every`` interval. Workers serving
+        the task start each tick as the execution ``"{schedule_id}@{tick}"``.
+        ``overlap`` says what a tick does while the last one still runs
+        (``skip``, ``buffer_one``, ``allow_all``, ``cancel_other``); ticks
+        missed while no worker ran start if they are within ``catchup``;
+        ``jitter`` spreads each tick's start over that much time."""
+        sid = _check_id(schedule_id, "schedule_id")
+        when = schedules.check(
+            cron=cron,
+            every=every,
+            timezone=timezone,
+            overlap=overlap,
+            catchup=catchup,
+            jitter=jitter,
+        )
+        new = self.new_execution(task, data)
+        spread = jitter or timedelta(0)
+        now = self.store.now()
+        tick, fire_at = schedules.first(when, sid, spread, now)
+        record = ScheduleRecord(
+            id=sid,
+            task_name=new.task_name,
+            input=new.input,
+            cron=when.cron,
+            every=when.every,
+            timezone=when.timezone,
+            overlap=overlap,
+            catchup=catchup,
+            jitter=spread,
+            paused=bool(paused),
+            next_tick=tick,
+            next_fire_at=fire_at,
+            created_at=now,
+            updated_at=now,
+        )
+        return self.store.create_schedule(record)
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRecord:
+        return self.store.get_schedule(_check_id(schedule_id, "schedule_id"))
+
+    def list_schedules(self) -> builtins.list[ScheduleRecord]:
+        return self.store.list_schedules()
+
+    def pause_schedule(self, schedule_id: str) -> ScheduleRecord:
+        """Stop firing it until ``resume_schedule``."""
+        return self.store.pause_schedule(_check_id(schedule_id, "schedule_id"), True)
+
+    def resume_schedule(self, schedule_id: str) -> ScheduleRecord:
+        """Fire it again, from its next tick after now (ticks that came due
+        while it was paused are not caught up)."""
+        return self.store.pause_schedule(_check_id(schedule_id, "schedule_id"), False)
+
+    def delete_schedule(self, schedule_id: str) -> bool:
+        """Delete it (the executions it started stay); False if there was none."""
+        return self.store.delete_schedule(_check_id(schedule_id, "schedule_id"))
+
+    def trigger_schedule(self, schedule_id: str) -> str:
+        """Start a tick now, paused or not, whatever runs; its execution id."""
+        return self.store.trigger_schedule(_check_id(schedule_id, "schedule_id")).id
 
     # -- events and messages ------------------------------------------------
     def offer_event(self, execution_id: str, name: str, payload: Any = None) -> bool:
@@ -204,6 +281,21 @@ class Client:
         steps and children replay, failed ones run afresh, the attempt goes
         up. Anything else raises ``RetryRefused`` and changes nothing."""
         return self.store.retry(_check_id(execution_id))
+
+    def fork(self, source: str, /, *, from_step: str, execution_id: str | None = None) -> str:
+        """A new execution of the same task and input whose log is
+        ``source``'s up to (not including) ``from_step``'s record: what came
+        before replays, ``from_step`` and everything after it run anew.
+        Events offered to the source and the messages the copied log did
+        not consume come along; children that ended before the cut are
+        shared, read-only (one still running there makes ``ForkRefused``).
+        The source is not changed. Returns the new execution's id
+        (``execution_id``, an idempotency key as in ``schedule``, else a
+        fresh one)."""
+        eid = _check_id(source, "source")
+        step = _check_id(from_step, "from_step")
+        new = uuid.uuid4().hex if execution_id is None else _check_id(execution_id)
+        return self.store.fork(eid, step, new).id
 
     # -- results -------------------------------------------------------------
     def result(self, execution_id: str, timeout: float | None = None, type: Any = None) -> Any:

@@ -144,6 +144,24 @@ class ExecutionAlreadyExists(ZartError):
         self.status = status
 
 
+class ScheduleNotFound(ZartError, LookupError):
+    """No recurring schedule has this id."""
+
+    def __init__(self, schedule_id: str) -> None:
+        super().__init__(f"no schedule with id {schedule_id!r}")
+        self.schedule_id = schedule_id
+
+
+class ScheduleAlreadyExists(ZartError):
+    """A recurring schedule with this id exists already."""
+
+    def __init__(self, schedule_id: str) -> None:
+        super().__init__(
+            f"schedule {schedule_id!r} already exists (delete it first to change it)"
+        )
+        self.schedule_id = schedule_id
+
+
 class NonDeterminismError(ZartError):
     """The code yielded something other than what the log recorded."""
 
@@ -291,6 +309,15 @@ class RetryRefused(ZartError):
         )
         self.execution_id = execution_id
         self.status = status
+
+
+class ForkRefused(ZartError):
+    """A fork that cannot be made; nothing was written. ``reason`` says why."""
+
+    def __init__(self, execution_id: str, reason: str) -> None:
+        super().__init__(f"cannot fork execution {execution_id!r}: {reason}")
+        self.execution_id = execution_id
+        self.reason = reason
 
 
 class MessageRejected(ZartError):

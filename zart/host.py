@@ -28,6 +28,7 @@ from .errors import (
     WriteRejected,
 )
 from .failures import error_document
+from .firing import ScheduleFiring
 from .interpreter import Interpreter
 from .observe import LOG_REPORT, Observer
 from .records import Claimed, Commit
@@ -83,6 +84,7 @@ class Host:
         self.after_commit = after_commit
         self.observers: tuple[Observer, ...] = (LOG_REPORT, *observers)
         self.cache = StepCache()
+        self.schedules = ScheduleFiring(store)
         # Child workflows met in code but not registered: runnable here.
         self._discovered: dict[str, TaskHandler] = {}
 
@@ -99,13 +101,23 @@ class Host:
         )
 
     def claim(self, limit: int, under: str | None = None) -> list[Claimed]:
-        return self.store.claim(
+        """Fire the due schedules of this host's tasks (not when driving
+        one tree: ``under``), claim due executions, and tell the observers
+        (claim latency)."""
+        if under is None and self.schedules.due():
+            self.schedules.fire(self.task_names())
+        items = self.store.claim(
             worker=self.worker_id,
             tasks=self.task_names(),
             lease=self.lease,
             limit=limit,
             under=under,
         )
+        if items:
+            now = self.store.now()
+            for observer in self.observers:
+                observer.claimed(items, now)
+        return items
 
     def tick(
         self, limit: int = 16, under: str | None = None

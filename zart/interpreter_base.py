@@ -23,6 +23,7 @@ from .errors import (
     TaskTimeout,
 )
 from .logbook import LogBook
+from .names import child_id
 from .records import NewExecution, StepRecord
 from .serde import from_json, to_json
 
@@ -95,11 +96,17 @@ class PassBase:
             return Throw(exc)
 
     def _reruns_afresh(self, rec: StepRecord) -> bool:
-        """A failed outcome written by an earlier attempt runs afresh."""
+        """A failed outcome written by an earlier attempt runs afresh, but
+        a child shared with the execution this one was forked from is
+        another's: its outcome replays as it stands."""
         failed = rec.status == r.R_FAILED or (
             rec.kind == r.K_SCHEDULE and rec.status == r.R_CANCELLED
         )
-        return failed and rec.execution_attempt < self._attempt
+        shared = rec.kind == r.K_SCHEDULE and rec.child_id not in (
+            None,
+            child_id(self.execution_id, rec.name),
+        )
+        return failed and not shared and rec.execution_attempt < self._attempt
 
     def _suspend(self, suspend: r.Suspend) -> Decision:
         raise NotImplementedError  # the interpreter's

@@ -153,7 +153,8 @@ class WorkerBase:
     def idle_wait(self) -> float:
         """Seconds to wait for work: until the next timer, at most poll_interval."""
         wake = self.store.next_wake(self.host.task_names())
-        limit = self.config.poll_interval
+        # The next schedule to fire (or the next look for new ones) cuts it short.
+        limit = min(self.config.poll_interval, self.host.schedules.seconds_to_check())
         if wake is None:
             return limit
         return max(0.0, min(limit, (wake - self.store.now()).total_seconds()))

@@ -52,13 +52,19 @@ def is_plain_name(value: object) -> bool:
     )
 
 
+def _blank(value: str) -> bool:
+    """Only whitespace (Python's, and a byte-order mark: what JSON Schema's
+    ``\\s`` takes for whitespace too), or nothing at all."""
+    return all(c.isspace() or c == "\ufeff" for c in value)
+
+
 def check_name(what: str, value: object) -> str:
     """``value`` if it is a usable id or name; else ``TypeError`` (not a
     string) or ``ValueError`` naming ``what`` and saying what is wrong."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a string, got {type(value).__name__} {value!r}")
-    if not value.strip():
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    if _blank(value):
+        raise ValueError(f"{what} must not be empty or blank, got {value!r}")
     if len(value) > MAX_LENGTH:
         raise ValueError(
             f"{what} is {len(value)} characters long; ids and names hold at most "

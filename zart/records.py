@@ -13,7 +13,7 @@ what it needs to itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -228,6 +228,43 @@ class WorkerInfo:
     expires_at: datetime  # past it, the worker counts as dead
     inflight: int = 0  # executions it held at its last heartbeat
     alive: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleRecord:
+    """A recurring schedule (``client.create_schedule``) as stored.
+
+    ``next_tick`` is the next time it ticks and ``next_fire_at`` when that
+    tick is started (later by its share of ``jitter``); ``buffered_tick``
+    is a tick ``buffer_one`` holds until the last tick's execution ends.
+    """
+
+    id: str
+    task_name: str
+    input: Any = None
+    cron: str | None = None
+    every: timedelta | None = None
+    timezone: str = "UTC"
+    overlap: str = "skip"
+    catchup: timedelta = timedelta(0)
+    jitter: timedelta = timedelta(0)
+    paused: bool = False
+    next_tick: datetime
+    next_fire_at: datetime
+    last_tick: datetime | None = None
+    last_execution_id: str | None = None
+    buffered_tick: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Fired:
+    """What ``Store.fire_schedules`` did: the executions it started, and
+    when the next schedule of those tasks fires (None: none is active)."""
+
+    started: tuple[str, ...] = ()
+    next_fire_at: datetime | None = None
 
 
 # -- the outcomes a commit can carry ------------------------------------------

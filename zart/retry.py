@@ -45,12 +45,36 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"bad duration {text!r}: expected a number and a unit (ms s m h d)")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    return to_timedelta(float(match.group(1)) * _UNITS[match.group(2)], f"duration {text!r}")
 
 
 def _check_retries(_: object, __: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"retries must be a non-negative integer, got {value!r}")
+
+
+def _check_kind(_: object, __: attrs.Attribute[str], value: str) -> None:
+    if value not in ("none", "fixed", "exponential"):
+        raise ValueError(f"kind must be 'none', 'fixed' or 'exponential', got {value!r}")
+
+
+# One named converter per field (mypy's attrs plugin takes no closures), so
+# that a bad value built by hand is reported under its field's name.
+def _delay(value: timedelta | int | float) -> timedelta:
+    return to_timedelta(value, "delay")
+
+
+def _max_delay(value: timedelta | int | float | None) -> timedelta | None:
+    return None if value is None else to_timedelta(value, "max_delay")
+
+
+def _multiplier(value: float) -> float:
+    # NaN fails `>= 1`; infinity would make the first backoff past any date.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"multiplier must be a number, got {type(value).__name__} {value!r}")
+    if not (1.0 <= value and math.isfinite(value)):
+        raise ValueError(f"multiplier must be a finite number >= 1, got {value!r}")
+    return float(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -61,15 +85,16 @@ class RetryPolicy:
     waits 1s, 2s, 4s, 8s, 16s and makes six attempts in all.
     """
 
-    kind: str = attrs.field(validator=attrs.validators.in_(("none", "fixed", "exponential")))
+    kind: str = attrs.field(validator=_check_kind)
     retries: int = attrs.field(default=0, validator=_check_retries)
-    delay: timedelta = timedelta(0)
-    multiplier: float = 2.0
-    max_delay: timedelta | None = None
+    delay: timedelta = attrs.field(default=timedelta(0), converter=_delay)
+    multiplier: float = attrs.field(default=2.0, converter=_multiplier)
+    max_delay: timedelta | None = attrs.field(default=None, converter=_max_delay)
 
     @classmethod
     def none(cls) -> RetryPolicy:
-        return cls(kind="none")
+        # One shared value (it is frozen): every step without a policy has it.
+        return _NO_RETRY if cls is RetryPolicy else cls(kind="none")
 
     @classmethod
     def fixed(cls, retries: int, delay: timedelta | int | float) -> RetryPolicy:
@@ -83,13 +108,11 @@ class RetryPolicy:
         multiplier: float = 2.0,
         max_delay: timedelta | int | float | None = None,
     ) -> RetryPolicy:
-        if not multiplier >= 1.0:
-            raise ValueError(f"multiplier must be >= 1, got {multiplier!r}")
         return cls(
             kind="exponential",
             retries=retries,
             delay=to_timedelta(initial, "initial delay"),
-            multiplier=float(multiplier),
+            multiplier=multiplier,
             max_delay=None if max_delay is None else to_timedelta(max_delay, "max delay"),
         )
 
@@ -156,3 +179,6 @@ class RetryPolicy:
         if self.max_delay is not None:
             text += f", {self.max_delay.total_seconds():g}s"
         return text + ")"
+
+
+_NO_RETRY = RetryPolicy(kind="none")

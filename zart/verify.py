@@ -10,17 +10,21 @@ gone past the log: they stop there, and never run a step.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from . import records as r
 from .commands import Step
 from .decisions import Decision, RunStep
-from .errors import NonDeterminismError, ZartError
+from .errors import DuplicateNameError, NonDeterminismError, ZartError
 from .interpreter import Interpreter, later
 from .tasks import TaskHandler
 
 if TYPE_CHECKING:
+    from .client import Client
     from .host import Host
     from .stores.protocol import Store
 
@@ -91,3 +95,56 @@ def scheduled_step(store: Store, host: Host, record: r.ExecutionRecord) -> Step 
         return None  # the parent's code no longer matches its own log
     target: Any = interp.schedules.get(record.parent_step)
     return target if isinstance(target, Step) else None
+
+
+# Executions read per page by ``stored``.
+PAGE = 200
+# Unfinished executions first: they are the ones a deploy would stall. An
+# execution that ends while the scan runs moves on to a status read later.
+_ORDER = (r.PENDING, r.RUNNING, r.SLEEPING, r.WAITING, r.STALLED, *sorted(r.FINAL_STATUSES))
+
+
+@attrs.frozen(kw_only=True)
+class Stall:
+    """An execution the current code would stall, and why."""
+
+    record: r.ExecutionRecord
+    error: NonDeterminismError | DuplicateNameError
+
+
+def would_stall(client: Client, record: r.ExecutionRecord) -> Stall | None:
+    """Why a resume of ``record`` with ``client``'s code would stall, if it would."""
+    handler = client.registry.get(record.task_name)
+    log = client.store.load(record.id)
+    try:
+        # As of its last write: a timer due since then is not new history.
+        check(handler, record, log, record.updated_at)
+    except (NonDeterminismError, DuplicateNameError) as exc:
+        return Stall(record=record, error=exc)
+    return None
+
+
+def stored(client: Client, tasks: list[str]) -> Iterator[r.ExecutionRecord]:
+    """Every execution of ``tasks`` that runs workflow code (not step
+    children), page by page, each once (a page may shift while executions
+    are created or change status)."""
+    seen: set[str] = set()
+    for task in tasks:
+        for status in _ORDER:
+            offset, more = 0, True
+            while more:
+                page = client.list(status=status, task=task, limit=PAGE, offset=offset)
+                offset, more = offset + len(page), len(page) == PAGE
+                for record in page:
+                    if record.id not in seen and record.kind != r.STEP:
+                        seen.add(record.id)
+                        yield record
+
+
+def stalls(client: Client, tasks: list[str] | None = None) -> Iterator[Stall]:
+    """``zart check``: every stored execution of ``tasks`` (default: every
+    task ``client``'s registry holds) that its code would stall."""
+    for record in stored(client, client.registry.names() if tasks is None else tasks):
+        stall = would_stall(client, record)
+        if stall is not None:
+            yield stall

@@ -20,7 +20,7 @@ import attrs
 
 import zart
 from bench import _common as app
-from bench.store_sections.databases import PostgresDatabase, SqliteDatabase
+from bench.store_sections.databases import SqliteDatabase
 from bench.store_sections.harness import (
     Context,
     Patched,
@@ -309,9 +309,9 @@ def client_run(cx: Context, steps: int) -> None:
     for _ in range(k):
         assert cx.client.run(app.chain, steps) == steps
     per = (time.perf_counter() - start) / k
-    pg = isinstance(cx.db, PostgresDatabase)
-    measured = len(trace.work()) / counted if pg else trace.writes / counted
-    unit = "statements" if pg else "write transactions"
+    sqlite = isinstance(cx.db, SqliteDatabase)
+    measured = trace.writes / counted if sqlite else len(trace.work()) / counted
+    unit = cx.db.count_unit
     cx.report.row(
         f"(b) client.run, {steps}-step workflow ({k} runs)",
         f"{1 / per:,.0f} runs/s ({fmt_ms(per)}/run)",
@@ -319,8 +319,9 @@ def client_run(cx: Context, steps: int) -> None:
         "baseline commits",
         verdict(measured <= target),
     )
-    sent = f"{len(trace.work()) / counted:g} statement(s)"
-    if not pg:
+    each = "round trip" if unit == "round trips" else "statement"
+    sent = f"{len(trace.work()) / counted:g} {each}(s)"
+    if sqlite:
         sent += f" in {trace.writes / counted:g} write transaction(s)"
     one = trace[: len(trace) // counted]
     cx.report.note(f"(b) client.run of a {steps}-step workflow, per run: {sent}: {summarize(one)}")

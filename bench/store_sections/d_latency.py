@@ -36,7 +36,7 @@ def run(cx: Context) -> None:
     s = cx.sizes
     progress(f"(d) latency: {s.latency_samples} samples, idle worker polling every 5 s")
     starts, resumes = samples(cx, s.latency_samples)
-    how = "LISTEN/NOTIFY"
+    how = cx.db.wake_mechanism
     if isinstance(cx.db, SqliteDatabase):
         how = cx.store.wake_mechanism
         cx.report.note(

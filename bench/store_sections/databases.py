@@ -1,10 +1,11 @@
 """The databases under test and their baselines.
 
 A fresh SQLite file in a temporary directory, opened with the store's
-pragmas (WAL, the store's ``synchronous``), or a fresh PostgreSQL schema
-dropped at the end. The baseline is the cheapest durable write there is:
-one small JSON row inserted and committed per transaction, in the store's
-own column type (``TEXT`` on SQLite, ``json`` on PostgreSQL).
+pragmas (WAL, the store's ``synchronous``), a fresh PostgreSQL schema or a
+fresh MySQL database, dropped at the end. The baseline is the cheapest
+durable write there is: one small JSON row inserted and committed per
+transaction, in the store's own column type (``TEXT`` on SQLite, ``json``
+on PostgreSQL, ``LONGTEXT`` checked by ``JSON_VALID`` on MySQL).
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from datetime import datetime
 from typing import Any
 
 import zart
-from bench.store_sections.tracing import Trace, postgres_statements, sqlite_statements
+from bench.store_sections.tracing import (
+    Trace,
+    mysql_statements,
+    postgres_statements,
+    sqlite_statements,
+)
 
 DOC = {"kind": "step", "status": "completed", "result": 42, "attempts": 1}
 
@@ -36,6 +42,8 @@ class Database:
     name = ""
     url = ""
     flush_flag = ""  # the setting that turns the flush off
+    count_unit = "statements"  # what (b) counts per client.run
+    wake_mechanism = "LISTEN/NOTIFY"  # how (d)'s idle worker is woken
 
     def open_store(self) -> Any:
         raise NotImplementedError
@@ -102,6 +110,7 @@ def run_threads(jobs: Sequence[Callable[[], None]]) -> float:
 class SqliteDatabase(Database):
     name = "SQLite"
     flush_flag = "synchronous=OFF"
+    count_unit = "write transactions"
 
     def __init__(self) -> None:
         self.dir = tempfile.mkdtemp(prefix="zart-bench-")
@@ -338,3 +347,178 @@ class PostgresDatabase(Database):
 
     def count_statements(self, store: Any) -> contextlib.AbstractContextManager[Trace]:
         return postgres_statements(store)
+
+
+# -- MySQL / MariaDB ------------------------------------------------------------------
+
+
+def _mysql_server_processes() -> list[list[str]]:
+    """The /proc/<pid>/stat fields (after the command) of local mariadbd/mysqld."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] in ("mariadbd", "mysqld"):
+            found.append(text[text.rindex(")") + 2 :].split())
+    return found
+
+
+class MySQLDatabase(Database):
+    """A scratch database on a MySQL/MariaDB server, dropped at the end. The
+    baseline table keeps its document the way the store does (LONGTEXT
+    checked by JSON_VALID), written through the same driver (mysqlclient)
+    in autocommit: each INSERT is its own transaction, flushed as
+    innodb_flush_log_at_trx_commit says."""
+
+    name = "MySQL"
+    flush_flag = "innodb_flush_log_at_trx_commit=2"
+    count_unit = "round trips"
+    wake_mechanism = "SLEEP + KILL QUERY, bell"
+
+    def __init__(self, base_url: str) -> None:
+        from urllib.parse import urlsplit, urlunsplit
+
+        self.base_url = base_url
+        self.database = f"zart_bench_{uuid.uuid4().hex[:10]}"
+        self.url = urlunsplit(urlsplit(base_url)._replace(path="/" + self.database))
+        self._created = False
+
+    @staticmethod
+    def _admin(url: str) -> Any:
+        """A plain driver connection (autocommit) to ``url``'s database."""
+        import MySQLdb
+
+        from zart.stores.mysql.connection import parse_url
+
+        target, _ = parse_url(url)
+        return MySQLdb.connect(**target.options(), charset="utf8mb4", autocommit=True)
+
+    @staticmethod
+    def reachable(url: str) -> str | None:
+        try:
+            with MySQLDatabase._admin(url) as conn:
+                conn.cursor().execute("SELECT 1")
+        except Exception as exc:
+            return str(exc).strip()
+        return None
+
+    def _connect(self, database: bool = True) -> Any:
+        return self._admin(self.url if database else self.base_url)
+
+    def _query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with self._connect() as conn:
+            cursor = conn.cursor()
+            cursor.execute(sql, args or None)
+            return list(cursor.fetchall())
+
+    def open_store(self) -> Any:
+        with self._connect(database=False) as conn:
+            conn.cursor().execute(f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4")
+        self._created = True
+        store = zart.connect(self.url, migrate=True)
+        self._query(
+            "CREATE TABLE bench_baseline (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+            "doc LONGTEXT NOT NULL CHECK (JSON_VALID(doc))) ENGINE = InnoDB"
+        )
+        return store
+
+    def describe(self) -> str:
+        names = (
+            "version",
+            "innodb_flush_log_at_trx_commit",
+            "innodb_flush_method",
+            "sync_binlog",
+            "log_bin",
+        )
+        values = self._query("SELECT " + ", ".join(f"@@{n}" for n in names))[0]
+        return ", ".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
+
+    @contextlib.contextmanager
+    def _flushing(self, level: int) -> Any:
+        """The server's innodb_flush_log_at_trx_commit set to ``level`` for a
+        while (a global: only for diagnosis, restored after)."""
+        (before,) = self._query("SELECT @@GLOBAL.innodb_flush_log_at_trx_commit")[0]
+        self._query("SET GLOBAL innodb_flush_log_at_trx_commit = %s", level)
+        try:
+            yield
+        finally:
+            self._query("SET GLOBAL innodb_flush_log_at_trx_commit = %s", before)
+
+    def _loop(self, conn: Any, commits: int) -> None:
+        cursor = conn.cursor()
+        doc = json.dumps(DOC)
+        for _ in range(commits):
+            cursor.execute("INSERT INTO bench_baseline (doc) VALUES (%s)", (doc,))
+
+    def baseline(self, commits: int, durable: bool = True) -> float:
+        with contextlib.ExitStack() as stack:
+            if not durable:
+                stack.enter_context(self._flushing(2))
+            conn = stack.enter_context(self._connect())
+            self._loop(conn, 10)
+            start = time.perf_counter()
+            self._loop(conn, commits)
+            return time.perf_counter() - start
+
+    def baseline_concurrent(self, threads: int, per_thread: int) -> float:
+        conns = [self._connect() for _ in range(threads)]
+        try:
+            for c in conns:
+                self._loop(c, 10)
+            return run_threads([functools.partial(self._loop, c, per_thread) for c in conns])
+        finally:
+            for c in conns:
+                c.close()
+
+    def unflushed_store(self) -> Any:
+        """The store, with the server not flushing at commit until it is closed."""
+        flushing = self._flushing(2)
+        flushing.__enter__()
+        store = zart.connect(self.url)
+        close = store.close
+
+        def closing() -> None:
+            close()
+            flushing.__exit__(None, None, None)
+
+        store.close = closing  # type: ignore[method-assign]
+        return store
+
+    def wal_bytes(self, run: Callable[[], object]) -> int:
+        """The redo log's sequence number before and after (MariaDB's
+        Innodb_lsn_current; other sessions count too: an upper bound)."""
+        query = "SHOW GLOBAL STATUS LIKE 'Innodb_lsn_current'"
+        found = self._query(query)
+        if not found:
+            run()
+            return 0
+        before = int(found[0][1])
+        run()
+        return int(self._query(query)[0][1]) - before
+
+    def server_cpu(self) -> float | None:
+        """The local server process's CPU (all its threads); None if remote."""
+        from urllib.parse import urlsplit
+
+        if urlsplit(self.base_url).hostname not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = _mysql_server_processes()
+        return sum((int(f[11]) + int(f[12])) / tick for f in stats) if stats else None
+
+    def cleanup(self) -> None:
+        if not self._created:
+            return
+        try:
+            with self._connect(database=False) as conn:
+                conn.cursor().execute(f"DROP DATABASE IF EXISTS `{self.database}`")
+        except Exception as exc:
+            print(f"could not drop database {self.database}: {exc}", file=sys.stderr)
+
+    def count_statements(self, store: Any) -> contextlib.AbstractContextManager[Trace]:
+        return mysql_statements(store)

@@ -29,6 +29,10 @@ PG_URL = os.environ.get(
     "ZART_BENCH_POSTGRES_URL",
     os.environ.get("ZART_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
 )
+MYSQL_URL = os.environ.get(
+    "ZART_BENCH_MYSQL_URL",
+    os.environ.get("ZART_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+)
 
 
 # -- sizes ------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Which statements a store sends, named after its query files.
 
 Every statement of the SQLite store that has a name goes through
-``SqliteStore._run(conn, name, params)``, and every statement of the
-PostgreSQL store through ``PostgresStore._exec(conn, name, params)``: the
-tracers wrap those hooks for the names. What runs past them (transaction
+``SqliteStore._run(conn, name, params)``, every statement of the
+PostgreSQL store through ``PostgresStore._exec(conn, name, params)``, and
+every round trip of the MySQL store through ``MySQLStore._send(conn,
+steps)``: the tracers wrap those hooks for the names. What runs past them (transaction
 control, the SQLite step upsert the store executes itself) is caught below
 them, by sqlite3's trace callback on this thread's connection, and by
 wrapping psycopg's ``Cursor.execute`` (every thread of this process).
@@ -204,3 +205,33 @@ def _raw_label(query: Any) -> str:
     text = query.decode() if isinstance(query, bytes) else str(query)
     plain = " ".join(text.split())
     return plain if len(plain) <= 12 else "sql:" + plain[:36]
+
+
+@contextlib.contextmanager
+def mysql_statements(store: Any) -> Iterator[Trace]:
+    """What this process sends to MySQL: every statement of the MySQL store
+    goes through ``MySQLStore._send(conn, steps)``, several named
+    statements in one round trip. A round trip is one entry, labelled with
+    its statements' names joined by ``+``, and timed (every thread of this
+    process)."""
+    from zart.stores.mysql import MySQLStore
+
+    seen = Trace()
+    lock = threading.Lock()
+    original = MySQLStore._send
+
+    def send(self: Any, conn: Any, steps: Any) -> Any:
+        label = "+".join(name for name, _ in steps)
+        t0 = time.perf_counter()
+        try:
+            return original(self, conn, steps)
+        finally:
+            with lock:
+                seen.append(label)
+                seen.seconds[label] += time.perf_counter() - t0
+
+    MySQLStore._send = send  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        MySQLStore._send = original  # type: ignore[method-assign]

@@ -1,5 +1,6 @@
-"""Fixtures for the durability tests: a store (SQLite file or PostgreSQL
-scratch schema), a journal, and real ``zart worker`` subprocesses.
+"""Fixtures for the durability tests: a store (SQLite file, PostgreSQL
+scratch schema or MySQL scratch database), a journal, and real ``zart
+worker`` subprocesses.
 
 Nothing here sleeps to wait for something: ``Env.wait_for`` polls a
 condition every 50 ms until a deadline, and fails with the workers' logs.
@@ -25,6 +26,7 @@ import pytest
 
 import zart
 from tests.integration import app
+from tests.mysql import mysql_url_or_skip, scratch_database
 from tests.pg import postgres_url_or_skip, scratch_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -276,12 +278,16 @@ class Env:
         return result
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     kind = request.param
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'zart.db'}"
         yield from _env(kind, url, tmp_path)
+        return
+    if kind == "mysql":
+        with scratch_database(mysql_url_or_skip()) as url:
+            yield from _env(kind, url, tmp_path)
         return
     base = postgres_url_or_skip()
     with scratch_schema(base) as schema:

@@ -1,4 +1,5 @@
-"""Durability of real ``zart worker`` processes on SQLite files and PostgreSQL.
+"""Durability of real ``zart worker`` processes on SQLite files, PostgreSQL
+and MySQL.
 
 Each test runs the workflows of ``tests.integration.app`` in subprocesses
 started with ``zart --db URL worker --app tests.integration.app`` and reads

@@ -3,8 +3,10 @@
 A hypothesis strategy draws a *plan*: a list of operations (steps, some
 flaky with retries; sleeps; events offered before or after the wait, or
 never; captures; ``zart.now``; fan-outs of step children; a step that fails
-the execution's first attempt). ``build`` turns a plan into a workflow in a
-fresh registry whose step and capture bodies count their calls.
+the execution's first attempt; a step under ``zart.patched``; a
+``continue_as_new`` that carries the progress into the next run).
+``build`` turns a plan into a workflow in a fresh registry whose step and
+capture bodies count their calls.
 
 The reference run drives the plan to the end on a virtual clock. Then, for
 every step name in the reference history, a fresh engine runs the plan with
@@ -12,6 +14,10 @@ every step name in the reference history, a fresh engine runs the plan with
 same output, write the same history, call every step and capture exactly as
 often as the reference did (a result recorded before the crash is never
 produced again), and replay cleanly under ``check_determinism``.
+
+Forks: after the reference run, a fork from each of its step names must
+replay the records before that step without calling them again, end, and
+end the same way when its worker crashes after any step it runs.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ class StepSpec:
 
 @attrs.frozen
 class Op:
-    kind: str  # step | sleep | event | capture | now | fanout | fail_once
+    kind: str  # step | sleep | event | capture | now | fanout | fail_once | patch | continue
     step: StepSpec | None = None
     seconds: int = 0  # sleep duration
     offer: str = "after"  # event: "before" the wait, "after" it starts, or "never"
@@ -71,6 +77,8 @@ ops = st.one_of(
         Op, kind=st.just("fanout"), children=st.lists(step_specs, min_size=1, max_size=3).map(tuple)
     ),
     st.builds(Op, kind=st.just("fail_once")),
+    st.builds(Op, kind=st.just("patch"), step=step_specs),
+    st.builds(Op, kind=st.just("continue")),
 )
 plans = st.lists(ops, min_size=1, max_size=7)
 
@@ -109,18 +117,29 @@ def build(plan: list[Op]) -> tuple[zart.TaskRegistry, Counter[str]]:
 
         return run
 
-    @zart.durable("plan", max_retries=1)
-    def workflow():  # type: ignore[no-untyped-def]
-        out: list[Any] = []
-        prev = ""
+    def guarded(name: str, spec: StepSpec, prev: str):  # type: ignore[no-untyped-def]
+        try:
+            return (yield step(name, spec, prev))
+        except zart.StepFailed as failed:
+            return f"{name} failed after {failed.attempts}"
+
+    @zart.durable("plan", max_retries=1, keep_runs=len(plan))
+    def workflow(progress: dict[str, Any]):  # type: ignore[no-untyped-def]
+        out: list[Any] = progress["out"]
+        prev = out[-1] if out else ""
         for i, op in enumerate(plan):
             name = f"op{i}"
-            if op.kind == "step":
+            if i < progress["start"]:
+                continue  # done in an earlier run
+            if op.kind == "continue":
+                yield zart.continue_as_new({"start": i + 1, "out": [*out, f"{name} continued"]})
+            elif op.kind == "patch":
                 assert op.step is not None
-                try:
-                    prev = yield step(name, op.step, prev)
-                except zart.StepFailed as failed:
-                    prev = f"{name} failed after {failed.attempts}"
+                if (yield zart.patched(name)):
+                    prev = yield from guarded(f"{name}-patched", op.step, prev)
+            elif op.kind == "step":
+                assert op.step is not None
+                prev = yield from guarded(name, op.step, prev)
             elif op.kind == "sleep":
                 yield zart.sleep(name, op.seconds)
                 prev = f"{name} slept"
@@ -154,7 +173,7 @@ def payload(name: str) -> dict[str, str]:
 
 # -- driving ----------------------------------------------------------------
 def start(plan: list[Op], registry: zart.TaskRegistry, env: TestEnv) -> str:
-    eid = env.schedule("plan", None, execution_id="run")
+    eid = env.schedule("plan", {"start": 0, "out": []}, execution_id="run")
     for i, op in enumerate(plan):
         if op.kind == "event" and op.offer == "before":
             env.offer_event(eid, f"op{i}", payload(f"op{i}"))
@@ -202,7 +221,7 @@ def run(plan: list[Op], crash_after: str | None = None) -> Run:
         rec = env.get(eid)
         assert rec.status == "completed", rec.error
         env.check_determinism(eid)
-        history = env.history(eid)
+        history = [h for n in range(1, rec.run + 1) for h in env.history(eid, run=n)]
         return Run(
             output=rec.output,
             history=[(h.name, h.kind, h.status, h.result, h.attempts, h.wake_at) for h in history],
@@ -220,11 +239,93 @@ def check_every_crash_point(plan: list[Op]) -> None:
         assert crashed.history == reference.history, name
 
 
+def run_fork(plan: list[Op], from_step: str, crash_after: str | None = None) -> Run:
+    """The plan run to its end, then forked from ``from_step`` and the fork
+    driven to its end (its worker crashing after ``crash_after``)."""
+    registry, calls = build(plan)
+    with TestEnv(registry, start=START) as env:
+        eid = start(plan, registry, env)
+        assert drive(env, eid, plan)
+        original, before = env.history(eid), dict(calls)
+        cut = next(h.seq for h in original if h.name == from_step)
+        fork = env.client.fork(eid, from_step=from_step, execution_id="fork")
+        if crash_after is not None:
+            env.crash_after(crash_after)
+        if not drive(env, fork, plan):
+            env.restart()
+            assert drive(env, fork, plan), "crashed twice"
+        rec = env.get(fork)
+        assert rec.status == "completed", rec.error
+        env.check_determinism(fork)
+        history = env.history(fork)
+        kept = [h for h in original if h.seq < cut]
+        assert [(h.name, h.result) for h in history[: len(kept)]] == [
+            (h.name, h.result) for h in kept
+        ]
+        for h in kept:  # what came before the cut replayed: its bodies ran no more
+            if h.kind == "step" and h.status == "completed":
+                assert calls[h.name] == before[h.name], h.name
+        return Run(
+            output=rec.output,
+            history=[(h.name, h.kind, h.status, h.result, h.attempts, h.wake_at) for h in history],
+            calls=dict(calls),
+            steps=[h.name for h in history if h.kind in ("step", "schedule") and h.seq >= cut],
+        )
+
+
+def check_every_fork(plan: list[Op]) -> None:
+    reference = run(plan)
+    last_run = [name for name in reference.steps if name in _final_run_names(plan, reference)]
+    for from_step in last_run:
+        forked = run_fork(plan, from_step)
+        for name in forked.steps:
+            crashed = run_fork(plan, from_step, crash_after=name)
+            assert (crashed.output, crashed.calls) == (forked.output, forked.calls), name
+            assert crashed.history == forked.history, name
+
+
+def _final_run_names(plan: list[Op], reference: Run) -> set[str]:
+    """The names the last run of the reference wrote (a fork copies that run)."""
+    last = max((i for i, op in enumerate(plan) if op.kind == "continue"), default=-1)
+    return {row[0] for row in reference.history if _op_index(row[0]) > last}
+
+
+def _op_index(name: str) -> int:
+    return int(name.removeprefix("@patch:").removeprefix("op").split("-")[0])
+
+
 # -- the properties ---------------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(plans)
 def test_crashing_after_any_step_changes_nothing(plan: list[Op]) -> None:
     check_every_crash_point(plan)
+
+
+@settings(max_examples=15, deadline=None)
+@given(plans)
+def test_a_fork_from_any_step_replays_what_came_before_and_survives_crashes(
+    plan: list[Op],
+) -> None:
+    check_every_fork(plan)
+
+
+def test_patches_continues_and_forks_at_once() -> None:
+    plan = [
+        Op(kind="step", step=StepSpec(retries=0, fail_first=0, delay=0)),
+        Op(kind="patch", step=StepSpec(retries=1, fail_first=1, delay=1)),
+        Op(kind="continue"),
+        Op(kind="capture"),
+        Op(kind="patch", step=StepSpec(retries=0, fail_first=0, delay=0)),
+        Op(kind="fanout", children=(StepSpec(0, 0, 0), StepSpec(1, 1, 0))),
+        Op(kind="step", step=StepSpec(retries=0, fail_first=0, delay=0)),
+    ]
+    reference = run(plan)
+    assert reference.output[:3] == ["op0()", "op1-patched(op0())", "op2 continued"]
+    names = [row[0] for row in reference.history]
+    assert names[:3] == ["op0", "@patch:op1", "op1-patched"]  # run 1, kept for history
+    assert "@patch:op4" in names and "op4-patched" in names  # run 2
+    check_every_crash_point(plan)
+    check_every_fork(plan)
 
 
 def test_a_failed_first_attempt_reruns_only_the_failed_step() -> None:

@@ -83,6 +83,28 @@ def test_claim_respects_limit_and_task_filter(store: Any, clock: ManualClock) ->
     assert store.claim(worker="w", tasks=[], lease=LEASE, limit=5) == []
 
 
+def test_a_claim_over_several_tasks_takes_the_oldest_due_across_them(
+    store: Any, clock: ManualClock
+) -> None:
+    # The SQL stores read each task's due rows as a range of its own: the
+    # claim and the next wake-up still answer across all of them, in due
+    # order, whatever the order (or repeats) of the names given.
+    for i, task in enumerate(["a", "b", "a", "c", "b", "a"]):
+        clock.to(i)
+        store.create(NewExecution(id=f"{task}{i}", task_name=task))
+    clock.to(20)
+    store.create(NewExecution(id="c20", task_name="c"))
+    clock.to(10)
+    assert store.next_wake(["c", "b"]) == at(1)
+    assert store.next_wake(["zzz", "c"]) == at(3)
+    got = store.claim(worker="w", tasks=["c", "a", "b", "a"], lease=LEASE, limit=4)
+    assert [c.record.id for c in got] == ["a0", "b1", "a2", "c3"]
+    rest = store.claim(worker="w", tasks=["a", "b", "c"], lease=LEASE, limit=4)
+    assert [c.record.id for c in rest] == ["b4", "a5"]
+    assert store.next_wake(["c", "b"]) == at(20)  # the claimed are due when their leases end
+    assert store.next_wake(["c"]) == at(20)
+
+
 def test_claim_ignores_future_work(store: Any, clock: ManualClock) -> None:
     clock.to(10)
     store.create(NewExecution(id="e1", task_name="t"))

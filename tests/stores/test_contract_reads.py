@@ -53,3 +53,23 @@ def test_a_record_carries_its_run(store: Any, clock: ManualClock) -> None:
     _some(store, clock)
     rec = store.get("b0:k")
     assert rec.root_id == "b0" and rec.parent_step == "k" and rec.name == "k" and rec.run == 1
+
+
+def test_lists_by_status_and_task_page_newest_first_and_ties_by_id(
+    store: Any, clock: ManualClock
+) -> None:
+    # Executions created in one instant (the children of one commit) share
+    # created_at: every listing orders them by id, newest first, so pages
+    # neither repeat nor skip one.
+    clock.to(20)
+    for eid in ["t1", "t3", "t2"]:
+        store.create(NewExecution(id=eid, task_name="t"))
+    clock.to(21)
+    store.create(NewExecution(id="u1", task_name="u"))
+    assert claim_one(store, tasks=["t"]).record.id == "t1"
+    assert [e.id for e in store.list(task="t")] == ["t3", "t2", "t1"]
+    assert [e.id for e in store.list(status=r.PENDING)] == ["u1", "t3", "t2"]
+    assert [e.id for e in store.list(status=r.PENDING, task="t")] == ["t3", "t2"]
+    assert [e.id for e in store.list(status=r.PENDING, task="t", limit=1, offset=1)] == ["t2"]
+    assert [e.id for e in store.list(status=r.RUNNING, task="t")] == ["t1"]
+    assert store.list(status=r.RUNNING, task="u") == []

@@ -3,8 +3,8 @@
 The same write would be refused on every retry, so a worker that let its
 lease expire would run the execution again and again (a crash loop). Here
 the refusals are real, by limits lowered for the test: a PostgreSQL column
-narrower than a name (the server's "value too long", a data exception) and
-SQLite's length limit. (Ids and names past 255 characters, and values zart
+narrower than a name (the server's "value too long", a data exception), the
+same on MySQL, and SQLite's length limit. (Ids and names past 255 characters, and values zart
 does not store, are refused before they reach a store.) Nothing of the
 refused write is stored, and what was committed before it stays.
 """
@@ -119,6 +119,39 @@ def test_postgres_refuses_an_execution_id_past_a_limit_with_a_clear_error(
 ) -> None:
     narrow(postgres, "executions", "id", 40)
     client = zart.Client(postgres, REGISTRY)
+    with pytest.raises(zart.WriteRejected, match="refused by") as info:
+        client.schedule(refused_name, "k", execution_id="e" * 60)
+    assert "lost its connection" not in str(info.value)
+    assert client.list() == []
+
+
+@pytest.fixture
+def mysql(tmp_path: Path) -> Iterator[Any]:
+    with open_store("mysql", tmp_path) as store:
+        yield store
+
+
+def narrow_mysql(store: Any, table: str, column: str, width: int) -> None:
+    """Lower a column of ``store``'s tables to ``width`` characters."""
+    from tests.mysql import admin
+
+    with admin(store.url) as conn:
+        conn.cursor().execute(
+            f"ALTER TABLE `{store.prefix}{table}` MODIFY {column} VARCHAR({width}) NOT NULL"
+        )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mysql_refusing_a_record_fails_the_execution_once(kind: str, mysql: Any) -> None:
+    narrow_mysql(mysql, "records", "name", 40)
+    eid = zart.Client(mysql, REGISTRY).schedule(refused_name, "k" * 60)
+    assert until_idle(kind, mysql) == 1
+    assert_failed_by_refusal(mysql, eid, "too long")
+
+
+def test_mysql_refuses_an_execution_id_past_a_limit_with_a_clear_error(mysql: Any) -> None:
+    narrow_mysql(mysql, "executions", "id", 40)
+    client = zart.Client(mysql, REGISTRY)
     with pytest.raises(zart.WriteRejected, match="refused by") as info:
         client.schedule(refused_name, "k", execution_id="e" * 60)
     assert "lost its connection" not in str(info.value)

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from tests.mysql import mysql_url_or_skip, scratch_database
 from tests.pg import postgres_url_or_skip, scratch_schema
 from tests.stores.scenario import LEASE, ManualClock
 from zart import records as r
@@ -219,6 +220,17 @@ def _open(kind: str, tmp: Path, clock: ManualClock) -> Iterator[Any]:
         finally:
             store.close()
         return
+    if kind == "mysql":
+        from zart.stores.mysql import MySQLStore
+
+        with scratch_database(mysql_url_or_skip()) as url:
+            store = MySQLStore(url, clock=clock, max_size=2)
+            store.migrate()
+            try:
+                yield store
+            finally:
+                store.close()
+        return
     from zart.stores.postgres import PostgresStore
 
     url = postgres_url_or_skip()
@@ -231,7 +243,7 @@ def _open(kind: str, tmp: Path, clock: ManualClock) -> Iterator[Any]:
             store.close()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "mysql"])
 def test_a_sql_store_agrees_with_the_memory_model(kind: str, tmp_path: Path) -> None:
     machine = type(f"StoresAgree_{kind}", (StoresAgree,), {"other_kind": kind, "tmp": tmp_path})
     examples = 60 if kind == "sqlite" else 30

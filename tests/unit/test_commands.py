@@ -57,7 +57,7 @@ NAMED_COMMANDS = pytest.mark.parametrize(
 @pytest.mark.parametrize("name", ["", "   "])
 @NAMED_COMMANDS
 def test_every_named_command_refuses_an_empty_name(build: Any, name: str) -> None:
-    with pytest.raises(ValueError, match="must be a non-empty string"):
+    with pytest.raises(ValueError, match="must not be empty or blank"):
         build(name)
 
 

@@ -66,7 +66,7 @@ def test_durable_refuses_a_two_argument_function() -> None:
 
 @pytest.mark.parametrize("name", ["", "  "])
 def test_durable_refuses_an_empty_name(name: str) -> None:
-    with pytest.raises(ValueError, match="workflow name must be a non-empty string"):
+    with pytest.raises(ValueError, match="workflow name must not be empty or blank"):
         zart.durable(name)
 
 

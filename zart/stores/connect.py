@@ -11,7 +11,7 @@ from .protocol import Store
 # libpq takes a password in a URL's query (?password=) and in a key=value
 # conninfo string (password='a b'), besides the URL's user:password@ part.
 _SECRET_PARAM = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
-SCHEMES = "memory://, sqlite:///PATH or postgresql://..."
+SCHEMES = "memory://, sqlite:///PATH, postgresql://... or mysql://..."
 
 
 def redact(url: str) -> str:
@@ -32,12 +32,13 @@ def redact(url: str) -> str:
 
 
 def connect(url: str, *, migrate: bool | None = None, **options: Any) -> Store:
-    """A store for ``url``: ``memory://``, ``sqlite:///path.db`` or
-    ``postgresql://user:pass@host/db``.
+    """A store for ``url``: ``memory://``, ``sqlite:///path.db``,
+    ``postgresql://user:pass@host/db`` or ``mysql://user:pass@host/db``
+    (``mariadb://`` too).
 
     SQLite, the embedded default, needs no setup: a new file is created and
     a file of an older schema migrated here, under the migration lock
-    (``migrate=False`` opts out). PostgreSQL migrates only when
+    (``migrate=False`` opts out). PostgreSQL and MySQL migrate only when
     asked: ``migrate=True``, ``store.migrate()`` or ``zart migrate``. A
     schema newer than this code is refused everywhere. ``options`` go to the
     store's constructor (they override the URL's own parameters).
@@ -72,4 +73,13 @@ def _open(url: str, options: dict[str, Any]) -> Store:
                 f"({exc}); install them with: pip install 'zart-durable[postgres]'"
             ) from None
         return PostgresStore.from_url(url, **options)
+    if url.startswith(("mysql://", "mariadb://")):
+        try:
+            from .mysql import MySQLStore
+        except ImportError as exc:  # the base install leaves mysqlclient out
+            raise StoreError(
+                f"cannot use {redact(url)!r}: MySQL needs mysqlclient ({exc}); install it "
+                "with: pip install 'zart-durable[mysql]'"
+            ) from None
+        return MySQLStore.from_url(url, **options)
     raise StoreError(f"unknown database URL scheme in {redact(url)!r}: use {SCHEMES}")

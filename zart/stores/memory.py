@@ -22,6 +22,7 @@ from ..errors import ExecutionAlreadyExists, ExecutionNotFound, LeaseLost
 from ..records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
 from ..serde import DEFAULT_MAX_PAYLOAD, dumps, loads
 from . import rules
+from .memory_schedules import MemorySchedules
 
 
 def _dump(value: Any) -> str | None:
@@ -75,7 +76,7 @@ class _Message:
     consumed: bool = False
 
 
-class MemoryStore:
+class MemoryStore(MemorySchedules):
     """A thread-safe store in this process's memory (tests, scripts)."""
 
     def __init__(
@@ -95,6 +96,7 @@ class MemoryStore:
         self._messages: dict[str, list[_Message]] = {}
         self._message_ids = 0
         self._workers: dict[str, r.WorkerInfo] = {}
+        MemorySchedules.__init__(self)
 
     # -- lifecycle -------------------------------------------------------
     def migrate(self) -> None:
@@ -385,6 +387,36 @@ class MemoryStore:
         with self._lock:
             e = self._get(execution_id)
             self._rerun(e, self.now())
+            self._changed.notify_all()
+            return self._record(e)
+
+    def fork(self, execution_id: str, from_step: str, new_id: str) -> ExecutionRecord:
+        with self._lock:
+            source = self._get(execution_id)
+            plan = rules.fork(
+                self._record(source),
+                self._log(source, source.run),
+                from_step=from_step,
+                new_id=new_id,
+            )
+            now = self.now()
+            e = self._insert_new(plan.new, now)
+            e.seq = plan.last_seq
+            log = self._logs[(e.id, e.run)]
+            for w in plan.records:
+                log[w.name] = _Record(
+                    write=w,
+                    result=_dump(w.result),
+                    error=_dump(w.error),
+                    created_at=now,
+                    updated_at=now,
+                )
+            self._events[e.id] = {name: _dump(payload) for name, payload in plan.events.items()}
+            for topic, payload in plan.messages:
+                self._message_ids += 1
+                self._messages[e.id].append(
+                    _Message(id=self._message_ids, topic=topic, payload=_dump(payload))
+                )
             self._changed.notify_all()
             return self._record(e)
 

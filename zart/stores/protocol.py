@@ -55,9 +55,11 @@ from ..records import (
     Claimed,
     Commit,
     ExecutionRecord,
+    Fired,
     Lease,
     Log,
     NewExecution,
+    ScheduleRecord,
     StepRecord,
     WorkerInfo,
 )
@@ -104,7 +106,42 @@ class Store(Protocol):
 
     def retry(self, execution_id: str) -> ExecutionRecord: ...
 
+    def fork(self, execution_id: str, from_step: str, new_id: str) -> ExecutionRecord:
+        """A new pending execution ``new_id`` of the same task and input whose
+        log is the source's up to ``from_step``'s record (``rules.fork``);
+        the source is not changed. ``ForkRefused`` if it cannot be made."""
+        ...
+
     def get(self, execution_id: str) -> ExecutionRecord: ...
+
+    # -- recurring schedules (``zart.schedules`` holds their rules) ------------
+    def create_schedule(self, schedule: ScheduleRecord) -> ScheduleRecord:
+        """Store a new schedule; ``ScheduleAlreadyExists`` if its id is taken."""
+        ...
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRecord: ...
+
+    def list_schedules(self) -> builtins.list[ScheduleRecord]:
+        """Every schedule, by id."""
+        ...
+
+    def pause_schedule(self, schedule_id: str, paused: bool) -> ScheduleRecord:
+        """Pause, or resume from now on (``schedules.resumed``)."""
+        ...
+
+    def delete_schedule(self, schedule_id: str) -> bool:
+        """Delete it (its executions stay); False if there was none."""
+        ...
+
+    def trigger_schedule(self, schedule_id: str) -> ExecutionRecord:
+        """Start a tick now, whatever its overlap policy and pause say."""
+        ...
+
+    def fire_schedules(self, tasks: Collection[str] | None, limit: int) -> Fired:
+        """Start the due ticks of up to ``limit`` schedules of ``tasks``
+        (``schedules.fire``), each schedule in one transaction that no other
+        firing of it can overlap."""
+        ...
 
     def list(
         self,

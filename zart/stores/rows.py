@@ -186,3 +186,85 @@ def worker(
         inflight=inflight,
         alive=expires_at > now,
     )
+
+
+# The order of a schedule row in every store's schedule queries. Durations
+# are integer microseconds on every store.
+SCHEDULE_COLUMNS = (
+    "id",
+    "task_name",
+    "input",
+    "cron",
+    "every_us",
+    "timezone",
+    "overlap",
+    "catchup_us",
+    "jitter_us",
+    "paused",
+    "next_tick",
+    "next_fire_at",
+    "last_tick",
+    "last_execution_id",
+    "buffered_tick",
+    "created_at",
+    "updated_at",
+)
+_SCHEDULE_TIMES = (
+    "next_tick",
+    "next_fire_at",
+    "last_tick",
+    "buffered_tick",
+    "created_at",
+    "updated_at",
+)
+
+
+def _span(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(microseconds=value)
+
+
+def _span_micros(value: timedelta | None) -> int | None:
+    return None if value is None else value // _MICROSECOND
+
+
+def schedule(row: Sequence[Any], time: Callable[[Any], datetime | None]) -> r.ScheduleRecord:
+    fields = dict(zip(SCHEDULE_COLUMNS, row[: len(SCHEDULE_COLUMNS)], strict=True))
+    for name in _SCHEDULE_TIMES:
+        fields[name] = time(fields[name])
+    return r.ScheduleRecord(
+        id=fields["id"],
+        task_name=fields["task_name"],
+        input=load(fields["input"]),
+        cron=fields["cron"],
+        every=_span(fields["every_us"]),
+        timezone=fields["timezone"],
+        overlap=fields["overlap"],
+        catchup=_span(fields["catchup_us"]) or timedelta(0),
+        jitter=_span(fields["jitter_us"]) or timedelta(0),
+        paused=bool(fields["paused"]),
+        next_tick=fields["next_tick"],
+        next_fire_at=fields["next_fire_at"],
+        last_tick=fields["last_tick"],
+        last_execution_id=fields["last_execution_id"],
+        buffered_tick=fields["buffered_tick"],
+        created_at=fields["created_at"],
+        updated_at=fields["updated_at"],
+    )
+
+
+def schedule_params(s: r.ScheduleRecord, time: Callable[[datetime | None], Any]) -> dict[str, Any]:
+    """A schedule as the named parameters of every store's schedule writes."""
+    return {
+        "id": s.id,
+        "task_name": s.task_name,
+        "input": dump(s.input),
+        "cron": s.cron,
+        "every_us": _span_micros(s.every),
+        "timezone": s.timezone,
+        "overlap": s.overlap,
+        "catchup_us": _span_micros(s.catchup),
+        "jitter_us": _span_micros(s.jitter),
+        "paused": s.paused,
+        **{name: time(getattr(s, name)) for name in _SCHEDULE_TIMES},
+        "last_execution_id": s.last_execution_id,
+    }

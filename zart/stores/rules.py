@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from .. import records as r
-from ..errors import EventRejected, MessageRejected, RetryRefused
+from ..errors import EventRejected, ForkRefused, MessageRejected, RetryRefused
 
 CHILDREN = "children"  # waiting_for: the awaited children
 _TOPIC = "topic:"  # waiting_for: a message on this topic
@@ -202,3 +202,78 @@ def worker_alive(expires_at: datetime, now: datetime) -> bool:
 def worker_lease(info: r.WorkerInfo) -> timedelta:
     """How long a registration holds without a heartbeat."""
     return info.expires_at - info.heartbeat_at
+
+
+@attrs.frozen(kw_only=True)
+class Fork:
+    """What a fork writes: the new execution, the records copied into its
+    log (``last_seq`` the highest), the events offered to the source and
+    the messages it will find waiting, as (topic, payload) in order."""
+
+    new: r.NewExecution
+    records: tuple[r.RecordWrite, ...]
+    last_seq: int
+    events: dict[str, Any]
+    messages: tuple[tuple[str, Any], ...]
+
+
+def fork(source: r.ExecutionRecord, log: r.Log, *, from_step: str, new_id: str) -> Fork:
+    """``client.fork``: a new execution of the same task and input whose log
+    holds the source's records before ``from_step``'s (the current run's),
+    so they replay and everything from ``from_step`` on runs anew.
+
+    Copied records count as the new execution's own first attempt. A
+    child scheduled before the cut is shared, not copied: its schedule
+    record keeps its id and reads its outcome, so it must have ended. The
+    fork finds every event offered to the source, and the messages the
+    copied log did not consume: those consumed at or after the cut (their
+    payloads are in those records) and those still queued."""
+    eid = source.id
+    if source.kind == r.STEP:
+        raise ForkRefused(eid, "it is a step child; fork the workflow that scheduled it")
+    cut = log.records.get(from_step)
+    if cut is None:
+        names = ", ".join(repr(name) for name in list(log.records)[:20]) or "none"
+        raise ForkRefused(eid, f"its log has no record named {from_step!r} (it has: {names})")
+    kept = [rec for rec in log.records.values() if rec.seq < cut.seq]
+    for rec in kept:
+        if rec.status not in r.R_FINAL:
+            raise ForkRefused(
+                eid,
+                f"{rec.kind} {rec.name!r}, before {from_step!r}, was still {rec.status}; "
+                "fork from a step before it or after it ended",
+            )
+    again = [rec for rec in log.records.values() if rec.seq >= cut.seq]
+    messages = [
+        (rec.step or "", rec.result)
+        for rec in again
+        if rec.kind == r.K_MESSAGE and rec.status == r.R_COMPLETED
+    ]
+    for topic, queue in log.messages.items():
+        messages.extend((topic, m.payload) for m in queue)
+    return Fork(
+        new=r.NewExecution(
+            id=new_id, task_name=source.task_name, input=source.input, kind=source.kind
+        ),
+        records=tuple(_copied(rec) for rec in kept),
+        last_seq=max((rec.seq for rec in kept), default=0),
+        events=dict(log.events),
+        messages=tuple(messages),
+    )
+
+
+def _copied(rec: r.StepRecord) -> r.RecordWrite:
+    return r.RecordWrite(
+        name=rec.name,
+        kind=rec.kind,
+        status=rec.status,
+        seq=rec.seq,
+        step=rec.step,
+        result=rec.result,
+        error=rec.error,
+        attempts=rec.attempts,
+        errors=rec.errors,
+        wake_at=rec.wake_at,
+        child_id=rec.child_id,
+        started_at=rec.started_at,
+    )

@@ -46,3 +46,18 @@ def migrations(package: str) -> list[tuple[int, str]]:
 def latest_version(package: str) -> int:
     files = migrations(package)
     return files[-1][0] if files else 0
+
+
+def listing(
+    *, status: str | None, task: str | None, parent_id: str | None, search: str | None
+) -> str:
+    """The list statement (its name in both SQL stores' query files) whose
+    index the filters given drive: an id prefix, else a parent, else status
+    and task (one index each for a status, a task, and the two together)."""
+    if search is not None:
+        return "list_by_search"
+    if parent_id is not None:
+        return "list_by_parent"
+    if task is not None:
+        return "list_by_task" if status is None else "list_by_status_and_task"
+    return "list_all" if status is None else "list_by_status"

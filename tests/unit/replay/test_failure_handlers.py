@@ -74,9 +74,7 @@ def test_business_errors_and_task_timeouts_call_it_stalls_do_not(zart_env: TestE
     for task in (declines, slow, twice):
         zart_env.schedule(task)
     zart_env.advance_until_idle()
-    assert sorted(calls) == ["test_failure_handlers.Declined", "zart.errors.TaskTimeout"] or sorted(
-        calls
-    ) == sorted(["tests.unit.replay.test_failure_handlers.Declined", "zart.errors.TaskTimeout"])
+    assert sorted(kind.rsplit(".", 1)[-1] for kind in calls) == ["Declined", "TaskTimeout"]
     assert [e.status for e in zart_env.list(task="twice")] == ["stalled"]
 
 

@@ -61,6 +61,7 @@ from .connection import (
     url_seconds,
 )
 from .listen import Listener
+from .schedules import PostgresSchedules
 
 log = logging.getLogger("zart")
 PACKAGE = "zart.stores.postgres"
@@ -69,6 +70,22 @@ FINAL = sorted(r.FINAL_STATUSES)
 # seq its log gave, its creation order, when it was due, the server's time.
 _TOKEN, _SEQ, _ORDER, _DUE_AT, _SERVER_TIME, _HAS_LOG = range(
     len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 6
+)
+# Statements planned for their values at every run, never prepared. psycopg
+# prepares a statement after five runs, and the server may then keep one
+# generic plan for any values: for a listing by task that is a walk of
+# executions_created newest first, filtering on the task, which a rare
+# task pays with a walk of the whole table. A listing is rare enough that
+# planning it each time costs nothing.
+PLANNED_EACH_TIME = frozenset(
+    {
+        "list_by_status",
+        "list_by_task",
+        "list_by_status_and_task",
+        "list_by_parent",
+        "list_by_search",
+        "counts_of_task",
+    }
 )
 _CLAIMS = {
     (False, False): "claim",
@@ -91,7 +108,7 @@ def _record(row: Sequence[Any]) -> ExecutionRecord:
     return rows.execution(row, _same)
 
 
-class PostgresStore:
+class PostgresStore(PostgresSchedules):
     """A store in a PostgreSQL database. ``schema`` and ``prefix`` (for table
     names) let several stores share one database without seeing each other."""
 
@@ -239,12 +256,13 @@ class PostgresStore:
         once: a cursor per statement costs more client CPU than the rest of
         a step commit's round trip. In a pipeline each statement needs a
         cursor of its own, which holds its results until they are read."""
+        prepare = False if name in PLANNED_EACH_TIME else None
         if conn.pgconn.pipeline_status != pq.PipelineStatus.OFF:
-            return conn.execute(self._q[name], params)
+            return conn.execute(self._q[name], params, prepare=prepare)
         cursor = self._cursors.get(conn)
         if cursor is None or cursor.closed:
             cursor = self._cursors[conn] = conn.cursor()
-        return cursor.execute(self._q[name], params)
+        return cursor.execute(self._q[name], params, prepare=prepare)
 
     def _answer(self, conn: Conn, name: str, params: dict[str, Any]) -> tuple[Any, ...]:
         """The one row a statement always answers with."""
@@ -490,6 +508,11 @@ class PostgresStore:
 
         return self._run("retry", op, retry=False)  # type: ignore[no-any-return]
 
+    def fork(self, execution_id: str, from_step: str, new_id: str) -> ExecutionRecord:
+        from .fork import fork
+
+        return fork(self, execution_id, from_step, new_id)
+
     def wake_stranded(self) -> int:
         row = self._one("wake_stranded", self._base())
         return int(row[0]) if row else 0
@@ -548,14 +571,7 @@ class PostgresStore:
             "limit": limit,
             "offset": offset,
         }
-        if search is not None:
-            query = "list_by_search"
-        elif parent_id is not None:
-            query = "list_by_parent"
-        elif task is not None:
-            query = "list_by_task"
-        else:
-            query = "list_by_status" if status is not None else "list_all"
+        query = sqlfiles.listing(status=status, task=task, parent_id=parent_id, search=search)
         return [_record(row) for row in self._all(query, params)]
 
     def counts(self, task: str | None = None) -> dict[str, int]:
@@ -585,6 +601,7 @@ class PostgresStore:
 
 
 def _new(new: NewExecution) -> dict[str, Any]:
+    """A new execution as the parameters of ``create``."""
     params = rows.new_params(new)
     params["input"] = _json(new.input)
     return params

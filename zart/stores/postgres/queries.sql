@@ -93,13 +93,25 @@ RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.sta
           OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
           OR EXISTS (SELECT 1 FROM {messages} m WHERE m.execution_id = e.id AND NOT m.consumed);
 
+-- A worker serving some tasks walks each task's own range of
+-- executions_task_due in claim order, locking up to :limit rows each, and
+-- takes the oldest :limit of those; the others are let go when the
+-- statement ends. One range over all its tasks (task_name = ANY(...)) has
+-- no claim order: the plan would read and sort every due row of its
+-- tasks, or (the generic plan of the prepared statement) walk
+-- executions_due through the backlogs of tasks it does not serve.
 -- name: claim_of_tasks
 WITH due AS (
-    SELECT id, wake_at AS due_at FROM {executions}
-     WHERE task_name = ANY(%(tasks)s) AND wake_at <= %(now)s AND status <> ALL(%(final)s)
-     ORDER BY wake_at, created_at, row_order
+    SELECT d.id, d.due_at FROM (SELECT DISTINCT unnest(%(tasks)s::text[])) AS t (name)
+     CROSS JOIN LATERAL (
+         SELECT id, wake_at AS due_at, created_at, row_order FROM {executions}
+          WHERE task_name = t.name AND wake_at <= %(now)s AND status <> ALL(%(final)s)
+          ORDER BY wake_at, created_at, row_order
+          LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+     ) AS d
+     ORDER BY d.due_at, d.created_at, d.row_order
      LIMIT %(limit)s
-       FOR UPDATE SKIP LOCKED
 )
 UPDATE {executions} e
    SET status = 'running', token = e.token + 1, owner = %(worker)s, wake_at = %(until)s,
@@ -159,9 +171,17 @@ RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.sta
 SELECT min(wake_at) FROM {executions}
  WHERE wake_at IS NOT NULL AND status <> ALL(%(final)s);
 
+-- The first wake-up of each task (the head of its range of
+-- executions_task_due), then the earliest of those: as for claim_of_tasks,
+-- one range over all the tasks has no wake_at order.
 -- name: next_wake_of_tasks
-SELECT min(wake_at) FROM {executions}
- WHERE task_name = ANY(%(tasks)s) AND wake_at IS NOT NULL AND status <> ALL(%(final)s);
+SELECT min(first.wake_at) FROM (SELECT DISTINCT unnest(%(tasks)s::text[])) AS t (name)
+ CROSS JOIN LATERAL (
+     SELECT wake_at FROM {executions}
+      WHERE task_name = t.name AND wake_at IS NOT NULL AND status <> ALL(%(final)s)
+      ORDER BY wake_at
+      LIMIT 1
+ ) AS first;
 
 -- name: next_wake_in_tree
 SELECT min(wake_at) FROM {executions}
@@ -470,8 +490,11 @@ UPDATE {executions}
  WHERE id = ANY(%(ids)s) AND status <> ALL(%(final)s)
 RETURNING parent_id, awaited;
 
--- Listing, newest first. The first filter given drives the index; the
--- others are checked on the rows it finds.
+-- Listing, newest first. A status, a task or both select an index each
+-- whose order is the listing's (ending in created_at, id): a page is one
+-- index walk, with no sort. A parent or an id prefix drives its own index,
+-- and the other filters are checked on the rows it finds. Listings are
+-- planned for their values at every run (PLANNED_EACH_TIME in the store).
 
 -- name: list_all
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
@@ -483,14 +506,21 @@ SELECT id, task_name, kind, status, input, output, error, state, attempt, run, p
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
        parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
   FROM {executions}
- WHERE status = %(status)s AND (%(task)s::text IS NULL OR task_name = %(task)s)
+ WHERE status = %(status)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
        parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
   FROM {executions}
- WHERE task_name = %(task)s AND (%(status)s::text IS NULL OR status = %(status)s)
+ WHERE task_name = %(task)s
+ ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: list_by_status_and_task
+SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+  FROM {executions}
+ WHERE task_name = %(task)s AND status = %(status)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_parent
@@ -548,3 +578,72 @@ DELETE FROM {workers} WHERE id = %(id)s;
 -- name: workers
 SELECT id, host, pid, tasks, concurrency, started_at, heartbeat_at, expires_at, inflight
   FROM {workers} ORDER BY id;
+
+-- A record copied into a new execution's log (a fork): no lease to fence.
+-- name: insert_record
+INSERT INTO {records}
+    (execution_id, run, name, seq, kind, status, step, result, error, attempts, errors, wake_at,
+     child_id, execution_attempt, started_at, created_at, updated_at)
+VALUES (%(id)s, 1, %(name)s, %(seq)s, %(kind)s, %(status)s, %(step)s::text, %(result)s::json,
+        %(error)s::json, %(attempts)s, %(errors)s::json, %(wake_at)s::timestamptz,
+        %(child_id)s::text, %(execution_attempt)s, %(started_at)s::timestamptz, %(now)s, %(now)s);
+
+-- name: set_seq
+UPDATE {executions} SET seq = %(seq)s WHERE id = %(id)s;
+
+-- Recurring schedules ---------------------------------------------------------
+
+-- name: insert_schedule
+INSERT INTO {schedules}
+    (id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+     next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at, updated_at)
+VALUES (%(id)s, %(task_name)s, %(input)s::json, %(cron)s, %(every_us)s, %(timezone)s,
+        %(overlap)s, %(catchup_us)s, %(jitter_us)s, %(paused)s, %(next_tick)s,
+        %(next_fire_at)s, %(last_tick)s, %(last_execution_id)s, %(buffered_tick)s,
+        %(created_at)s, %(updated_at)s)
+ON CONFLICT (id) DO NOTHING
+RETURNING 1;
+
+-- name: get_schedule
+SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+       next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at,
+       updated_at
+  FROM {schedules} WHERE id = %(id)s;
+
+-- name: lock_schedule
+SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+       next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at,
+       updated_at
+  FROM {schedules} WHERE id = %(id)s FOR UPDATE;
+
+-- name: list_schedules
+SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+       next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at,
+       updated_at
+  FROM {schedules} ORDER BY id;
+
+-- What a firing, a pause or a trigger changes.
+-- name: update_schedule
+UPDATE {schedules}
+   SET paused = %(paused)s, next_tick = %(next_tick)s, next_fire_at = %(next_fire_at)s,
+       last_tick = %(last_tick)s, last_execution_id = %(last_execution_id)s,
+       buffered_tick = %(buffered_tick)s, updated_at = %(updated_at)s
+ WHERE id = %(id)s;
+
+-- name: delete_schedule
+DELETE FROM {schedules} WHERE id = %(id)s RETURNING 1;
+
+-- Due schedules nobody else is firing; each is fired in this transaction.
+-- name: due_schedules
+SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+       next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at,
+       updated_at
+  FROM {schedules}
+ WHERE NOT paused AND next_fire_at <= %(now)s
+   AND (%(tasks)s::text[] IS NULL OR task_name = ANY(%(tasks)s::text[]))
+ ORDER BY next_fire_at LIMIT %(limit)s
+   FOR UPDATE SKIP LOCKED;
+
+-- name: next_schedule_fire
+SELECT min(next_fire_at) FROM {schedules}
+ WHERE NOT paused AND (%(tasks)s::text[] IS NULL OR task_name = ANY(%(tasks)s::text[]));

@@ -1,10 +1,10 @@
--- zart on PostgreSQL: the schema a new database gets (version 5).
+-- zart on PostgreSQL: the schema a new database gets (version 7).
 -- Older databases reach the same schema through migrations/ (a test holds
 -- the two together).
 --
 -- Names in braces are filled in before the text runs (psycopg.sql, quoted
 -- identifiers, no value ever spliced in): {executions} {records} {events}
--- {messages} {workers} are the tables, prefixed and schema-qualified;
+-- {messages} {workers} {schedules} are the tables, prefixed and schema-qualified;
 -- {name_x} is the bare name "<prefix>x", for indexes and constraints.
 
 -- One row per execution. wake_at is "due at" for every claimable status
@@ -53,8 +53,13 @@ CREATE INDEX {name_executions_root} ON {executions} (root_id, wake_at) WHERE roo
 CREATE INDEX {name_executions_parent} ON {executions} (parent_id, row_order)
     WHERE parent_id IS NOT NULL;
 CREATE INDEX {name_executions_created} ON {executions} (created_at, id);
-CREATE INDEX {name_executions_status} ON {executions} (status, created_at);
-CREATE INDEX {name_executions_task} ON {executions} (task_name, created_at);
+-- Listings newest first, filtered by status, task or both: each index ends
+-- in (created_at, id), the listing's whole order, so a page is one index
+-- walk with no sort. The task and status index also serves status_counts
+-- and counts(task) with an index-only scan in group order.
+CREATE INDEX {name_executions_status} ON {executions} (status, created_at, id);
+CREATE INDEX {name_executions_task} ON {executions} (task_name, created_at, id);
+CREATE INDEX {name_executions_task_status} ON {executions} (task_name, status, created_at, id);
 CREATE INDEX {name_executions_awaiting_children} ON {executions} (id)
     WHERE status = 'waiting' AND waiting_for = 'children';
 
@@ -111,3 +116,26 @@ CREATE TABLE {workers} (
     expires_at      timestamptz NOT NULL,  -- past it, the worker counts as dead
     inflight        integer     NOT NULL DEFAULT 0
 );
+
+-- Recurring schedules (zart.schedules): durations in microseconds;
+-- next_fire_at is when the next tick starts.
+CREATE TABLE {schedules} (
+    id                text        PRIMARY KEY,
+    task_name         text        NOT NULL,
+    input             json,
+    cron              text,
+    every_us          bigint,
+    timezone          text        NOT NULL,
+    overlap           text        NOT NULL,
+    catchup_us        bigint      NOT NULL,
+    jitter_us         bigint      NOT NULL,
+    paused            boolean     NOT NULL,
+    next_tick         timestamptz NOT NULL,
+    next_fire_at      timestamptz NOT NULL,
+    last_tick         timestamptz,
+    last_execution_id text,
+    buffered_tick     timestamptz,
+    created_at        timestamptz NOT NULL,
+    updated_at        timestamptz NOT NULL
+);
+CREATE INDEX {name_schedules_due} ON {schedules} (next_fire_at) WHERE NOT paused;

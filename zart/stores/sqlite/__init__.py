@@ -29,9 +29,11 @@ from ...errors import (
 )
 from ...records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
 from ...serde import DEFAULT_MAX_PAYLOAD
-from .. import rows, rules
+from .. import rows, rules, sqlfiles
 from ..connect import redact
+from . import fork
 from .connection import FAILURES, SYNC_MODES, Conn, Connections, Q
+from .schedules import SqliteSchedules
 from .watch import Doorbell
 
 _URL_OPTIONS = ("synchronous", "busy_timeout", "max_payload")
@@ -51,7 +53,7 @@ def _record(row: Sequence[Any]) -> ExecutionRecord:
     return rows.execution(row, rows.from_micros)
 
 
-class SqliteStore:
+class SqliteStore(SqliteSchedules):
     """A store in one SQLite file, safe for many threads and processes."""
 
     def __init__(
@@ -198,6 +200,8 @@ class SqliteStore:
         take = {"now": _t(now), "until": _t(now + lease), "worker": worker}
         with self._db.tx(write=True) as conn:
             due = dict(self._run(conn, _DUE[(tasks is not None, under is not None)], params))
+            if not due:
+                return []  # an idle worker's turn: one read, no write
             taken = self._run(conn, "take", {**take, "ids": json.dumps(list(due))}).fetchall()
         order = {eid: i for i, eid in enumerate(due)}
         taken.sort(key=lambda row: order[row[0]])  # RETURNING keeps no order
@@ -462,6 +466,9 @@ class SqliteStore:
         self._ring()
         return _record(row)
 
+    def fork(self, execution_id: str, from_step: str, new_id: str) -> ExecutionRecord:
+        return fork.fork(self, execution_id, from_step, new_id)
+
     def wake_stranded(self) -> int:
         with self._db.tx() as conn:
             woken = self._run(conn, "wake_stranded", {"now": _t(self.now())}).rowcount
@@ -529,7 +536,7 @@ class SqliteStore:
             "limit": limit,
             "offset": offset,
         }
-        query = _listing(status=status, task=task, parent_id=parent_id, search=search)
+        query = sqlfiles.listing(status=status, task=task, parent_id=parent_id, search=search)
         with self._db.tx() as conn:
             return [_record(row) for row in self._run(conn, query, params)]
 
@@ -580,19 +587,6 @@ def _url_options(query: str) -> dict[str, Any]:
         given["max_payload"] = settings.parse_count("max_payload", given["max_payload"], least=1)
     SqliteStore._settings(**{k: v for k, v in given.items() if k != "max_payload"})
     return given
-
-
-def _listing(
-    *, status: str | None, task: str | None, parent_id: str | None, search: str | None
-) -> str:
-    """The list statement whose index the filters given can drive."""
-    if search is not None:
-        return "list_by_search"
-    if parent_id is not None:
-        return "list_by_parent"
-    if task is not None:
-        return "list_by_task"
-    return "list_by_status" if status is not None else "list_all"
 
 
 def _empty(last_seq: int) -> Log:

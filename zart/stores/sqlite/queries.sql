@@ -57,11 +57,21 @@ SELECT id, wake_at FROM executions
  WHERE wake_at <= :now AND status NOT IN ('completed', 'failed', 'cancelled')
  ORDER BY wake_at, created_at, num LIMIT :limit;
 
+-- A worker serving some tasks walks each task's own range of
+-- executions_task_due in claim order, up to :limit rows each, and takes the
+-- oldest :limit of those: bounded work whatever the planner knows. Given
+-- task_name IN (...) instead, the planner (once ANALYZE ran) walks
+-- executions_due in claim order through the backlogs of tasks the worker
+-- does not serve, filtering on the task.
 -- name: due_of_tasks
-SELECT id, wake_at FROM executions
- WHERE task_name IN (SELECT value FROM json_each(:tasks))
-   AND wake_at <= :now AND status NOT IN ('completed', 'failed', 'cancelled')
- ORDER BY wake_at, created_at, num LIMIT :limit;
+SELECT e.id, e.wake_at
+  FROM (SELECT DISTINCT value AS name FROM json_each(:tasks)) AS t
+  JOIN executions AS e ON e.rowid IN (
+       SELECT rowid FROM executions
+        WHERE task_name = t.name AND wake_at <= :now
+          AND status NOT IN ('completed', 'failed', 'cancelled')
+        ORDER BY wake_at, created_at, num LIMIT :limit)
+ ORDER BY e.wake_at, e.created_at, e.num LIMIT :limit;
 
 -- name: due_in_tree
 SELECT id, wake_at FROM executions
@@ -96,10 +106,15 @@ RETURNING id, task_name, kind, status, input, output, error, state, attempt, run
 SELECT min(wake_at) FROM executions
  WHERE wake_at IS NOT NULL AND status NOT IN ('completed', 'failed', 'cancelled');
 
+-- The first wake-up of each task (the head of its range of
+-- executions_task_due), then the earliest of those, for the same reason as
+-- due_of_tasks.
 -- name: next_wake_of_tasks
-SELECT min(wake_at) FROM executions
- WHERE task_name IN (SELECT value FROM json_each(:tasks))
-   AND wake_at IS NOT NULL AND status NOT IN ('completed', 'failed', 'cancelled');
+SELECT min((SELECT wake_at FROM executions
+             WHERE task_name = t.value AND wake_at IS NOT NULL
+               AND status NOT IN ('completed', 'failed', 'cancelled')
+             ORDER BY wake_at LIMIT 1))
+  FROM json_each(:tasks) AS t;
 
 -- name: next_wake_in_tree
 SELECT min(wake_at) FROM executions
@@ -253,8 +268,12 @@ UPDATE executions
    AND NOT EXISTS (SELECT 1 FROM executions c
                     WHERE c.parent_id = :parent AND c.awaited = 1 AND c.record_status IS NULL);
 
+-- Only the parents waiting on children, from their own partial index.
+-- SQLite's planner would rather read every waiting row through
+-- executions_status, with or without ANALYZE; INDEXED BY holds it to the
+-- small index (and fails loudly should that index go).
 -- name: wake_stranded
-UPDATE executions
+UPDATE executions INDEXED BY executions_waiting_children
    SET status = 'pending', wake_at = :now, waiting_for = NULL, updated_at = :now
  WHERE status = 'waiting' AND waiting_for = 'children'
    AND NOT EXISTS (SELECT 1 FROM executions c
@@ -301,8 +320,10 @@ UPDATE executions
  WHERE id = :id
 RETURNING parent_id, awaited;
 
--- Listing, newest first. The first filter given drives the index; the
--- others are checked on the rows it finds.
+-- Listing, newest first. A status, a task or both select an index each
+-- whose order is the listing's (ending in created_at, id): a page is one
+-- index walk, with no sort. A parent or an id prefix drives its own index,
+-- and the other filters are checked on the rows it finds.
 
 -- name: list_all
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
@@ -314,14 +335,21 @@ SELECT id, task_name, kind, status, input, output, error, state, attempt, run, p
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
        parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
   FROM executions
- WHERE status = :status AND (:task IS NULL OR task_name = :task)
+ WHERE status = :status
  ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: list_by_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
        parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
   FROM executions
- WHERE task_name = :task AND (:status IS NULL OR status = :status)
+ WHERE task_name = :task
+ ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: list_by_status_and_task
+SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+  FROM executions
+ WHERE task_name = :task AND status = :status
  ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: list_by_parent
@@ -375,3 +403,62 @@ DELETE FROM workers WHERE id = :id;
 -- name: workers
 SELECT id, host, pid, tasks, concurrency, started_at, heartbeat_at, expires_at, inflight
   FROM workers ORDER BY id;
+
+-- A record copied into a new execution's log (a fork): no lease to fence.
+-- name: insert_record
+INSERT INTO steps (key, execution_id, run, name, seq, kind, status, step, result, error, attempts,
+                   errors, wake_at, child_id, execution_attempt, started_at, created_at,
+                   updated_at)
+SELECT (num << 32) + :seq, id, run, :name, :seq, :kind, :status, :step, :result, :error,
+       :attempts, :errors, :wake_at, :child_id, :execution_attempt, :started_at, :now, :now
+  FROM executions WHERE id = :id;
+
+-- name: set_seq
+UPDATE executions SET seq = :seq WHERE id = :id;
+
+-- Recurring schedules ---------------------------------------------------------
+
+-- name: insert_schedule
+INSERT INTO schedules (id, task_name, input, cron, every_us, timezone, overlap, catchup_us,
+                       jitter_us, paused, next_tick, next_fire_at, last_tick, last_execution_id,
+                       buffered_tick, created_at, updated_at)
+VALUES (:id, :task_name, :input, :cron, :every_us, :timezone, :overlap, :catchup_us, :jitter_us,
+        :paused, :next_tick, :next_fire_at, :last_tick, :last_execution_id, :buffered_tick,
+        :created_at, :updated_at)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_schedule
+SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+       next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at,
+       updated_at
+  FROM schedules WHERE id = :id;
+
+-- name: list_schedules
+SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+       next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at,
+       updated_at
+  FROM schedules ORDER BY id;
+
+-- What a firing, a pause or a trigger changes.
+-- name: update_schedule
+UPDATE schedules
+   SET paused = :paused, next_tick = :next_tick, next_fire_at = :next_fire_at,
+       last_tick = :last_tick, last_execution_id = :last_execution_id,
+       buffered_tick = :buffered_tick, updated_at = :updated_at
+ WHERE id = :id;
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE id = :id;
+
+-- name: due_schedules
+SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitter_us, paused,
+       next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick, created_at,
+       updated_at
+  FROM schedules
+ WHERE paused = 0 AND next_fire_at <= :now
+   AND (:tasks IS NULL OR task_name IN (SELECT value FROM json_each(:tasks)))
+ ORDER BY next_fire_at LIMIT :limit;
+
+-- name: next_schedule_fire
+SELECT min(next_fire_at) FROM schedules
+ WHERE paused = 0 AND (:tasks IS NULL OR task_name IN (SELECT value FROM json_each(:tasks)));

@@ -1,4 +1,4 @@
--- zart on SQLite: the schema a new database gets (version 4).
+-- zart on SQLite: the schema a new database gets (version 6).
 -- Older databases reach the same schema through migrations/ (a test holds
 -- the two together).
 --
@@ -36,8 +36,13 @@ CREATE TABLE executions (
     trace          TEXT                         -- the caller's trace context (JSON)
 );
 
-CREATE INDEX executions_status ON executions (status, created_at);
-CREATE INDEX executions_task ON executions (task_name, created_at);
+-- Listings newest first, filtered by status, task or both: each index ends
+-- in (created_at, id), the listing's whole order, so a page is one index
+-- walk with no sort. The task and status index also serves status_counts
+-- and counts(task) from the index alone, in group order.
+CREATE INDEX executions_status ON executions (status, created_at, id);
+CREATE INDEX executions_task ON executions (task_name, created_at, id);
+CREATE INDEX executions_task_status ON executions (task_name, status, created_at, id);
 CREATE UNIQUE INDEX executions_num ON executions (num);
 CREATE INDEX executions_due ON executions (wake_at, created_at, num) WHERE wake_at IS NOT NULL;
 CREATE INDEX executions_task_due ON executions (task_name, wake_at, created_at, num)
@@ -104,3 +109,26 @@ CREATE TABLE workers (
     expires_at   INTEGER NOT NULL,  -- past it, the worker counts as dead
     inflight     INTEGER NOT NULL DEFAULT 0
 );
+
+-- Recurring schedules (zart.schedules): durations in microseconds;
+-- next_fire_at is when the next tick starts.
+CREATE TABLE schedules (
+    id                TEXT PRIMARY KEY,
+    task_name         TEXT NOT NULL,
+    input             TEXT,
+    cron              TEXT,
+    every_us          INTEGER,
+    timezone          TEXT NOT NULL,
+    overlap           TEXT NOT NULL,
+    catchup_us        INTEGER NOT NULL,
+    jitter_us         INTEGER NOT NULL,
+    paused            INTEGER NOT NULL,
+    next_tick         INTEGER NOT NULL,
+    next_fire_at      INTEGER NOT NULL,
+    last_tick         INTEGER,
+    last_execution_id TEXT,
+    buffered_tick     INTEGER,
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (next_fire_at) WHERE paused = 0;

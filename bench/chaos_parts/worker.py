@@ -1,0 +1,35 @@
+"""One chaos worker process: ``python -m bench.chaos_parts.worker --db URL
+--mode threads|asyncio``. It runs the chaos workload until SIGTERM (or
+until SIGKILL, which is the point), logging warnings to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+import zart
+
+from . import app
+from .app import registry
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--mode", choices=("threads", "asyncio"), default="threads")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--lease", type=float, default=2.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    app.WORK_SECONDS = 0.05
+    store = zart.connect(args.db)
+    config = zart.WorkerConfig(concurrency=args.concurrency, lease=args.lease, poll_interval=0.5)
+    if args.mode == "asyncio":
+        asyncio.run(zart.AsyncWorker(store, registry, config).run())
+    else:
+        zart.Worker(store, registry, config).run()
+
+
+if __name__ == "__main__":
+    main()
