@@ -77,4 +77,12 @@ def latency(data: Any) -> Generator[Any, Any, dict[str, float]]:
     return {"started": started, "resumed": resumed}
 
 
-registry = zart.TaskRegistry([chain, three, one, fanout, latency])
+@zart.durable("bench-inbox")
+def inbox(data: Any) -> Generator[Any, Any, dict[str, float]]:
+    """A message sent -> the step after the receive entered."""
+    yield zart.receive("first", "in")
+    resumed = yield stamp("resumed")
+    return {"resumed": resumed}
+
+
+registry = zart.TaskRegistry([chain, three, one, fanout, latency, inbox])

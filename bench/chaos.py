@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.chaos_parts.report import write_report  # noqa: E402
-from bench.chaos_parts.run import Settings, run  # noqa: E402
+from bench.chaos_parts.report import write_report
+from bench.chaos_parts.run import Settings, run
 
 
 def settings(argv: list[str]) -> tuple[Settings, bool]:

@@ -26,7 +26,7 @@ from .commands import (
 from .errors import InvalidCommand
 from .names import check_name
 from .retry import RetryPolicy, to_timedelta
-from .serde import forgot_yield, return_type
+from .serde import check_type, forgot_yield, return_type
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -212,7 +212,7 @@ def wait_event(
     name: str, *, timeout: timedelta | int | float | None = None, type: Any = Any
 ) -> WaitEvent:
     """Wait for the event offered under ``name``; ``EventTimeout`` after ``timeout``."""
-    return WaitEvent(name=name, timeout=timeout, type=type)
+    return WaitEvent(name=name, timeout=timeout, type=check_type("type", type))
 
 
 def schedule(target: Step | WorkflowCall) -> Schedule:
@@ -226,6 +226,10 @@ def schedule(target: Step | WorkflowCall) -> Schedule:
 
 def wait_all(handles: Iterable[Handle], *, return_exceptions: bool = False) -> WaitAll:
     """Wait for every handle's child; yields their results in handle order."""
+    if isinstance(handles, str | bytes) or not isinstance(handles, Iterable):
+        raise TypeError(
+            f"wait_all takes a list of handles from zart.schedule, got {type(handles).__name__}"
+        )
     return WaitAll(handles=tuple(handles), return_exceptions=return_exceptions)
 
 
@@ -247,7 +251,7 @@ def receive(
     """Take the oldest message not yet consumed on ``topic``, waiting for one
     at most ``timeout`` (then ``EventTimeout``). ``name`` keys it in the log:
     a loop names each receive, ``f"item-{i}"``."""
-    return Receive(name=name, topic=topic, timeout=timeout, type=type)
+    return Receive(name=name, topic=topic, timeout=timeout, type=check_type("type", type))
 
 
 def patched(patch_id: str) -> Patched:

@@ -17,11 +17,17 @@ from .decisions import Decision, Finish
 from .errors import Cancelled, ExecutionAlreadyExists, ExecutionFailed, ResultTimeout, ZartError
 from .failures import rebuild
 from .host import Host
-from .names import check_name
+from .names import check_name, unstorable_char, unstorable_reason
 from .records import ExecutionRecord, NewExecution, ScheduleRecord, StepRecord, WorkerInfo
-from .serde import from_json, to_json
-from .stores.protocol import Store
-from .tasks import Failure, TaskHandler, TaskRegistry, failure_handler_execution
+from .serde import check_type, from_json, to_json
+from .stores.protocol import Store, check_store
+from .tasks import (
+    Failure,
+    TaskHandler,
+    TaskRegistry,
+    check_registry,
+    failure_handler_execution,
+)
 
 # How long a wait for an execution sleeps between looks when nothing wakes it.
 _LOOK_AGAIN = 0.5
@@ -41,13 +47,24 @@ def _check_id(value: object, what: str = "execution_id") -> str:
         raise ValueError(str(exc)) from None
 
 
+def _check_search(search: object) -> None:
+    # An id prefix: any text a stored id could start with (a longer one
+    # matches nothing), but not text no store could be asked about.
+    if not isinstance(search, str):
+        raise ValueError(f"search must be a string, got {type(search).__name__} {search!r:.80}")
+    char = unstorable_char(search)
+    if char is not None:
+        reason = unstorable_reason(char, nul="\\x00")  # as the repr beside it shows a NUL
+        raise ValueError(f"search {search[:40]!r} holds {reason}")
+
+
 class Client:
     """The application's handle on a store: everything but running workflows,
     plus ``run`` to drive one inline in the calling thread."""
 
     def __init__(self, store: Store, registry: TaskRegistry | None = None) -> None:
-        self.store = store
-        self.registry = registry if registry is not None else TaskRegistry()
+        self.store = check_store("Client", store)
+        self.registry = TaskRegistry() if registry is None else check_registry("Client", registry)
 
     # -- starting ----------------------------------------------------------
     def new_execution(
@@ -64,12 +81,27 @@ class Client:
         return NewExecution(id=execution_id or uuid.uuid4().hex, task_name=name, input=document)
 
     def schedule(
-        self, task: str | TaskHandler, data: Any = None, *, execution_id: str | None = None
+        self,
+        task: str | TaskHandler,
+        data: Any = None,
+        *,
+        execution_id: str | None = None,
+        connection: Any = None,
     ) -> str:
         """Create an execution; its id. A given id is an idempotency key: a
-        second schedule with it raises ``ExecutionAlreadyExists``."""
+        second schedule with it raises ``ExecutionAlreadyExists``.
+
+        ``connection``: the caller's open ``sqlite3`` or psycopg connection
+        to the store's database. The execution is written in that
+        connection's current transaction and exists only if it commits;
+        workers are woken once it does. A connection of the wrong kind
+        (``TypeError``) or to another database (``ValueError``) is refused
+        and nothing is written."""
         new = self.new_execution(task, data, execution_id=execution_id)
-        self.store.create(new)
+        if connection is None:
+            self.store.create(new)
+        else:
+            self.store.create_in(connection, new)
         return new.id
 
     def run(
@@ -90,6 +122,7 @@ class Client:
         ``timeout`` seconds.
         """
         wait = settings.wait_seconds("timeout", timeout)
+        check_type("type", type)
         new = self.new_execution(task, data, execution_id=execution_id)
         host = Host(self.store, self.registry)
         first = host.process(self.store.create_leased(new, worker=host.worker_id, lease=host.lease))
@@ -221,8 +254,8 @@ class Client:
             _check_id(task, "task")
         if parent_id is not None:
             _check_id(parent_id, "parent_id")
-        if search is not None and not isinstance(search, str):
-            raise ValueError(f"search must be a string, got {search!r}")
+        if search is not None:
+            _check_search(search)
         settings.count("limit", limit, least=1)
         settings.count("offset", offset, least=0)
         return self.store.list(
@@ -243,6 +276,7 @@ class Client:
     def served(self, task: str) -> bool:
         """Whether a live worker serves ``task`` (none may yet: a schedule
         still creates the execution, to wait for one)."""
+        _check_id(task, "task")
         return any(task in w.tasks for w in self.workers())
 
     def status_counts(self) -> dict[tuple[str, str], int]:
@@ -307,6 +341,7 @@ class Client:
         when ``timeout`` seconds pass first.
         """
         _check_id(execution_id)
+        check_type("type", type)
         return self._await(execution_id, settings.wait_seconds("timeout", timeout), type)
 
     def _await(

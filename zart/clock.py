@@ -19,6 +19,10 @@ def checked_clock(clock: Callable[[], _dt.datetime], where: str) -> Callable[[],
     """``clock``, once one reading shows it tells aware datetimes. The stores
     keep instants: a naive reading would be taken as UTC by one store,
     refused by another and compared as is by the memory store."""
+    if not callable(clock):
+        raise TypeError(
+            f"{where}: clock must be a function returning the time, got {type(clock).__name__}"
+        )
     reading = clock()
     if not isinstance(reading, _dt.datetime):
         raise TypeError(f"{where}: clock() must return a datetime, got {type(reading).__name__}")

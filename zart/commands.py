@@ -45,8 +45,14 @@ def _aware(when: datetime | None, what: str) -> None:
         raise ValueError(f"{what} must be timezone-aware (UTC), got naive {when!r}")
 
 
+# One named converter per field, so that a bad value is reported under the
+# argument's name ("timeout must be finite").
 def _duration(value: timedelta | int | float | None) -> timedelta | None:
-    return None if value is None else to_timedelta(value)
+    return None if value is None else to_timedelta(value, "duration")
+
+
+def _timeout(value: timedelta | int | float | None) -> timedelta | None:
+    return None if value is None else to_timedelta(value, "timeout")
 
 
 def _own_name(step: Step) -> str:
@@ -62,7 +68,7 @@ class Step(Command):
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
     retry: RetryPolicy = attrs.field(factory=RetryPolicy.none)
-    timeout: timedelta | None = attrs.field(default=None, converter=_duration)
+    timeout: timedelta | None = attrs.field(default=None, converter=_timeout)
     # Identity checked on replay: the template the name came from, else the
     # first name the step had (kept by ``named``).
     step_id: str = attrs.field(default=attrs.Factory(_own_name, takes_self=True))
@@ -94,7 +100,7 @@ class WaitEvent(Command):
     """Wait for the event offered under ``name``, at most ``timeout``."""
 
     name: str = attrs.field(validator=_name)
-    timeout: timedelta | None = attrs.field(default=None, converter=_duration)
+    timeout: timedelta | None = attrs.field(default=None, converter=_timeout)
     type: Any = Any
 
     def named(self, name: str) -> WaitEvent:
@@ -107,7 +113,7 @@ class Receive(Command):
 
     name: str = attrs.field(validator=_name)
     topic: str = attrs.field(validator=_name)
-    timeout: timedelta | None = attrs.field(default=None, converter=_duration)
+    timeout: timedelta | None = attrs.field(default=None, converter=_timeout)
     type: Any = Any
 
     def named(self, name: str) -> Receive:

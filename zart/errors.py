@@ -156,9 +156,7 @@ class ScheduleAlreadyExists(ZartError):
     """A recurring schedule with this id exists already."""
 
     def __init__(self, schedule_id: str) -> None:
-        super().__init__(
-            f"schedule {schedule_id!r} already exists (delete it first to change it)"
-        )
+        super().__init__(f"schedule {schedule_id!r} already exists (delete it first to change it)")
         self.schedule_id = schedule_id
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from .stores.protocol import Store
 
 CHECK_EVERY = timedelta(seconds=1)
-BATCH = 100  # schedules fired per statement; more are fired in turn
+BATCH = 500  # schedules fired per round; more are fired in turn
 
 
 class ScheduleFiring:

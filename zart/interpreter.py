@@ -131,6 +131,7 @@ class Interpreter(WaitRules, ChildRules):
             input=record.input,
             attempt=record.attempt,
             max_retries=handler.max_retries(),
+            max_payload=max_payload,
         )
         self.info = ExecutionInfo(
             execution_id=record.id,
@@ -333,8 +334,11 @@ class Interpreter(WaitRules, ChildRules):
         # The log keeps the step as failed with the error that failed the
         # execution (an "error" document, where a spent retry policy leaves
         # a "step" one), and a replay reaching it ends the same way.
+        # It fails for good, so the workflow's on_failure handler runs, as
+        # for any other final failure.
         doc = error_document(exc)
         self._write_step(cmd, r.R_FAILED, attempt, started, history, error=doc)
+        self._call_failure_handler(doc)
         return self._finish(r.Fail(error=doc))
 
     # -- outcomes ----------------------------------------------------------

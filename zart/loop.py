@@ -23,8 +23,8 @@ from .host import Host
 from .observe import Observer
 from .records import Lease, WorkerInfo
 from .retry import to_timedelta
-from .stores.protocol import Store
-from .tasks import TaskRegistry
+from .stores.protocol import Store, check_store
+from .tasks import TaskRegistry, check_registry
 
 log = logging.getLogger("zart")
 # How soon an idle worker notices stop(), and the longest pause after a
@@ -124,8 +124,13 @@ class WorkerBase:
         worker_id: str | None = None,
         observers: Sequence[Observer] = (),
     ) -> None:
-        self.store = store
-        self.registry = registry
+        where = type(self).__name__
+        self.store = check_store(where, store)
+        self.registry = check_registry(where, registry)
+        if config is not None and not isinstance(config, WorkerConfig):
+            raise TypeError(
+                f"{where} takes a zart.WorkerConfig, got {type(config).__name__} {config!r:.80}"
+            )
         self.config = config or WorkerConfig()
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.host = Host(

@@ -43,9 +43,10 @@ def to_timedelta(value: timedelta | int | float, what: str = "duration") -> time
 def parse_duration(text: str) -> timedelta:
     """``"250ms"``, ``"2s"``, ``"1.5m"``, ``"3h"``, ``"1d"``."""
     match = _DURATION.match(text)
+    shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}..."
     if not match:
-        raise ValueError(f"bad duration {text!r}: expected a number and a unit (ms s m h d)")
-    return to_timedelta(float(match.group(1)) * _UNITS[match.group(2)], f"duration {text!r}")
+        raise ValueError(f"bad duration {shown}: expected a number and a unit (ms s m h d)")
+    return to_timedelta(float(match.group(1)) * _UNITS[match.group(2)], f"duration {shown}")
 
 
 def _check_retries(_: object, __: attrs.Attribute[int], value: int) -> None:
@@ -72,7 +73,7 @@ def _multiplier(value: float) -> float:
     # NaN fails `>= 1`; infinity would make the first backoff past any date.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"multiplier must be a number, got {type(value).__name__} {value!r}")
-    if not (1.0 <= value and math.isfinite(value)):
+    if not (value >= 1.0 and math.isfinite(value)):
         raise ValueError(f"multiplier must be a finite number >= 1, got {value!r}")
     return float(value)
 
@@ -125,10 +126,12 @@ class RetryPolicy:
             return spec
         if not isinstance(spec, str):
             raise TypeError(f"retry must be a RetryPolicy or a string, got {type(spec).__name__}")
+        # Quoted at most 60 characters long: the spec may be anything.
+        quoted = repr(spec) if len(spec) <= 60 else f"{spec[:60]!r}... ({len(spec):,} characters)"
         match = _SPEC.match(spec)
         if not match:
             raise ValueError(
-                f"bad retry spec {spec!r}: expected 'none', 'fixed(N, DELAY)' "
+                f"bad retry spec {quoted}: expected 'none', 'fixed(N, DELAY)' "
                 "or 'exponential(N, INITIAL[, MULTIPLIER[, MAX]])'"
             )
         kind, inner = match.group(1), match.group(2)
@@ -136,7 +139,7 @@ class RetryPolicy:
         try:
             return cls._from_args(kind, args)
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"bad retry spec {spec!r}: {exc}") from None
+            raise ValueError(f"bad retry spec {quoted}: {exc}") from None
 
     @classmethod
     def _from_args(cls, kind: str, args: list[str]) -> RetryPolicy:

@@ -360,6 +360,22 @@ def _refusal(document: Any) -> str:
     return "a string holds a character zart does not store"
 
 
+# Values where a declared type belongs (``output=5``, ``type="int"``): refused
+# where they are given, not when a value is first read back into them.
+_NOT_TYPES = (int, float, str, bytes, list, dict, tuple, set, frozenset)
+
+
+def check_type(what: str, value: Any) -> Any:
+    """``value`` if it can be a declared type (a class, ``list[str]``,
+    ``int | None``, ``Any``); ``TypeError`` naming ``what`` for a plain value."""
+    if isinstance(value, _NOT_TYPES):
+        raise TypeError(
+            f"{what} must be a type (int, a class, list[str], ...), "
+            f"got {type(value).__name__} {value!r:.80}"
+        )
+    return value
+
+
 def from_json(document: Any, type_: Any, what: str) -> Any:
     """Structure a JSON document into ``type_`` (``Any``: the document itself).
     JSON of the wrong kind raises ``SerializationError`` naming ``what`` and

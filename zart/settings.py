@@ -73,3 +73,8 @@ def parse_count(what: str, text: str, *, least: int) -> int:
     except ValueError:
         raise ValueError(f"{what} must be a whole number, got {text!r}") from None
     return count(what, number, least=least)
+
+
+def payload_limit(value: object) -> int | None:
+    """A store's ``max_payload``: None (no limit) or a number of bytes >= 1."""
+    return None if value is None else count("max_payload", value, least=1)

@@ -27,7 +27,7 @@ from .errors import DuplicateNameError, UnknownTaskError
 from .names import check_name, child_id
 from .records import FAILURE_HANDLER, NewExecution
 from .retry import RetryPolicy, to_timedelta
-from .serde import to_json
+from .serde import DEFAULT_MAX_PAYLOAD, check_type, to_json
 
 R = TypeVar("R")
 # What a workflow function returns, for annotating it: ``-> zart.Workflow[Out]``
@@ -227,6 +227,7 @@ def durable(
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"max_retries must be a non-negative integer, got {max_retries!r}")
     limit = None if timeout is None else to_timedelta(timeout, "workflow timeout")
+    check_type("output", output)
     handler = on_failure if isinstance(on_failure, OnFailure | None) else _on_failure(on_failure)
     if isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 0:
         raise ValueError(f"keep_runs must be a non-negative integer, got {keep_runs!r}")
@@ -259,9 +260,17 @@ class TaskContext:
     """Handed to ``TaskHandler.run``: builds commands and holds the state blob."""
 
     def __init__(
-        self, *, execution_id: str, task_name: str, input: Any, attempt: int, max_retries: int
+        self,
+        *,
+        execution_id: str,
+        task_name: str,
+        input: Any,
+        attempt: int,
+        max_retries: int,
+        max_payload: int | None = DEFAULT_MAX_PAYLOAD,
     ) -> None:
         self._execution_id = execution_id
+        self._max_payload = max_payload  # the store's limit, as on every other value
         self.task_name = task_name
         self.input = input
         self.attempt = attempt
@@ -281,7 +290,8 @@ class TaskContext:
 
     def set_data(self, value: Any) -> None:
         """Replace the execution's mutable JSON state; stored with the next write."""
-        self._state = to_json(value, f"state of execution {self._execution_id!r}")
+        what = f"state of execution {self._execution_id!r}"
+        self._state = to_json(value, what, limit=self._max_payload)
         self._state_changed = True
 
     def take_state(self) -> tuple[bool, Any]:
@@ -357,10 +367,15 @@ class TaskRegistry:
             handler, name = name_or_handler, name_or_handler.task_name
             if not name:
                 raise ValueError(f"{handler!r} has no name: use registry.register('name', handler)")
-        else:
-            name = name_or_handler
+        elif handler is not None or isinstance(name_or_handler, str):
+            name = name_or_handler  # checked below
             if handler is None or not isinstance(handler, TaskHandler):
                 raise TypeError(f"register({name!r}, ...) needs a TaskHandler, got {handler!r}")
+        else:
+            raise TypeError(
+                "register() takes a TaskHandler (a @zart.durable workflow) or a name and "
+                f"a TaskHandler, got {type(name_or_handler).__name__} {name_or_handler!r:.80}"
+            )
         check_name("task name", name)
         _check_generator(name, handler)
         existing = self._handlers.get(name)
@@ -387,7 +402,10 @@ class TaskRegistry:
                 self.register(task)
             return str(task.task_name), task
         if not isinstance(task, str):
-            raise TypeError(f"expected a task name or a TaskHandler, got {task!r}")
+            raise TypeError(
+                "task must be a string (a task name) or a TaskHandler, "
+                f"got {type(task).__name__} {task!r:.80}"
+            )
         check_name("task name", task)
         return task, self.get(task)
 
@@ -413,6 +431,15 @@ def _check_generator(name: str, handler: TaskHandler) -> None:
             f"task {name!r}: {type(handler).__qualname__}.run must be a generator "
             "function (def run(self, ctx, data): ... yield ...)"
         )
+
+
+def check_registry(where: str, registry: object) -> TaskRegistry:
+    """``registry`` if it is a ``TaskRegistry``; ``TypeError`` naming ``where``."""
+    if not isinstance(registry, TaskRegistry):
+        raise TypeError(
+            f"{where} takes a zart.TaskRegistry, got {type(registry).__name__} {registry!r:.80}"
+        )
+    return registry
 
 
 class StepChild(TaskHandler):

@@ -21,14 +21,16 @@ from typing import Any
 from freezegun import freeze_time
 
 from . import records as r
+from . import settings
 from .client import Client
 from .clock import checked_clock, utcnow
 from .errors import ZartError
 from .host import Host
+from .names import check_name
 from .records import Commit, ExecutionRecord, StepRecord
 from .retry import to_timedelta
 from .stores.memory import MemoryStore
-from .tasks import TaskHandler, TaskRegistry
+from .tasks import TaskHandler, TaskRegistry, check_registry
 from .verify import check
 
 __all__ = ["TestEnv", "VirtualClock"]
@@ -70,10 +72,11 @@ class TestEnv:
         lease: timedelta = timedelta(seconds=30),
         max_payload: int | None = 1024 * 1024,
     ) -> None:
-        self.registry = registry if registry is not None else TaskRegistry()
+        self.registry = TaskRegistry() if registry is None else check_registry("TestEnv", registry)
         self.clock = VirtualClock(start or utcnow())
         self.store = MemoryStore(clock=self.clock.now, max_payload=max_payload)
-        self.lease = lease
+        self.lease = to_timedelta(lease, "lease")
+        settings.seconds("lease", self.lease.total_seconds())
         self._overrides: dict[str, Callable[..., Any]] = {}
         self._crash_names: set[str] = set()
         self._driving = 0
@@ -131,6 +134,7 @@ class TestEnv:
 
     def run_until_idle(self, max_rounds: int = 100_000) -> int:
         """Run due executions until none is due; how many runs happened."""
+        settings.count("max_rounds", max_rounds, least=1)
         with self._drive():
             total = 0
             for _ in range(max_rounds):
@@ -228,12 +232,15 @@ class TestEnv:
     # -- fault injection and code changes ------------------------------------
     def replace_step(self, name: str, fn: Callable[..., Any]) -> None:
         """Steps of this name (or template) run ``fn`` instead."""
+        check_name("step name", name)
+        if not callable(fn):
+            raise TypeError(f"replace_step({name!r}, ...) needs a callable, got {fn!r:.80}")
         self._overrides[name] = fn
 
     def crash_after(self, step_name: str) -> None:
         """The next time this step's result is recorded, the worker dies:
         the execution keeps its lease and its generator is lost."""
-        self._crash_names.add(step_name)
+        self._crash_names.add(check_name("step name", step_name))
 
     def _after_commit(self, commit: Commit) -> None:
         for write in commit.records:
@@ -245,7 +252,7 @@ class TestEnv:
         """A new process, maybe with new code: leases count as expired and
         generators are rebuilt by replay on the next run."""
         if registry is not None:
-            self.registry = registry
+            self.registry = check_registry("restart", registry)
             self.client = Client(self.store, self.registry)
         self.store.expire_leases()
         self._host = self._new_host()

@@ -7,14 +7,20 @@ errors) are the JSON they were stored as; nothing else is added.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from .records import AttemptError, ExecutionRecord, StepRecord, WorkerInfo
+from .records import AttemptError, ExecutionRecord, ScheduleRecord, StepRecord, WorkerInfo
 
 
 def when(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def seconds(value: timedelta | None) -> float | None:
+    """A span as seconds (JSON has no duration type)."""
+    return None if value is None else value.total_seconds()
 
 
 def execution(record: ExecutionRecord) -> dict[str, Any]:
@@ -87,4 +93,37 @@ def worker(info: WorkerInfo) -> dict[str, Any]:
         "started_at": when(info.started_at),
         "heartbeat_at": when(info.heartbeat_at),
         "expires_at": when(info.expires_at),
+    }
+
+
+def served_tasks(workers: Iterable[WorkerInfo]) -> frozenset[str]:
+    """The tasks some live worker serves (``client.served``, read once for
+    a whole list of schedules)."""
+    return frozenset(task for info in workers if info.alive for task in info.tasks)
+
+
+def schedule(record: ScheduleRecord, served: bool) -> dict[str, Any]:
+    """A recurring schedule. ``every``, ``catchup`` and ``jitter`` are
+    seconds; ``next_fire_at`` is when ``next_tick`` starts (later by its
+    jitter). ``served``: whether a live worker serves its task; a schedule
+    nobody serves still ticks, but its executions wait for a worker."""
+    return {
+        "id": record.id,
+        "task": record.task_name,
+        "input": record.input,
+        "cron": record.cron,
+        "every": seconds(record.every),
+        "timezone": record.timezone,
+        "overlap": record.overlap,
+        "catchup": seconds(record.catchup),
+        "jitter": seconds(record.jitter),
+        "paused": record.paused,
+        "next_tick": when(record.next_tick),
+        "next_fire_at": when(record.next_fire_at),
+        "last_tick": when(record.last_tick),
+        "last_execution_id": record.last_execution_id,
+        "buffered_tick": when(record.buffered_tick),
+        "created_at": when(record.created_at),
+        "updated_at": when(record.updated_at),
+        "served": served,
     }

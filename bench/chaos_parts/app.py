@@ -142,4 +142,19 @@ def cancelled(value: int) -> Flow:
     return (yield zart.wait_all(handles))
 
 
-registry = zart.TaskRegistry([sequential, evented, fanout, parent, business, retried, cancelled])
+@zart.durable("chaos-cart")
+def cart(value: int) -> Flow:
+    """Messages on "cart" taken in order until "checkout", each exactly once."""
+    items = []
+    for n in range(100):
+        message = yield zart.receive(f"message-{n}", "cart")
+        if message == "checkout":
+            break
+        items.append(message)
+    total = yield work(0, value + len(items))
+    return [items, total]
+
+
+registry = zart.TaskRegistry(
+    [sequential, evented, fanout, parent, business, retried, cancelled, cart]
+)

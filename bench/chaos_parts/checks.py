@@ -23,7 +23,7 @@ import attrs
 import zart
 from zart import records as r
 
-from . import audit, plan
+from . import audit, plan, ticks
 from .cluster import Cluster, PostgresFaults
 
 IN_FLIGHT = 4  # steps a worker runs at once (the workers' concurrency)
@@ -44,6 +44,7 @@ class Report:
     stuck: list[str] = attrs.Factory(list)
     orphans: list[str] = attrs.Factory(list)
     duplicates: list[str] = attrs.Factory(list)
+    ticks: int = 0  # executions the recurring schedules started
     effects_rerun: int = 0
     rerun_bound: int = 0
     outage_lines: int = 0
@@ -67,7 +68,8 @@ class Report:
 
         return [
             f"store                 {self.store}",
-            f"executions            {self.executions} jobs, {self.stored} in the store",
+            f"executions            {self.executions} jobs, {self.ticks} schedule ticks, "
+            f"{self.stored} in the store",
             f"kills                 {self.kills} SIGKILLed workers",
             f"database faults       {self.restarts} restarts, {self.outages} outages, "
             f"{self.terminated} connections terminated",
@@ -76,7 +78,8 @@ class Report:
             f"duplicate records     {few(self.duplicates)}",
             f"stuck                 {few(self.stuck)}",
             f"orphaned children     {few(self.orphans)}",
-            f"side effects re-run   {self.effects_rerun} (the kills explain up to {self.rerun_bound})",
+            f"side effects re-run   {self.effects_rerun} "
+            f"(the kills explain up to {self.rerun_bound})",
             f"outage log lines      {self.outage_lines}",
             f"time taken            {self.took:.1f} s",
             f"verdict               {'PASS' if self.ok else 'FAIL'}",
@@ -102,6 +105,8 @@ def check(
     everything = _all_executions(client)
     report.stored = len(everything)
     _outcomes(client, jobs, expected, report)
+    report.ticks, wrong_ticks = ticks.check(everything)
+    report.lost += wrong_ticks
     _structure(client, everything, report)
     _effects(client, everything, audit_path, report, len(cluster.slots))
     report.outage_lines = len(OUTAGE_LINE.findall(cluster.log_text()))
@@ -159,9 +164,9 @@ def _effects(
     report.rerun_bound = (report.kills + faults * workers) * IN_FLIGHT
     for eid in everything:
         for step in client.history(eid):
-            if step.kind == r.K_STEP and step.status == r.R_COMPLETED:
-                if effects[(eid, step.name)] == 0 and not _unaudited(step):
-                    report.duplicates.append(f"{eid}/{step.name}: recorded, never ran")
+            ran = effects[(eid, step.name)] > 0 or _unaudited(step)
+            if step.kind == r.K_STEP and step.status == r.R_COMPLETED and not ran:
+                report.duplicates.append(f"{eid}/{step.name}: recorded, never ran")
 
 
 def _termination_rounds(report: Report) -> int:

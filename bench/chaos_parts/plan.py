@@ -8,12 +8,16 @@ Scripts:
   ``event-late``: once its 1 s deadline has passed (so it is not received);
 - ``cancel``: cancelled while it waits (with children open);
 - ``admin-retry``: it fails for good; an operator retries it once;
+- ``messages``: items sent on its "cart" topic one by one, then "checkout";
 - none: nothing from outside.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +42,9 @@ MIX: list[tuple[str, str | None, int]] = [
     ("chaos-business", None, 12),
     ("chaos-retried", "admin-retry", 10),
     ("chaos-cancelled", "cancel", 10),
+    ("chaos-cart", "messages", 8),
 ]
+CART_ITEMS = 4  # messages before "checkout"
 
 
 @attrs.frozen(kw_only=True)
@@ -96,15 +102,38 @@ def payload(job: Job) -> dict[str, str]:
     return {"for": job.eid}
 
 
+def messages(job: Job) -> list[str]:
+    """What a ``messages`` job is sent, in order."""
+    return [f"{job.eid}/item-{n}" for n in range(CART_ITEMS)] + ["checkout"]
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """The failures an undisturbed run injects are planned: not news."""
+    logger = logging.getLogger("zart")
+    level, logger.level = logger.level, logging.CRITICAL
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def reference(plan: list[Job]) -> dict[str, Outcome]:
     """The outcome of each job in an undisturbed run (no kills, no faults)."""
-    with TestEnv(registry) as env:
-        for job in plan:
-            env.schedule(job.task, job.input, execution_id=job.eid)
-            if job.script == "event-early":
-                env.offer_event(job.eid, "go", payload(job))
+    with quiet(), TestEnv(registry) as env:
+        start(env, plan)
         act_until_ended(env, plan)
         return {job.eid: Outcome.of(env.get(job.eid), env.history(job.eid)) for job in plan}
+
+
+def start(env: TestEnv, plan: list[Job]) -> None:
+    """Schedule the jobs, with what comes at once: early events, messages."""
+    for job in plan:
+        env.schedule(job.task, job.input, execution_id=job.eid)
+        if job.script == "event-early":
+            env.offer_event(job.eid, "go", payload(job))
+        for message in messages(job) if job.script == "messages" else ():
+            env.send(job.eid, "cart", message)
 
 
 def act_until_ended(env: TestEnv, plan: list[Job]) -> None:

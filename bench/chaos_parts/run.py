@@ -6,25 +6,23 @@ left to finish and checked (``checks``)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import attrs
 
 import zart
-from zart import records as r
 
-from . import audit, checks, plan
+from . import audit, checks, plan, ticks
 from .app import registry
 from .cluster import Cluster, PostgresFaults, every
 from .databases import database
+from .operator import Operator
 
 T = TypeVar("T")
 log = logging.getLogger("chaos")
@@ -43,16 +41,12 @@ class Settings:
     restarts: int = 1
     outage: float = 5.0  # seconds; 0: none
     deadline: float = 600.0  # seconds for everything to end once scheduled
+    schedules: int = 2  # recurring schedules ticking every 2 s meanwhile
 
 
 def run(settings: Settings) -> checks.Report:
     jobs = plan.jobs(settings.executions, settings.seed)
-    quiet = logging.getLogger("zart")
-    level, quiet.level = quiet.level, logging.CRITICAL  # the reference's failures are planned
-    try:
-        expected = plan.reference(jobs)
-    finally:
-        quiet.setLevel(level)
+    expected = plan.reference(jobs)
     with tempfile.TemporaryDirectory(prefix="zart-chaos-") as tmp:
         folder = Path(tmp)
         with database(settings.store, folder) as (url, faults):
@@ -83,6 +77,7 @@ def _run(
         threads.append(_fault_thread(settings, faults, stop))
     operator = Operator(client, jobs, settings.seed)
     try:
+        ticks.create(client, settings.schedules)
         operator.schedule_all(settings.spread)
         ended = operator.act_until_done(settings.deadline)
     finally:
@@ -133,87 +128,3 @@ def _fault_thread(
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     return thread
-
-
-class Operator:
-    """What the world does to the jobs: schedules them, offers their events,
-    cancels and retries them, each at its moment, whatever the database is
-    going through (a call that fails is tried again)."""
-
-    def __init__(self, client: zart.Client, jobs: list[plan.Job], seed: int) -> None:
-        self.client = client
-        self.jobs = jobs
-        self.rng = random.Random(seed + 1)
-        self.pending: dict[str, tuple[plan.Job, float]] = {}
-
-    def schedule_all(self, spread: float) -> None:
-        start = time.monotonic()
-        for n, job in enumerate(self.jobs):
-            due = start + spread * n / max(len(self.jobs), 1)
-            while time.monotonic() < due:
-                self.act()
-                time.sleep(0.05)
-            self._schedule(job)
-
-    def _schedule(self, job: plan.Job) -> None:
-        with contextlib.suppress(zart.ExecutionAlreadyExists):  # a retry after a lost answer
-            patient(lambda: self.client.schedule(job.task, job.input, execution_id=job.eid))
-        if job.script == "event-early":
-            patient(lambda: self.client.offer_event(job.eid, "go", plan.payload(job)))
-        elif job.script is not None:
-            self.pending[job.eid] = (job, time.monotonic() + self.rng.uniform(0.5, 3.0))
-
-    def act_until_done(self, deadline: float) -> bool:
-        """Act until every execution has ended; False past ``deadline`` s."""
-        until = time.monotonic() + deadline
-        while time.monotonic() < until:
-            self.act()
-            if not self.pending and not patient(self.open_count):
-                return True
-            time.sleep(0.1)
-        return False
-
-    def open_count(self) -> int:
-        counts = self.client.counts()
-        return sum(n for status, n in counts.items() if status not in r.FINAL_STATUSES)
-
-    def act(self) -> None:
-        for eid, (job, not_before) in list(self.pending.items()):
-            if time.monotonic() >= not_before and patient(lambda: self._act(job)):
-                del self.pending[eid]
-
-    def _act(self, job: plan.Job) -> bool:
-        record = self.client.get(job.eid)
-        if job.script == "cancel":
-            self.client.cancel(job.eid)
-            return True
-        if job.script == "admin-retry" and record.status == r.FAILED:
-            self.client.retry(job.eid)
-            return True
-        if job.script == "event-during" and record.waiting_for == "go":
-            self.client.offer_event(job.eid, "go", plan.payload(job))
-            return True
-        if job.script == "event-late" and _timed_out(self.client, job.eid, record):
-            with contextlib.suppress(zart.EventRejected):  # it has ended meanwhile
-                self.client.offer_event(job.eid, "go", plan.payload(job))
-            return True
-        return False
-
-
-def _timed_out(client: zart.Client, eid: str, record: r.ExecutionRecord) -> bool:
-    if record.is_final:
-        return True
-    wait = next((s for s in client.history(eid) if s.name == "go"), None)
-    return wait is not None and wait.status == r.R_TIMED_OUT
-
-
-def patient(call: Callable[[], T], seconds: float = 120.0) -> T:
-    """``call()``, tried again while the store cannot be reached."""
-    until = time.monotonic() + seconds
-    while True:
-        try:
-            return call()
-        except zart.StoreError:
-            if time.monotonic() > until:
-                raise
-            time.sleep(0.5)

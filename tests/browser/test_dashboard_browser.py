@@ -5,8 +5,10 @@ running in a thread.
 
 It views a waiting execution, delivers its event through the form and sees
 the page follow the execution to its end by itself; retries a failed one
-with its button and sees it run again; and checks that a ``<script>`` step
-result is shown as text, no alert opened. Every wait is on a condition with
+with its button and sees it run again; checks that a ``<script>`` step
+result is shown as text, no alert opened; sends a message through the form
+to a waiting ``zart.receive``; and shows the schedules page, a schedule no
+worker serves marked, and one triggered from its button. Every wait is on a condition with
 a deadline. Screenshots go to tests/artifacts/ (git-ignored); the README's
 picture (examples/dashboard.png) is a copy of dashboard-waiting.png.
 
@@ -20,6 +22,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +93,19 @@ def order(number: str) -> zart.Workflow[str]:
     return receipt
 
 
+@zart.durable("inbox")
+def inbox(who: str) -> zart.Workflow[dict[str, Any]]:
+    item = yield zart.receive("first-item", "items")
+    return {"who": who, "item": item}
+
+
+@zart.durable("archive")
+def archive(day: str) -> zart.Workflow[str]:
+    """Known to the client, served by no worker here."""
+    done: str = yield zart.call("archive-day", lambda: f"archived {day}")
+    return done
+
+
 def _tools() -> tuple[str, str]:
     """Chromium and chromedriver, or a skip (a failure under CI=true)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -106,14 +122,15 @@ def _tools() -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zart.Client]:
-    """A SQLite store with a worker running in a thread."""
+    """A SQLite store with a worker running in a thread (serving every
+    task the client knows but ``archive``)."""
     path = tmp_path_factory.mktemp("dashboard") / "zart.db"
     store = zart.connect(f"sqlite:///{path}")
-    registry = zart.TaskRegistry([approval, welcome, order])
+    registry = zart.TaskRegistry([approval, welcome, order, inbox])
     worker = zart.Worker(store, registry, zart.WorkerConfig(concurrency=2, poll_interval=0.2))
     runner = threading.Thread(target=worker.run, name="dashboard-test-worker", daemon=True)
     runner.start()
-    yield zart.Client(store, registry)
+    yield zart.Client(store, zart.TaskRegistry([approval, welcome, order, inbox, archive]))
     worker.stop()
     runner.join(DEADLINE)
     store.close()
@@ -277,6 +294,61 @@ def test_the_list_and_the_workers_page(client: zart.Client, base_url: str, drive
     until(driver, lambda d: "alive" in d.find_element(By.ID, "workers").text, "the live worker")
     assert "approval" in driver.find_element(By.ID, "workers").text
     shot(driver, "workers")
+
+
+def test_a_message_sent_through_the_form_resumes_the_receive(
+    client: zart.Client, base_url: str, driver: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    eid = client.schedule(inbox, "cy", execution_id="inbox-cy")
+    driver.get(f"{base_url}/executions/{eid}")
+    until(driver, lambda d: status(d) == "waiting", "the receive waits for a message")
+    assert "message items" in driver.find_element(By.ID, "waiting").text
+    topic = driver.find_element(By.ID, "message-topic")
+    assert topic.get_attribute("value") == "items"  # filled in from what it waits on
+    driver.find_element(By.ID, "message-payload").send_keys('{"sku": 42}')
+    shot(driver, "message")
+    driver.find_element(By.ID, "send-message").click()
+    until(driver, lambda d: "sent on" in d.find_element(By.ID, "flash").text, "the message")
+    until(driver, lambda d: status(d) == "completed", "the page shows the execution completed")
+    assert '"sku": 42' in driver.find_element(By.ID, "io").text
+    assert client.get(eid).output == {"who": "cy", "item": {"sku": 42}}
+
+
+def test_the_schedules_page_and_trigger_now(
+    client: zart.Client, base_url: str, driver: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    client.create_schedule(
+        "archive-nightly",
+        archive,
+        "today",
+        cron="0 2 * * *",
+        timezone="Europe/Paris",
+        jitter=timedelta(minutes=10),
+    )
+    client.create_schedule("welcome-hourly", welcome, "dee", every=timedelta(hours=1))  # fmt: skip
+    driver.get(f"{base_url}/")
+    driver.find_element(By.LINK_TEXT, "Schedules").click()
+    until(driver, lambda d: "welcome-hourly" in d.find_element(By.ID, "schedules").text, "rows")
+
+    def row(d: Any, schedule_id: str) -> Any:
+        return d.find_element(By.CSS_SELECTOR, f'tr[data-schedule="{schedule_id}"]')
+
+    marker = "no live worker serves this task"
+    until(driver, lambda d: marker in row(d, "archive-nightly").text, "the unserved marker")
+    assert marker not in row(driver, "welcome-hourly").text
+    assert "0 2 * * *" in row(driver, "archive-nightly").text
+    assert "every 1 h" in row(driver, "welcome-hourly").text
+    shot(driver, "schedules")
+
+    row(driver, "welcome-hourly").find_element(By.CSS_SELECTOR, "button.trigger").click()
+    until(driver, lambda d: "Started now" in d.find_element(By.ID, "flash").text, "the message")
+    until(driver, lambda d: status(d) == "completed", "the triggered tick completes")
+    started = client.get_schedule("welcome-hourly").last_execution_id
+    assert started is not None and client.get(started).output == "welcome mail sent to dee"
 
 
 @pytest.mark.parametrize(

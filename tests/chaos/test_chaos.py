@@ -19,9 +19,9 @@ from tests.pg import postgres_url_or_skip
 from zart.testing import TestEnv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.chaos_parts import audit, checks, plan  # noqa: E402
-from bench.chaos_parts.app import registry  # noqa: E402
-from bench.chaos_parts.run import Settings, run  # noqa: E402
+from bench.chaos_parts import audit, checks, plan
+from bench.chaos_parts.app import registry
+from bench.chaos_parts.run import Settings, run
 
 
 def _reachable(store: str) -> None:
@@ -85,10 +85,7 @@ def test_the_checks_catch_a_lost_outcome_a_stuck_execution_and_unexplained_re_ru
         audit.create(audit_path)
         monkeypatch.setenv(audit.ENV, audit_path)
         with TestEnv(registry) as env:
-            for job in jobs:
-                env.schedule(job.task, job.input, execution_id=job.eid)
-                if job.script == "event-early":
-                    env.offer_event(job.eid, "go", plan.payload(job))
+            plan.start(env, jobs)
             plan.act_until_ended(env, jobs)
             if rerun is not None:
                 with audit.connect(audit_path) as conn:

@@ -168,7 +168,7 @@ def test_help_lists_every_subcommand(bare: Zart) -> None:
     text = bare.ok("--help").out
     for name in (
         "migrate", "worker", "schedule", "status", "wait", "list", "history", "event",
-        "send", "cancel", "retry", "workers", "check", "serve",
+        "send", "cancel", "retry", "fork", "schedules", "workers", "check", "serve",
     ):  # fmt: skip
         assert f"    {name} " in text, name
     assert "--json" in bare.ok("history", "--help").out

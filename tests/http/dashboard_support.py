@@ -149,11 +149,25 @@ def looping(n: int) -> zart.Workflow[int]:
     return n
 
 
-REGISTRY = zart.TaskRegistry([approval, scripted_flow, failing, ship, fanout, looping])
+@zart.durable("inbox")
+def inbox(_: Any) -> zart.Workflow[Any]:
+    item = yield zart.receive("first", "items")
+    return item
+
+
+REGISTRY = zart.TaskRegistry([approval, scripted_flow, failing, ship, fanout, looping, inbox])
 
 
 def waiting_approval(env: TestEnv, eid: str = "ap-1", who: str = "ada") -> str:
     env.schedule(approval, who, execution_id=eid)
+    env.run_until_idle()
+    assert env.get(eid).status == "waiting"
+    return eid
+
+
+def waiting_inbox(env: TestEnv, eid: str = "in-1") -> str:
+    """An execution whose ``zart.receive`` waits on the topic ``items``."""
+    env.schedule(inbox, None, execution_id=eid)
     env.run_until_idle()
     assert env.get(eid).status == "waiting"
     return eid

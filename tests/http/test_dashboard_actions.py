@@ -143,9 +143,10 @@ def test_re_run_from_here_forks_the_execution_and_shows_the_new_one(
     [new] = [e for e in env.client.list() if e.id != eid]
     assert new.task_name == "failing" and new.status == "pending"
     assert (done.header("Location") or "").endswith(f"/executions/{new.id}")
-    assert "Forked from step &#39;explode&#39; of &#39;f-1&#39;" in browser.get(
-        f"/executions/{new.id}"
-    ).text
+    assert (
+        "Forked from step &#39;explode&#39; of &#39;f-1&#39;"
+        in browser.get(f"/executions/{new.id}").text
+    )
     refused = browser.post("/actions/fork", {"csrf": csrf, "id": eid, "from_step": "nope"})
     assert refused.status == 303
     page = browser.get(f"/executions/{eid}").text

@@ -22,10 +22,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
 
 import zart
 from tests.http.support import Http, environ
 from zart import views
+from zart.errors import ScheduleNotFound
 from zart.http import api, make_app
 from zart.records import NewExecution
 from zart.stores.memory import MemoryStore
@@ -66,7 +68,50 @@ SCHEMA = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", APP, config=CONF
 # A generated wait on a pending execution would hold for up to 60 s.
 SHORTEST_WAIT = 0.01
 
-EXAMPLES = 300  # per operation; 13 operations, each in positive and negative mode
+EXAMPLES = 300  # per operation; 20 operations, each in positive and negative mode
+
+
+# -- what the generated requests may name -----------------------------------------------
+# A generated id almost never names a stored schedule or a forkable
+# execution, so their success paths would go unfuzzed: half the valid cases
+# are pointed at these instead (see known_targets).
+
+
+@zart.durable("fuzz-steps")
+def fuzz_steps(data: Any) -> zart.Workflow[Any]:
+    yield zart.call("first", lambda: data)
+    return (yield zart.call("second", lambda: [data]))
+
+
+SEEDER = zart.Client(STORE, zart.TaskRegistry([fuzz_steps]))
+FORKABLE = "fuzz-forkable"
+SEEDER.run(fuzz_steps, {"seeded": True}, execution_id=FORKABLE)
+SEEDED_SCHEDULE = "fuzz-seeded"
+
+
+def seeded_schedule() -> str:
+    """The seeded schedule's id, made again if a generated request deleted it."""
+    try:
+        STORE.get_schedule(SEEDED_SCHEDULE)
+    except ScheduleNotFound:
+        SEEDER.create_schedule(SEEDED_SCHEDULE, fuzz_steps, 1, cron="0 0 1 1 *")
+    return SEEDED_SCHEDULE
+
+
+def known_targets(case: Case) -> None:
+    """Point one valid case in two (by the parity of what was generated) at
+    the seeded schedule, or a fork at the seeded execution and its second
+    step. Schemathesis re-reads a changed case, so its checks still hold."""
+    params = case.path_parameters
+    if not params or case.meta is None or case.meta.is_negative_at(ParameterLocation.PATH):
+        return
+    if "schedule_id" in params and len(str(params["schedule_id"])) % 2 == 0:
+        case.path_parameters = {**params, "schedule_id": seeded_schedule()}
+    elif case.operation.path.endswith("/fork") and len(str(params["execution_id"])) % 2 == 0:
+        case.path_parameters = {**params, "execution_id": FORKABLE}
+        body = case.body
+        if isinstance(body, dict) and isinstance(body.get("from_step"), str):
+            case.body = {**body, "from_step": "second"}
 
 
 def everything_stored_reads_back() -> int:
@@ -107,6 +152,7 @@ def short_waits(case: Case) -> None:
 )
 def test_generated_requests(case: Case) -> None:
     short_waits(case)
+    known_targets(case)
     response = case.call_and_validate()
     assert response.status_code < 500
     if case.method == "POST" and response.status_code < 300:
@@ -154,6 +200,8 @@ def _template(path: str) -> str:
     parts = path.split("/")
     if len(parts) > 4 and parts[3] == "executions":
         parts[4] = "{execution_id}"
+    elif len(parts) > 4 and parts[3] == "schedules":
+        parts[4] = "{schedule_id}"
     elif len(parts) > 4:
         parts[4:6] = ["{execution_id}", "{event_name}" if parts[3] == "events" else "{topic}"]
     return "/".join(parts)
@@ -165,7 +213,12 @@ def _template(path: str) -> str:
 )
 def test_odd_bodies_against_the_document(body: bytes) -> None:
     eid = _pending()
-    for path in ("/api/v1/executions", f"/api/v1/events/{eid}/e", f"/api/v1/messages/{eid}/t"):
+    for path in (
+        "/api/v1/executions",
+        f"/api/v1/events/{eid}/e",
+        f"/api/v1/messages/{eid}/t",
+        f"/api/v1/executions/{FORKABLE}/fork",
+    ):
         status, document = validated("POST", path, body)
         assert 200 <= status < 500
         assert set(document) >= ({"error", "message"} if status >= 400 else set())
@@ -193,6 +246,24 @@ def test_odd_path_parameters_against_the_document(eid: str) -> None:
         ("POST", f"/api/v1/executions/{eid}/retry"),
         ("POST", f"/api/v1/events/{eid}/{eid}"),
         ("POST", f"/api/v1/messages/{eid}/{eid}"),
+        ("POST", f"/api/v1/executions/{eid}/fork"),
+        ("GET", f"/api/v1/schedules/{eid}"),
+        ("DELETE", f"/api/v1/schedules/{eid}"),
+        ("POST", f"/api/v1/schedules/{eid}/pause"),
+        ("POST", f"/api/v1/schedules/{eid}/resume"),
+        ("POST", f"/api/v1/schedules/{eid}/trigger"),
     ]:
         status, _ = validated(method, path, b"")
         assert 400 <= status < 500
+
+
+def test_the_fuzz_reached_the_schedules_and_the_forks() -> None:
+    """Run after the generated requests: the seeded targets were hit, so
+    the success paths were fuzzed (pauses, triggers, forks)."""
+    if not CALLS:
+        pytest.skip("the generated requests did not run in this session")
+    runs = [e.id for e in CLIENT.list(limit=10_000) if e.task_name == "fuzz-steps"]
+    ticks = [eid for eid in runs if eid.startswith(SEEDED_SCHEDULE + "@")]
+    forks = [eid for eid in runs if eid != FORKABLE and eid not in ticks]
+    assert ticks, "no trigger of the seeded schedule succeeded"
+    assert forks, "no fork of the seeded execution succeeded"

@@ -25,6 +25,7 @@ from tests.mysql import admin, in_database, mysql_url_or_skip, scratch_database
 from tests.stores.scenario import LEASE, ManualClock, at, claim_all, claim_one, fan_out, step_write
 from zart import records as r
 from zart.errors import (
+    ExecutionAlreadyExists,
     ExecutionNotFound,
     LeaseLost,
     SchemaNewer,
@@ -478,7 +479,7 @@ def test_a_runs_last_commit_is_one_round_trip(
     )
     assert store.commit(c.lease, done)
     assert len(sent) == 1
-    assert sent[0][-3:] == ["end_execution", "commit", "wake_parent_of"]
+    assert sent[0][-4:] == ["end_execution", "commit", "open_siblings", "wake_parent_of"]
     rec = store.get("e1")
     assert (rec.status, rec.output, rec.state) == (r.COMPLETED, 3, {"s": 1})
 
@@ -815,3 +816,39 @@ def test_a_store_whose_pool_stays_busy_says_so(url: str, store: MySQLStore) -> N
         busy.create(NewExecution(id="e1", task_name="t"))
     finally:
         busy.close()
+
+
+# -- writing through the caller's transaction ---------------------------------------------
+def test_an_execution_written_in_the_callers_transaction_exists_once_it_commits(
+    url: str, store: MySQLStore
+) -> None:
+    new = NewExecution(id="e1", task_name="t")
+    with admin(url) as conn:
+        conn.autocommit(False)
+        store.create_in(conn, new)
+        with pytest.raises(ExecutionNotFound):
+            store.get("e1")  # another connection: not before the commit
+        conn.commit()
+    assert store.get("e1").status == r.PENDING
+    with admin(url) as conn:
+        conn.autocommit(False)
+        store.create_in(conn, NewExecution(id="e2", task_name="t"))
+        conn.rollback()
+    with pytest.raises(ExecutionNotFound):
+        store.get("e2")
+    with admin(url) as conn, pytest.raises(ExecutionAlreadyExists):
+        store.create_in(conn, new)
+
+
+def test_the_callers_connection_must_be_to_this_database(
+    server: str, url: str, store: MySQLStore
+) -> None:
+    with pytest.raises(TypeError, match="must be a mysqlclient"):
+        store.create_in("conn", NewExecution(id="e1", task_name="t"))
+    with (
+        scratch_database(server) as elsewhere,
+        admin(elsewhere) as conn,
+        pytest.raises(ValueError, match="missing: not to this store's database"),
+    ):
+        store.create_in(conn, NewExecution(id="e1", task_name="t"))
+    assert store.list() == []

@@ -7,9 +7,10 @@ importable, as with ``python -m``.
 
 Modules: ``parser`` (subcommands, flags, help), ``inputs`` (the store, the
 app, ``--data``), ``commands`` (start, read and act on executions),
-``running`` (``worker``, ``serve``), ``check``, ``output`` (JSON, tables,
-errors). Exit status: 0 done, 2 a user mistake (one line on stderr, never a
-traceback); ``wait`` and ``check`` add their own.
+``running`` (``worker``, ``serve``), ``check``, ``schedules`` (list, pause,
+resume, trigger, delete), ``output`` (JSON, tables, errors). Exit status: 0
+done, 2 a user mistake (one line on stderr, never a traceback); ``wait`` and
+``check`` add their own.
 """
 
 from __future__ import annotations

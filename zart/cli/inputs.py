@@ -108,7 +108,9 @@ def read_data(text: str, flag: str = "--data") -> Any:
     elif text.startswith("@"):
         where, raw = f"{flag} {text}", _read_file(text[1:], flag)
     else:
-        where, raw = flag, text
+        # As the bytes given: an argument that is not UTF-8 reached Python
+        # as surrogate escapes, and is reported as not UTF-8, not as bad JSON.
+        where, raw = flag, os.fsencode(text)
     try:
         value = json.loads(raw)
     except UnicodeDecodeError as exc:

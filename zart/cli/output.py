@@ -14,7 +14,7 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from ..records import (
     R_RETRYING,
     R_WAITING,
     ExecutionRecord,
+    ScheduleRecord,
     StepRecord,
     WorkerInfo,
 )
@@ -264,5 +265,36 @@ def worker_rows(workers: Sequence[WorkerInfo]) -> list[str]:
             "alive" if w.alive else "dead",
         )
         for w in workers
+    ]
+    return table(header, rows)
+
+
+# -- schedules --------------------------------------------------------------
+
+
+def cadence(rec: ScheduleRecord) -> str:
+    """How often it ticks: its cron expression, or ``every 1h00m``."""
+    if rec.cron is not None:
+        return rec.cron
+    return f"every {seconds(rec.every.total_seconds() if rec.every else None)}"
+
+
+def schedule_rows(records: Sequence[ScheduleRecord], served: Collection[str]) -> list[str]:
+    """One schedule a row; SERVED says ``no`` for a task no live worker
+    serves (its ticks still start, and wait for one)."""
+    header = ("ID", "TASK", "WHEN", "ZONE", "NEXT", "LAST", "LAST EXECUTION", "PAUSED", "SERVED")
+    rows = [
+        (
+            rec.id,
+            cut(rec.task_name, NAME_WIDTH),
+            cadence(rec),
+            rec.timezone,
+            when(rec.next_tick),
+            when(rec.last_tick),
+            rec.last_execution_id or "-",
+            "yes" if rec.paused else "no",
+            "yes" if rec.task_name in served else "no",
+        )
+        for rec in records
     ]
     return table(header, rows)

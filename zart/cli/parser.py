@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from .. import settings
 from ..records import STATUSES
-from . import check, commands, running
+from . import check, commands, running, schedules
 from .inputs import DEFAULT_DB
 
 
@@ -120,7 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = _common_options(False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_migrate, _add_worker, _add_schedule, _add_reads, _add_actions, _add_ops):
+    for add in (
+        _add_migrate,
+        _add_worker,
+        _add_schedule,
+        _add_reads,
+        _add_actions,
+        _add_schedules,
+        _add_ops,
+    ):
         add(sub, common)
     return parser
 
@@ -280,6 +288,45 @@ def _add_actions(sub: Any, common: argparse.ArgumentParser) -> None:
     fork.add_argument("--id", dest="new_id", help="the new execution's id (default: a fresh one)")
     _json(fork, "the new execution")
     fork.set_defaults(fn=commands.fork)
+
+
+_SCHEDULE_ACTIONS = (
+    ("pause", "stop firing it until resumed", "the schedule", schedules.pause),
+    ("resume", "fire it again, from its next tick after now", "the schedule", schedules.resume),
+    ("trigger", "start a tick now, paused or not; prints the execution's id", "the new "
+     "execution", schedules.trigger),
+    ("delete", "delete it (the executions it started stay)", "what was deleted",
+     schedules.delete),
+)  # fmt: skip
+
+
+def _add_schedules(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``schedules`` alone lists them, as ``schedules list`` does. ``--json``
+    goes before or after the action: the action's defaults to SUPPRESS so
+    that one given before it is kept."""
+    group = _command(
+        sub, common, "schedules", "list recurring schedules (they are created in code)"
+    )
+    _json(group, "the schedules")
+    group.set_defaults(fn=schedules.listing)
+    actions = group.add_subparsers(dest="action", metavar="ACTION")
+    listing = _command(actions, common, "list", "list the schedules (the default)")
+    listing.set_defaults(fn=schedules.listing)
+    _late_json(listing, "the schedules")
+    for name, text, what, fn in _SCHEDULE_ACTIONS:
+        action = _command(actions, common, name, text)
+        action.add_argument("id", metavar="ID", help="the schedule's id")
+        _late_json(action, what)
+        action.set_defaults(fn=fn)
+
+
+def _late_json(command: Any, what: str) -> None:
+    command.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=f"print {what} as one JSON document",
+    )
 
 
 def _add_ops(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from .. import settings, views
 from ..client import Client
@@ -22,9 +21,12 @@ from ..errors import (
     EventRejected,
     ExecutionAlreadyExists,
     ExecutionNotFound,
+    ForkRefused,
     MessageRejected,
     PayloadTooLarge,
     RetryRefused,
+    ScheduleAlreadyExists,
+    ScheduleNotFound,
     SerializationError,
     StoreError,
     UnknownTaskError,
@@ -34,6 +36,7 @@ from ..names import check_name, unstorable_char
 from ..records import STATUSES, ExecutionRecord, NewExecution
 from ..serde import to_json
 from . import openapi
+from .api_schedules import ScheduleApi, execution_location
 from .wsgi import HttpError, Request, Response, Route, bad_request, json_response
 
 if TYPE_CHECKING:
@@ -52,8 +55,11 @@ _LOOK_AGAIN = 0.25
 # zart's errors as HTTP answers, most specific class first.
 ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (ExecutionNotFound, 404, "not_found"),
+    (ScheduleNotFound, 404, "not_found"),
     (ExecutionAlreadyExists, 409, "already_exists"),
+    (ScheduleAlreadyExists, 409, "already_exists"),
     (RetryRefused, 409, "not_retryable"),
+    (ForkRefused, 409, "not_forkable"),
     (EventRejected, 409, "finished"),
     (MessageRejected, 409, "finished"),
     (UnknownTaskError, 422, "unknown_task"),
@@ -110,9 +116,11 @@ class Api:
             Route("GET", one + "/steps", self.steps, query=("run",)),
             Route("POST", one + "/cancel", self.cancel, action=True),
             Route("POST", one + "/retry", self.retry, action=True),
+            Route("POST", one + "/fork", self.fork, action=True),
             Route("GET", one + "/wait", self.wait, query=("timeout",)),
             Route("POST", "/api/v1/events/{execution_id}/{event_name}", self.event, action=True),
             Route("POST", "/api/v1/messages/{execution_id}/{topic}", self.message, action=True),
+            *ScheduleApi(self.client, max_body=self.max_body).routes(),
             Route("GET", "/api/v1/workers", self.workers),
             Route("GET", "/api/v1/openapi.json", self.openapi, public=True),
             Route("GET", "/metrics", self.prometheus),
@@ -130,8 +138,7 @@ class Api:
                 f"no live worker serves task {record.task_name!r}: "
                 "the execution waits until one does"
             )
-        script = str(request.environ.get("SCRIPT_NAME") or "").rstrip("/")
-        location = f"{script}/api/v1/executions/{quote(record.id, safe='')}"
+        location = execution_location(request, record.id)
         document = {"execution": views.execution(record), "warnings": warnings}
         return json_response(201, document, [("Location", location)])
 
@@ -195,6 +202,17 @@ class Api:
         eid = execution_id(params)
         request.body(self.max_body)
         return json_response(200, views.execution(self.client.retry(eid)))
+
+    def fork(self, request: Request, params: dict[str, str]) -> Response:
+        """201 with the new execution: the source's log up to ``from_step``
+        copied, the rest to run anew (409 when it cannot be, or the new id
+        is taken)."""
+        eid = execution_id(params)
+        from_step, new_id = _fork_body(request.json(self.max_body))
+        with invalid_is_422():
+            forked = self.client.fork(eid, from_step=from_step, execution_id=new_id)
+        location = [("Location", execution_location(request, forked))]
+        return json_response(201, views.execution(self.client.get(forked)), location)
 
     def wait(self, request: Request, params: dict[str, str]) -> Response:
         """200 with the execution once it has ended; 202 with it as it is
@@ -260,6 +278,25 @@ def _creation(body: Any) -> tuple[str, Any, str | None]:
     if given_id is not None and not isinstance(given_id, str):
         raise HttpError(422, "invalid", f'"id" must be a string, got {_json_kind(given_id)}')
     return task, body.get("input"), given_id
+
+
+_FORK_FIELDS = frozenset({"from_step", "execution_id"})
+
+
+def _fork_body(body: Any) -> tuple[str, str | None]:
+    """``from_step`` and ``execution_id`` of a fork body (422 for any other shape)."""
+    if not isinstance(body, dict):
+        raise HttpError(422, "invalid", 'the body must be a JSON object: {"from_step": ...}')
+    unknown = sorted(set(body) - _FORK_FIELDS)
+    if unknown:
+        raise HttpError(422, "invalid", f"unknown field(s): {', '.join(map(repr, unknown))}")
+    step, new_id = body.get("from_step"), body.get("execution_id")
+    if not isinstance(step, str):
+        raise HttpError(422, "invalid", f'"from_step" must be a string, got {_json_kind(step)}')
+    if new_id is not None and not isinstance(new_id, str):
+        kind = _json_kind(new_id)
+        raise HttpError(422, "invalid", f'"execution_id" must be a string, got {kind}')
+    return step, new_id
 
 
 def _json_kind(value: Any) -> str:

@@ -6,9 +6,14 @@ Routes (under the app's mount point):
   ``parent``, ``q`` (id prefix); paging ``limit``/``offset``.
 - ``GET /executions/{id}`` (``?run=N`` for an earlier run): one execution.
 - ``GET /workers`` (``?all=1`` with the dead ones still recorded).
-- ``POST /actions/cancel|retry|event|fork``: the actions, each with the
-  execution's ``id`` and the CSRF field; each redirects back to the
+- ``GET /schedules``: the recurring schedules, marked when no live worker
+  serves their task.
+- ``POST /actions/cancel|retry|event|message|fork``: the actions, each with
+  the execution's ``id`` and the CSRF field; each redirects back to the
   execution's page (POST/redirect/GET) with a one-time message.
+- ``POST /actions/schedules/pause|resume|trigger|delete``: the same, with
+  the schedule's ``id``; back to the schedules page (a trigger: to the
+  execution it started).
 - ``GET|POST /login``, ``POST /logout``: only with a token.
 - ``GET /static/{file}``: the stylesheet and the script.
 
@@ -27,9 +32,12 @@ from urllib.parse import quote, unquote
 from ..client import Client
 from ..errors import (
     EventRejected,
+    ExecutionAlreadyExists,
     ExecutionNotFound,
     ForkRefused,
+    MessageRejected,
     RetryRefused,
+    ScheduleNotFound,
     SerializationError,
 )
 from ..serde import loads
@@ -58,6 +66,7 @@ _MESSAGE_LIMIT = 600  # a message kept in the flash cookie (cookies hold ~4 KB)
 
 Page = Callable[[Request], Response]
 Action = Callable[[Request, str], Response]
+Missing = Callable[[str], str | None]
 
 
 def make_dashboard(
@@ -84,12 +93,20 @@ class Dashboard:
             "/": self.list_page,
             "/executions": self.list_page,
             "/workers": self.workers_page,
+            "/schedules": self.schedules_page,
         }
-        self.actions: dict[str, Action] = {
-            "cancel": self.cancel,
-            "retry": self.retry,
-            "event": self.event,
-            "fork": self.fork,
+        # Each action with how it finds what its form's ``id`` names.
+        on_execution, on_schedule = self.missing_execution, self.missing_schedule
+        self.actions: dict[str, tuple[Missing, Action]] = {
+            "cancel": (on_execution, self.cancel),
+            "retry": (on_execution, self.retry),
+            "event": (on_execution, self.event),
+            "message": (on_execution, self.message),
+            "fork": (on_execution, self.fork),
+            "schedules/pause": (on_schedule, self.pause_schedule),
+            "schedules/resume": (on_schedule, self.resume_schedule),
+            "schedules/trigger": (on_schedule, self.trigger_schedule),
+            "schedules/delete": (on_schedule, self.delete_schedule),
         }
 
     def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
@@ -168,7 +185,11 @@ class Dashboard:
 
     def back_to(self, request: Request, execution_id: str, kind: str, message: str) -> Response:
         """Redirect to the execution's page, with a message shown there once."""
-        response = redirect(request.url(execution_path(execution_id)))
+        return self.go_to(request, execution_path(execution_id), kind, message)
+
+    def go_to(self, request: Request, path: str, kind: str, message: str) -> Response:
+        """Redirect to ``path``, with a message shown there once."""
+        response = redirect(request.url(path))
         response.set_cookie(FLASH_COOKIE, _write_flash(kind, message), request, max_age=60)
         return response
 
@@ -181,6 +202,10 @@ class Dashboard:
         context = pages.workers(self.client, request.query.get("all") == "1")
         return self.render(request, "workers.html", refresh=REFRESH_SECONDS, **context)
 
+    def schedules_page(self, request: Request) -> Response:
+        context = pages.schedules(self.client)
+        return self.render(request, "schedules.html", refresh=REFRESH_SECONDS, **context)
+
     def execution_page(self, request: Request) -> Response:
         execution_id = request.path[len("/executions/") :] or request.query.get("id", "")
         run = pages.read_count(request.query, "run", 0, 1, 10**9) or None
@@ -189,8 +214,14 @@ class Dashboard:
     def show_execution(
         self, request: Request, execution_id: str, run: int | None, status: int = 200, **extra: Any
     ) -> Response:
-        """The execution's page; ``extra`` fills its event form again (400)."""
-        context = {"event_payload": "", "event_error": None}
+        """The execution's page; ``extra`` fills its event or message form
+        again (400)."""
+        context = {
+            "event_payload": "",
+            "event_error": None,
+            "message_payload": "",
+            "message_error": None,
+        }
         context.update(pages.execution(self.client, execution_id, run), **extra)
         # A page shown in answer to a post is not re-read: its address is the form's.
         refresh = REFRESH_SECONDS if context["live"] and status == 200 else None
@@ -225,9 +256,9 @@ class Dashboard:
     # -- actions ---------------------------------------------------------------
     def act(self, request: Request, name: str) -> Response:
         """An action post: refused in read-only mode (405) and without its
-        CSRF token (403); on an unknown execution, the 404 page."""
-        action = self.actions.get(name)
-        if action is None:
+        CSRF token (403); on an unknown execution or schedule, the 404 page."""
+        found = self.actions.get(name)
+        if found is None:
             return self.failure(request, 404, f"no action {name!r}")
         if request.method != "POST":
             return self.failure(request, 405, "actions are posted by their forms")
@@ -235,12 +266,28 @@ class Dashboard:
             return self.failure(request, 405, "this dashboard is read-only")
         if not self.guard.csrf_ok(request):
             return self.failure(request, 403, "the form expired or came from elsewhere: reload")
-        execution_id = request.form.get("id", "")
+        missing, action = found
+        target = request.form.get("id", "")
+        why = missing(target)
+        if why is not None:
+            return self.failure(request, 404, why)
+        return action(request, target)
+
+    def missing_execution(self, execution_id: str) -> str | None:
+        """Why a form's ``id`` names no execution (shown in a 404), or None."""
         try:
             self.client.get(execution_id)
         except (ExecutionNotFound, ValueError):
-            return self.failure(request, 404, f"no execution with id {execution_id!r}")
-        return action(request, execution_id)
+            return f"no execution with id {execution_id!r}"
+        return None
+
+    def missing_schedule(self, schedule_id: str) -> str | None:
+        """Why a form's ``id`` names no schedule (shown in a 404), or None."""
+        try:
+            self.client.get_schedule(schedule_id)
+        except (ScheduleNotFound, ValueError):
+            return f"no schedule with id {schedule_id!r}"
+        return None
 
     def cancel(self, request: Request, execution_id: str) -> Response:
         if self.client.cancel(execution_id):
@@ -288,6 +335,61 @@ class Dashboard:
             note = f"Event {name!r} had already been delivered: its first payload is kept."
             return self.back_to(request, execution_id, "error", note)
         return self.back_to(request, execution_id, "ok", f"Event {name!r} delivered.")
+
+    def message(self, request: Request, execution_id: str) -> Response:
+        """Send a message on a topic (``zart.receive`` takes it); a form
+        got wrong shows the page again, filled as it was (400)."""
+        topic = request.form.get("topic", "").strip()
+        text = request.form.get("payload", "")
+        try:
+            payload = loads(text) if text.strip() else None
+            message_id = self.client.send(execution_id, topic, payload)
+        except MessageRejected as exc:  # it has finished meanwhile
+            return self.back_to(request, execution_id, "error", str(exc))
+        except (ValueError, SerializationError, RecursionError) as exc:
+            return self.show_execution(
+                request,
+                execution_id,
+                None,
+                400,
+                message_topic=topic,
+                message_payload=text,
+                message_error=str(exc),
+            )
+        note = f"Message {message_id} sent on {topic!r}."
+        return self.back_to(request, execution_id, "ok", note)
+
+    # -- schedule actions: back to the schedules page ---------------------------
+    def pause_schedule(self, request: Request, schedule_id: str) -> Response:
+        try:
+            self.client.pause_schedule(schedule_id)
+        except ScheduleNotFound as exc:  # deleted meanwhile
+            return self.go_to(request, "/schedules", "error", str(exc))
+        return self.go_to(request, "/schedules", "ok", f"Paused {schedule_id!r}.")
+
+    def resume_schedule(self, request: Request, schedule_id: str) -> Response:
+        try:
+            record = self.client.resume_schedule(schedule_id)
+        except ScheduleNotFound as exc:
+            return self.go_to(request, "/schedules", "error", str(exc))
+        note = f"Resumed {schedule_id!r}: next tick {record.next_tick.isoformat()}."
+        return self.go_to(request, "/schedules", "ok", note)
+
+    def trigger_schedule(self, request: Request, schedule_id: str) -> Response:
+        """Start a tick now, and show its execution."""
+        try:
+            new_id = self.client.trigger_schedule(schedule_id)
+        except (ScheduleNotFound, ExecutionAlreadyExists) as exc:  # a trigger at that instant
+            return self.go_to(request, "/schedules", "error", str(exc))
+        note = f"Started now by schedule {schedule_id!r}."
+        return self.back_to(request, new_id, "ok", note)
+
+    def delete_schedule(self, request: Request, schedule_id: str) -> Response:
+        if not self.client.delete_schedule(schedule_id):
+            note = f"Schedule {schedule_id!r} had already been deleted."
+            return self.go_to(request, "/schedules", "error", note)
+        note = f"Deleted schedule {schedule_id!r}; the executions it started stay."
+        return self.go_to(request, "/schedules", "ok", note)
 
 
 def _local(target: str) -> str:

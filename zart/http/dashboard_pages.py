@@ -1,6 +1,6 @@
 """What each dashboard page shows, read through the client.
 
-Executions, steps and workers reach the templates as ``zart.views``
+Executions, steps, workers and schedules reach the templates as ``zart.views``
 documents: the dashboard shows the same fields as ``--json`` and the API.
 What is added here is only what a page needs to lay them out (the paging,
 what an execution waits for, which actions apply).
@@ -23,6 +23,7 @@ from ..stores.rules import CHILDREN, topic_key
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 CHILDREN_SHOWN = 50
+SCHEDULES_SHOWN = 500
 ACTIVE_STATUSES = tuple(s for s in r.STATUSES if s not in r.FINAL_STATUSES)
 _TOPIC = topic_key("")
 
@@ -201,9 +202,12 @@ def execution(client: Client, execution_id: str, run: int | None) -> dict[str, A
         "root": _related(client, record.root_id) if record.root_id != record.parent_id else None,
         "waiting": wait,
         "event_name": wait["name"] if wait and wait["kind"] == "event" else "",
+        # The message form names the topic a zart.receive waits on, if one does.
+        "message_topic": wait["name"] if wait and wait["kind"] == "message" else "",
         "can_cancel": active,
         "can_retry": record.status in r.RETRYABLE_STATUSES,
         "can_event": active,
+        "can_send": active,
         # Forks copy the current run's log, so only its steps offer one.
         "can_fork": record.kind != r.STEP and run in (None, record.run),
         "live": active and run in (None, record.run),
@@ -214,3 +218,16 @@ def workers(client: Client, include_dead: bool) -> dict[str, Any]:
     """The workers page: the live ones (and the dead still recorded, when asked)."""
     found = client.workers(include_dead=include_dead)
     return {"workers": [views.worker(w) for w in found], "include_dead": include_dead}
+
+
+def schedules(client: Client) -> dict[str, Any]:
+    """The schedules page: the schedules by id (the first SCHEDULES_SHOWN: a
+    page re-read every few seconds stays small), each marked with whether a
+    live worker serves its task (the worker table read once for all)."""
+    served = views.served_tasks(client.workers())
+    found = client.list_schedules()
+    shown = found[:SCHEDULES_SHOWN]
+    return {
+        "schedules": [views.schedule(s, s.task_name in served) for s in shown],
+        "total_schedules": len(found),
+    }

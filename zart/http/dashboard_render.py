@@ -84,6 +84,18 @@ def duration(seconds: float | None) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
+def span(seconds: float | None) -> str:
+    """A schedule's interval or jitter, exactly: "30 s", "5 min", "1 h 30 min"."""
+    if seconds is None:
+        return "—"
+    whole = int(seconds)
+    if whole != seconds or whole < 60:
+        return f"{seconds:g} s"
+    parts = [(whole // 86400, "d"), (whole % 86400 // 3600, "h"), (whole % 3600 // 60, "min")]
+    parts.append((whole % 60, "s"))
+    return " ".join(f"{n} {unit}" for n, unit in parts if n)
+
+
 def absolute(value: str | datetime | None) -> str:
     """The ISO time, as the title of a relative one."""
     when = parse_time(value)
@@ -134,6 +146,7 @@ def environment() -> jinja2.Environment:
         ago=_ago,
         absolute=absolute,
         duration=duration,
+        span=span,
     )
     env.globals.update(url=_url, exec_url=_exec_url)
     return env

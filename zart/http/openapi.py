@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from ..names import MAX_LENGTH
-from ..records import STATUSES
+from ..records import FAILURE_HANDLER, STATUSES, WORKFLOW
+from ..records import STEP as STEP_KIND
 from ..settings import MOST
 
 JSON = "application/json"
@@ -52,7 +53,7 @@ EXECUTION = {
             "description": "a child's name in its parent's log, else the task",
         },
         "task": {"type": "string"},
-        "kind": {"type": "string", "enum": ["workflow", "step"]},
+        "kind": {"type": "string", "enum": [WORKFLOW, STEP_KIND, FAILURE_HANDLER]},
         "status": {"type": "string", "enum": list(STATUSES)},
         "input": _ANY,
         "output": _ANY,
@@ -116,6 +117,38 @@ WORKER = {
         "started_at": _TIME,
         "heartbeat_at": _TIME,
         "expires_at": _TIME,
+    },
+}
+
+_SECONDS = {"type": "number", "description": "seconds"}
+SCHEDULE = {
+    "type": "object",
+    "required": ["id", "task", "timezone", "overlap", "paused", "next_tick", "served"],
+    "properties": {
+        "id": {"type": "string"},
+        "task": {"type": "string"},
+        "input": _ANY,
+        "cron": _nullable("string", description="a cron expression, or null for every"),
+        "every": _nullable("number", description="seconds between ticks, or null for cron"),
+        "timezone": {"type": "string", "description": "the zone the cron is read in"},
+        "overlap": {
+            "type": "string",
+            "enum": ["skip", "buffer_one", "allow_all", "cancel_other"],
+        },
+        "catchup": _SECONDS,
+        "jitter": _SECONDS,
+        "paused": {"type": "boolean"},
+        "next_tick": {"type": "string", "format": "date-time"},
+        "next_fire_at": {**_TIME, "description": "when next_tick starts (later by its jitter)"},
+        "last_tick": _TIME,
+        "last_execution_id": _nullable("string"),
+        "buffered_tick": _TIME,
+        "created_at": _TIME,
+        "updated_at": _TIME,
+        "served": {
+            "type": "boolean",
+            "description": "whether a live worker serves its task (if not, its ticks wait)",
+        },
     },
 }
 
@@ -196,6 +229,27 @@ SCHEMAS: dict[str, Any] = {
             "message_id": {"type": "integer"},
         },
     ),
+    "Fork": {
+        "type": "object",
+        "required": ["from_step"],
+        "additionalProperties": False,
+        "properties": {
+            "from_step": {**NAME, "description": "the first log record to run anew"},
+            "execution_id": {
+                **NAME,
+                "type": ["string", "null"],
+                "description": "the new execution's id, an idempotency key (default: a new one)",
+            },
+        },
+    },
+    "Schedule": SCHEDULE,
+    "ScheduleList": _object(
+        ["schedules"], {"schedules": {"type": "array", "items": _ref("schemas", "Schedule")}}
+    ),
+    "ScheduleDeleted": _object(
+        ["schedule_id", "deleted"],
+        {"schedule_id": {"type": "string"}, "deleted": {"type": "boolean", "enum": [True]}},
+    ),
     "WorkerList": _object(
         ["workers"], {"workers": {"type": "array", "items": _ref("schemas", "Worker")}}
     ),
@@ -206,9 +260,9 @@ ERROR_TEXT = {
     "400": "malformed JSON, a wrong content type, nesting too deep, or a bad parameter",
     "401": "the bearer token is missing",
     "403": "the bearer token is wrong",
-    "404": "no such execution (or no execution can have this id)",
+    "404": "no such execution or schedule (or none can have this id)",
     "405": "an action in read-only mode",
-    "409": "the id exists, or the execution has ended or cannot be retried",
+    "409": "the id exists, or the execution has ended or cannot be retried or forked",
     "413": "the body, or a value in it, is over the size limit",
     "422": "an unknown task, or data that breaks the rules",
     "503": "the store cannot be reached",
@@ -255,6 +309,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 
 EXECUTION_ID = _path_param("execution_id", "the execution's id")
+SCHEDULE_ID = _path_param("schedule_id", "the schedule's id")
 _ANY_BODY = {
     "required": False,
     "description": "any JSON value (no body: null)",
@@ -340,6 +395,18 @@ EXECUTION_PATHS: dict[str, Any] = {
             parameters=_ONE,
         )
     },
+    "/api/v1/executions/{execution_id}/fork": {
+        "post": _operation(
+            "fork execution",
+            _answers(
+                _ok("201", "the new execution, its log copied up to from_step", "Execution"),
+                *_ACTION,
+                "422",
+            ),
+            parameters=_ONE,
+            requestBody={"required": True, "content": {JSON: {"schema": _ref("schemas", "Fork")}}},
+        )
+    },
     "/api/v1/executions/{execution_id}/wait": {
         "get": _operation(
             "wait for execution",
@@ -355,6 +422,48 @@ EXECUTION_PATHS: dict[str, Any] = {
                 EXECUTION_ID,
                 _query("timeout", {"type": "number", "minimum": 0, "maximum": 60}, "seconds (30)"),
             ],
+        )
+    },
+}
+
+
+def _schedule_action(summary: str, ok: dict[str, Any], *errors: str) -> dict[str, Any]:
+    answers = _answers(ok, "404", "405", "413", "503", *errors)
+    return _operation(summary, answers, parameters=[SCHEDULE_ID])
+
+
+SCHEDULE_PATHS: dict[str, Any] = {
+    "/api/v1/schedules": {
+        "get": _operation(
+            "list schedules", _answers(_ok("200", "every schedule, by id", "ScheduleList"), "503")
+        )
+    },
+    "/api/v1/schedules/{schedule_id}": {
+        "get": _operation(
+            "get schedule",
+            _answers(_ok("200", "the schedule", "Schedule"), "404", "503"),
+            parameters=[SCHEDULE_ID],
+        ),
+        "delete": _schedule_action(
+            "delete schedule", _ok("200", "deleted; its executions stay", "ScheduleDeleted")
+        ),
+    },
+    "/api/v1/schedules/{schedule_id}/pause": {
+        "post": _schedule_action(
+            "pause schedule", _ok("200", "paused: it fires no tick until resumed", "Schedule")
+        )
+    },
+    "/api/v1/schedules/{schedule_id}/resume": {
+        "post": _schedule_action(
+            "resume schedule",
+            _ok("200", "firing again, from its next tick after now", "Schedule"),
+        )
+    },
+    "/api/v1/schedules/{schedule_id}/trigger": {
+        "post": _schedule_action(
+            "trigger schedule",
+            _ok("201", "a tick started now, paused or not: its execution", "Execution"),
+            "409",
         )
     },
 }
@@ -429,10 +538,12 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "zart",
             "version": "1",
-            "description": "Drive zart executions over HTTP. Errors are "
+            "description": "Drive zart executions over HTTP, and read, pause, resume, "
+            "trigger and delete recurring schedules (schedules are created in code, with "
+            "client.create_schedule: no route creates one). Errors are "
             '{"error": code, "message": text}.',
         },
-        "paths": {**EXECUTION_PATHS, **OTHER_PATHS},
+        "paths": {**EXECUTION_PATHS, **SCHEDULE_PATHS, **OTHER_PATHS},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

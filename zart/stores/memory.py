@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .. import records as r
+from .. import settings
 from ..clock import checked_clock, utcnow
 from ..errors import ExecutionAlreadyExists, ExecutionNotFound, LeaseLost
 from ..records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution, StepRecord
@@ -86,7 +87,7 @@ class MemoryStore(MemorySchedules):
         max_payload: int | None = DEFAULT_MAX_PAYLOAD,
     ) -> None:
         self.url = "memory://"
-        self.max_payload = max_payload
+        self.max_payload = settings.payload_limit(max_payload)
         self._clock = checked_clock(clock, "MemoryStore")
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -118,6 +119,12 @@ class MemoryStore(MemorySchedules):
             e = self._insert_new(new, self.now())
             self._changed.notify_all()
             return self._record(e)
+
+    def create_in(self, connection: Any, new: NewExecution) -> None:
+        raise TypeError(
+            "the memory store has no database: connection= needs a SQLite, PostgreSQL "
+            "or MySQL store"
+        )
 
     def create_leased(self, new: NewExecution, *, worker: str, lease: timedelta) -> Claimed:
         with self._lock:

@@ -78,6 +78,14 @@ class Store(Protocol):
 
     def create(self, new: NewExecution) -> ExecutionRecord: ...
 
+    def create_in(self, connection: Any, new: NewExecution) -> None:
+        """Write ``new`` through the caller's own open connection to this
+        store's database, in the caller's transaction (not committed here):
+        it exists only if that transaction commits. A connection of another
+        kind (``TypeError``) or to another database (``ValueError``) is
+        refused before anything is written."""
+        ...
+
     def create_leased(self, new: NewExecution, *, worker: str, lease: timedelta) -> Claimed: ...
 
     def claim(
@@ -196,3 +204,15 @@ class Store(Protocol):
     def wait(self, timeout: float) -> None:
         """Block up to ``timeout`` real seconds, or less when work may be new."""
         ...
+
+
+def check_store(where: str, store: object) -> Store:
+    """``store`` if it looks like a store (``zart.connect``'s, a store
+    class's); ``TypeError`` naming ``where`` for anything else (a URL
+    string, a registry in the wrong place)."""
+    if not all(callable(getattr(store, name, None)) for name in ("now", "create", "get", "claim")):
+        raise TypeError(
+            f"{where} takes a store (zart.connect(url) or a store class), "
+            f"got {type(store).__name__} {store!r:.80}"
+        )
+    return store  # type: ignore[return-value]

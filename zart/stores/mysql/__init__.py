@@ -283,6 +283,11 @@ class MySQLStore(MySQLSchedules):
         self._ring()
         return _created(new, params, now, r.PENDING, now)
 
+    def create_in(self, connection: Any, new: NewExecution) -> None:
+        from .caller_tx import create_in
+
+        create_in(self, connection, new)
+
     def create_leased(self, new: NewExecution, *, worker: str, lease: timedelta) -> Claimed:
         now = self.now()
         params = {**rows.new_params(new), "now": _t(now), "until": _t(now + lease)}

@@ -92,8 +92,14 @@ def _end_steps(lease: Lease, commit: Commit, outcome: r.Complete | r.Fail, now: 
         *[("write_record", _record_params(lease, w, now)) for w in _last_writes(commit.records)],
         ("end_execution", end),
         ("commit", None),
-        ("wake_parent_of", {"id": lease.execution_id, "now": _t(now)}),
+        *wake_parent_steps(lease.execution_id, now),
     ]
+
+
+def wake_parent_steps(eid: str, now: datetime) -> Steps:
+    """What wakes ``eid``'s parent, after ``eid``'s COMMIT (queries.sql)."""
+    params = {"id": eid, "now": _t(now)}
+    return [("open_siblings", params), ("wake_parent_of", params)]
 
 
 def _last_writes(records: Sequence[r.RecordWrite]) -> list[r.RecordWrite]:
@@ -118,23 +124,22 @@ def _send_ending(store: MySQLStore, conn: Conn, steps: Steps) -> tuple[list[Resu
     try:
         return store._send(conn, steps), False
     except BatchError as exc:
-        if exc.index < len(steps) - 1:
+        if exc.index <= [name for name, _ in steps].index("commit"):
             raise
         log.info("zart: a parent's wake-up after a commit failed: %s", exc.cause)
-        return [*exc.done, Result(0, ())], True
+        done = [*exc.done]
+        return done + [Result(0, ())] * (len(steps) - len(done)), True
 
 
 def wake_parent_later(store: MySQLStore, eid: str) -> None:
     """Wake ``eid``'s parent if it awaits ``eid`` and no awaited sibling is
     open; a failure is left to ``wake_stranded``."""
     try:
-        woke = store._do(
-            "wake_parent_of", [("wake_parent_of", {"id": eid, "now": _t(store.now())})]
-        )
+        woke = store._do("wake_parent_of", wake_parent_steps(eid, store.now()))
     except StoreError as exc:
         log.warning("zart: could not wake the parent of %s (wake_stranded will): %s", eid, exc)
         return
-    if woke[0].rowcount:
+    if woke[-1].rowcount:
         store._ring()
 
 
@@ -193,7 +198,7 @@ def _transaction(
     ending = isinstance(outcome, r.Complete | r.Fail)
     steps: Steps = [*final, ("commit", None)]
     if ending:
-        steps.append(("wake_parent_of", {"id": eid, "now": _t(now)}))
+        steps += wake_parent_steps(eid, now)
     result, wake_failed = (
         _send_ending(store, conn, steps)
         if ending

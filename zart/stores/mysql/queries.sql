@@ -329,13 +329,22 @@ UPDATE {executions} p
  WHERE p.id = %(parent)s AND p.status = 'waiting' AND p.waiting_for = 'children'
    AND c.id IS NULL;
 
--- The same, given the child: a no-op unless its parent awaits it.
+-- The same, given the child, in two statements: a no-op unless its parent
+-- awaits it. The count of open awaited siblings is a plain read (no locks:
+-- siblings finishing at the same time do not queue on each other); the
+-- later of two last siblings counts after both committed, so one of them
+-- wakes the parent, and a second wake-up finds it no longer waiting.
+-- name: open_siblings
+SELECT COUNT(*) INTO @zart_open_siblings
+  FROM {executions} me
+  JOIN {executions} c ON c.parent_id = me.parent_id AND c.awaited AND c.record_status IS NULL
+ WHERE me.id = %(id)s AND me.awaited;
+
 -- name: wake_parent_of
 UPDATE {executions} p
   JOIN {executions} me ON me.id = %(id)s AND me.parent_id = p.id AND me.awaited
-  LEFT JOIN {executions} c ON c.parent_id = p.id AND c.awaited AND c.record_status IS NULL
    SET p.status = 'pending', p.wake_at = %(now)s, p.waiting_for = NULL, p.updated_at = %(now)s
- WHERE p.status = 'waiting' AND p.waiting_for = 'children' AND c.id IS NULL;
+ WHERE p.status = 'waiting' AND p.waiting_for = 'children' AND @zart_open_siblings = 0;
 
 -- name: wake_stranded
 UPDATE {executions} p

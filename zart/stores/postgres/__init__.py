@@ -148,7 +148,7 @@ class PostgresStore(PostgresSchedules):
             schema if schema is not None else own.get("schema") or None,
             prefix or own.get("prefix", ""),
         )
-        self.max_payload = max_payload
+        self.max_payload = settings.payload_limit(max_payload)
         self._pool = Pool(
             info, url, (min_size, max_size), (connect_timeout, pool_timeout), f"zart-{self.channel}"
         )
@@ -165,6 +165,7 @@ class PostgresStore(PostgresSchedules):
         if len(prefix) > 30:  # identifiers stop at 63 bytes
             raise StoreError(f"table prefix {prefix!r} is too long (30 characters at most)")
         self.schema, self.prefix = schema, prefix
+        self.table_name = render("{executions}", schema, prefix).decode()
         self._q = {
             name: render(text, schema, prefix) for name, text in sqlfiles.queries(PACKAGE).items()
         }
@@ -297,6 +298,11 @@ class PostgresStore(PostgresSchedules):
         # Not retried: had the insert committed before the connection broke,
         # a retry would report our own execution as a duplicate.
         return self._run("create", op, retry=False)  # type: ignore[no-any-return]
+
+    def create_in(self, connection: Any, new: NewExecution) -> None:
+        from .caller_tx import create_in
+
+        create_in(self, connection, new)
 
     def create_leased(self, new: NewExecution, *, worker: str, lease: timedelta) -> Claimed:
         now = self.now()

@@ -647,3 +647,34 @@ SELECT id, task_name, input, cron, every_us, timezone, overlap, catchup_us, jitt
 -- name: next_schedule_fire
 SELECT min(next_fire_at) FROM {schedules}
  WHERE NOT paused AND (%(tasks)s::text[] IS NULL OR task_name = ANY(%(tasks)s::text[]));
+
+-- The status of the executions the last ticks of a batch of schedules started.
+-- name: statuses_of
+SELECT id, status FROM {executions} WHERE id = ANY(%(ids)s::text[]);
+
+-- The ticks a batch of firings starts, in one statement; the ids created
+-- (a tick started already is left alone).
+-- name: insert_ticks
+WITH created AS (
+    INSERT INTO {executions}
+        (id, task_name, kind, status, input, created_at, updated_at, wake_at, format_version)
+    SELECT t.id, t.task_name, 'workflow', 'pending', t.input, %(now)s, %(now)s, %(now)s,
+           %(format_version)s
+      FROM unnest(%(ids)s::text[], %(task_names)s::text[], %(inputs)s::json[])
+           AS t (id, task_name, input)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+)
+SELECT created.id, pg_notify(%(channel)s, '') FROM created;
+
+-- What a batch of firings changes, in one statement.
+-- name: update_schedules
+UPDATE {schedules} AS s
+   SET next_tick = u.next_tick, next_fire_at = u.next_fire_at, last_tick = u.last_tick,
+       last_execution_id = u.last_execution_id, buffered_tick = u.buffered_tick,
+       updated_at = %(now)s
+  FROM unnest(%(ids)s::text[], %(next_ticks)s::timestamptz[], %(next_fire_ats)s::timestamptz[],
+              %(last_ticks)s::timestamptz[], %(last_execution_ids)s::text[],
+              %(buffered_ticks)s::timestamptz[])
+       AS u (id, next_tick, next_fire_at, last_tick, last_execution_id, buffered_tick)
+ WHERE s.id = u.id;

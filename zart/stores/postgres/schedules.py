@@ -110,12 +110,10 @@ class PostgresSchedules:
 
         def op(conn: Conn) -> tuple[builtins.list[str], builtins.list[str], Any]:
             now = self.now()
-            started: list[str] = []
-            cancel: list[str] = []
             with transaction(conn):
                 params = {"now": now, "tasks": chosen, "limit": limit}
-                for row in self._exec(conn, "due_schedules", params).fetchall():
-                    started += _fire(self, conn, _schedule(row), now, cancel)
+                due = [_schedule(row) for row in self._exec(conn, "due_schedules", params)]
+                started, cancel = _fire_all(self, conn, due, now) if due else ([], [])
             (upcoming,) = self._exec(conn, "next_schedule_fire", {"tasks": chosen}).fetchone() or (
                 None,
             )
@@ -139,36 +137,44 @@ def _found(row: Any, schedule_id: str) -> r.ScheduleRecord:
     return _schedule(row)
 
 
-def _fire(
-    store: PostgresSchedules,
-    conn: Conn,
-    schedule: r.ScheduleRecord,
-    now: datetime,
-    cancel: list[str],
-) -> list[str]:
-    from . import _new
+def _fire_all(
+    store: PostgresSchedules, conn: Conn, due: list[r.ScheduleRecord], now: datetime
+) -> tuple[list[str], list[str]]:
+    """Fire a batch of locked schedules in three statements: the last
+    ticks' statuses, the new ticks, the schedules' new rows. The ticks
+    started, and the executions ``cancel_other`` cancels."""
+    lasts = [s.last_execution_id for s in due if s.last_execution_id is not None]
+    statuses = dict(store._exec(conn, "statuses_of", {"ids": lasts}).fetchall()) if lasts else {}
+    firings = [(s, schedules.fire(s, statuses.get(s.last_execution_id or ""), now)) for s in due]
+    ticks = [schedules.tick_execution(s, tick) for s, f in firings for tick in f.start]
+    created: set[str] = set()
+    if ticks:
+        params = store._base(
+            ids=[t.id for t in ticks],
+            task_names=[t.task_name for t in ticks],
+            inputs=[rows.dump(t.input) for t in ticks],
+            format_version=r.FORMAT_VERSION,
+        )
+        created = {row[0] for row in store._exec(conn, "insert_ticks", params)}
+    changed = []
+    for schedule, firing in firings:
+        mine = [schedules.tick_id(schedule.id, t) for t in firing.start]
+        started = [eid for eid in mine if eid in created]
+        changed.append((schedule, firing, started[-1] if started else schedule.last_execution_id))
+    store._exec(conn, "update_schedules", _batch(changed, now))
+    cancel = [s.last_execution_id for s, f in firings if f.cancel_last and s.last_execution_id]
+    return [t.id for t in ticks if t.id in created], cancel
 
-    last = schedule.last_execution_id
-    status = None
-    if last is not None:
-        found = store._exec(conn, "status_of", {"id": last}).fetchone()
-        status = None if found is None else found[0]
-    firing = schedules.fire(schedule, status, now)
-    if firing.cancel_last and last is not None:
-        cancel.append(last)
-    started = []
-    for tick in firing.start:
-        new = schedules.tick_execution(schedule, tick)
-        if store._exec(conn, "create", store._base(**_new(new))).fetchone() is not None:
-            started.append(new.id)
-    changed = attrs.evolve(
-        schedule,
-        next_tick=firing.next_tick,
-        next_fire_at=firing.next_fire_at,
-        last_tick=firing.last_tick,
-        last_execution_id=started[-1] if started else last,
-        buffered_tick=firing.buffered,
-        updated_at=now,
-    )
-    store._exec(conn, "update_schedule", _params(changed))
-    return started
+
+def _batch(
+    changed: list[tuple[r.ScheduleRecord, schedules.Firing, str | None]], now: datetime
+) -> dict[str, Any]:
+    return {
+        "now": now,
+        "ids": [s.id for s, _, _ in changed],
+        "next_ticks": [f.next_tick for _, f, _ in changed],
+        "next_fire_ats": [f.next_fire_at for _, f, _ in changed],
+        "last_ticks": [f.last_tick for _, f, _ in changed],
+        "last_execution_ids": [last for _, _, last in changed],
+        "buffered_ticks": [f.buffered for _, f, _ in changed],
+    }

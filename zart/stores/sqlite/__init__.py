@@ -31,7 +31,7 @@ from ...records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecutio
 from ...serde import DEFAULT_MAX_PAYLOAD
 from .. import rows, rules, sqlfiles
 from ..connect import redact
-from . import fork
+from . import caller_tx, fork
 from .connection import FAILURES, SYNC_MODES, Conn, Connections, Q
 from .schedules import SqliteSchedules
 from .watch import Doorbell
@@ -72,7 +72,7 @@ class SqliteStore(SqliteSchedules):
         mode, seconds = self._settings(synchronous, busy_timeout)
         self.path = path
         self.url = "sqlite:///" + path
-        self.max_payload = max_payload
+        self.max_payload = settings.payload_limit(max_payload)
         self._clock = checked_clock(clock, "SqliteStore")
         if not create and path != ":memory:" and not os.path.exists(path):
             raise StoreError(
@@ -163,6 +163,9 @@ class SqliteStore(SqliteSchedules):
                 _exists(conn, new.id)
         self._ring()
         return _record(row)
+
+    def create_in(self, connection: Any, new: NewExecution) -> None:
+        caller_tx.create_in(self, connection, new)
 
     def create_leased(self, new: NewExecution, *, worker: str, lease: timedelta) -> Claimed:
         now = self.now()
