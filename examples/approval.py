@@ -76,7 +76,7 @@ def answer_when_asked(client: zart.Client, execution_id: str, timeout: float = 3
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if client.get(execution_id).waiting_for == "manager-decision":
+            if client.get(execution_id).waiting_for == "event:manager-decision":
                 break
         except zart.ExecutionNotFound:
             pass  # not scheduled yet

@@ -100,7 +100,7 @@ def verify_when_asked(client: zart.Client, execution_id: str, timeout: float = 3
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if client.get(execution_id).waiting_for == "email-verified":
+            if client.get(execution_id).waiting_for == "event:email-verified":
                 break
         except zart.ExecutionNotFound:
             pass  # not scheduled yet

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from . import records as r
-from . import schedules, settings
+from . import schedules, settings, tracecontext
 from .decisions import Decision, Finish
 from .errors import Cancelled, ExecutionAlreadyExists, ExecutionFailed, ResultTimeout, ZartError
 from .failures import rebuild
@@ -78,7 +78,12 @@ class Client:
         from_json(document, handler.input_type(), what)  # refuse bad input now, not in a worker
         if execution_id is not None:
             _check_id(execution_id)
-        return NewExecution(id=execution_id or uuid.uuid4().hex, task_name=name, input=document)
+        return NewExecution(
+            id=execution_id or uuid.uuid4().hex,
+            task_name=name,
+            input=document,
+            trace=tracecontext.current(),
+        )
 
     def schedule(
         self,
@@ -145,11 +150,11 @@ class Client:
         data: Any = None,
         *,
         cron: str | None = None,
-        every: timedelta | None = None,
+        every: timedelta | float | None = None,
         timezone: str = "UTC",
         overlap: str = schedules.SKIP,
-        catchup: timedelta = timedelta(0),
-        jitter: timedelta | None = None,
+        catchup: timedelta | float = timedelta(0),
+        jitter: timedelta | float | None = None,
         paused: bool = False,
     ) -> ScheduleRecord:
         """A recurring schedule of ``task`` with ``data``: on a ``cron``
@@ -160,18 +165,19 @@ class Client:
         missed while no worker ran start if they are within ``catchup``;
         ``jitter`` spreads each tick's start over that much time."""
         sid = _check_id(schedule_id, "schedule_id")
-        when = schedules.check(
+        given = schedules.check(
             cron=cron,
             every=every,
             timezone=timezone,
             overlap=overlap,
             catchup=catchup,
             jitter=jitter,
+            paused=paused,
         )
         new = self.new_execution(task, data)
-        spread = jitter or timedelta(0)
         now = self.store.now()
-        tick, fire_at = schedules.first(when, sid, spread, now)
+        when = given.when
+        tick, fire_at = schedules.first(when, sid, given.jitter, now)
         record = ScheduleRecord(
             id=sid,
             task_name=new.task_name,
@@ -180,9 +186,9 @@ class Client:
             every=when.every,
             timezone=when.timezone,
             overlap=overlap,
-            catchup=catchup,
-            jitter=spread,
-            paused=bool(paused),
+            catchup=given.catchup,
+            jitter=given.jitter,
+            paused=given.paused,
             next_tick=tick,
             next_fire_at=fire_at,
             created_at=now,

@@ -17,7 +17,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator, Mapping, Sequence
 from datetime import timedelta
 
+import attrs
+
 from . import records as r
+from . import tracecontext
 from .commands import Step
 from .decisions import Decision, Finish, RunStep, StepOutcome
 from .errors import (
@@ -156,6 +159,8 @@ class Host:
         commit = decision.commit
         if not commit.writes:
             return
+        if commit.children:
+            commit = _traced(commit, claimed.record)
         self.store.commit(claimed.lease, commit)
         if decision.scheduled_steps:
             self.cache.add(decision.scheduled_steps)
@@ -218,3 +223,13 @@ class Host:
             return
         for observer in self.observers:
             observer.committed(claimed.record, Commit(outcome=outcome))
+
+
+def _traced(commit: Commit, parent: r.ExecutionRecord) -> Commit:
+    """Children join their parent's trace: under the run of it this process
+    drives (zart.otel), else under the context the parent was created in."""
+    trace = tracecontext.of_run(parent.id) or parent.trace
+    if trace is None:
+        return commit
+    children = tuple(attrs.evolve(child, trace=trace) for child in commit.children)
+    return attrs.evolve(commit, children=children)

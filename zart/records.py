@@ -86,6 +86,8 @@ class ExecutionRecord:
     wake_at: datetime | None = None
     waiting_for: str | None = None
     format_version: int = FORMAT_VERSION
+    # The W3C trace context of the code that created it (zart.otel), or None.
+    trace: dict[str, str] | None = None
 
     @property
     def is_final(self) -> bool:
@@ -167,6 +169,7 @@ class NewExecution:
     parent_id: str | None = None
     parent_step: str | None = None  # the schedule record in the parent's log
     root_id: str | None = None  # the top of its tree (None: itself)
+    trace: dict[str, str] | None = None  # the creator's trace context (zart.tracecontext)
 
 
 @attrs.frozen(kw_only=True)

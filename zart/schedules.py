@@ -27,6 +27,7 @@ import attrs
 from cronsim import CronSim, CronSimError
 
 from . import records as r
+from .retry import to_timedelta
 
 SKIP, BUFFER_ONE, ALLOW_ALL, CANCEL_OTHER = "skip", "buffer_one", "allow_all", "cancel_other"
 OVERLAPS = (SKIP, BUFFER_ONE, ALLOW_ALL, CANCEL_OTHER)
@@ -65,6 +66,16 @@ class When:
         return tick.astimezone(UTC)
 
 
+@attrs.frozen(kw_only=True)
+class Checked:
+    """``create_schedule``'s arguments, checked and in their stored form."""
+
+    when: When
+    catchup: timedelta
+    jitter: timedelta
+    paused: bool
+
+
 def check(
     *,
     cron: Any,
@@ -73,9 +84,11 @@ def check(
     overlap: Any,
     catchup: Any,
     jitter: Any,
-) -> When:
+    paused: Any = False,
+) -> Checked:
     """What ``create_schedule`` was given, checked: ``ValueError`` (or
-    ``TypeError`` for a wrong type) naming the argument that is wrong."""
+    ``TypeError`` for a wrong type) naming the argument that is wrong.
+    Durations are a ``timedelta`` or seconds."""
     if (cron is None) == (every is None):
         raise ValueError("create_schedule needs exactly one of cron= and every=")
     if not isinstance(timezone, str):
@@ -83,36 +96,38 @@ def check(
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {timezone!r} (an IANA name like 'Europe/Paris')"
-        ) from None
+        named = "an IANA name like 'Europe/Paris'"
+        raise ValueError(f"unknown time zone {_shown(timezone)} ({named})") from None
     if cron is not None:
         _check_cron(cron)
-    if every is not None:
-        _positive("every", every, zero=False)
+    interval = None if every is None else to_timedelta(every, "every")
+    if interval is not None and not interval:
+        raise ValueError("every must be more than zero")
     if overlap not in OVERLAPS:
-        raise ValueError(f"unknown overlap policy {overlap!r}: one of {', '.join(OVERLAPS)}")
-    _positive("catchup", catchup, zero=True)
-    if jitter is not None:
-        _positive("jitter", jitter, zero=True)
-    return When(cron=cron, every=every, timezone=timezone)
+        raise ValueError(f"unknown overlap policy {_shown(overlap)}: one of {', '.join(OVERLAPS)}")
+    if not isinstance(paused, bool):
+        raise TypeError(f"paused must be True or False, not {_shown(paused)}")
+    return Checked(
+        when=When(cron=cron, every=interval, timezone=timezone),
+        catchup=to_timedelta(catchup, "catchup"),
+        jitter=timedelta(0) if jitter is None else to_timedelta(jitter, "jitter"),
+        paused=paused,
+    )
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _check_cron(cron: Any) -> None:
     if not isinstance(cron, str):
-        raise TypeError(f"cron must be a cron expression (str), not {cron!r}")
+        raise TypeError(f"cron must be a cron expression (str), not {_shown(cron)}")
     try:
         CronSim(cron, datetime(2000, 1, 1, tzinfo=UTC))
     except CronSimError as exc:
-        raise ValueError(f"bad cron expression {cron!r}: {exc}") from None
-
-
-def _positive(name: str, value: Any, *, zero: bool) -> None:
-    if not isinstance(value, timedelta):
-        raise TypeError(f"{name} must be a timedelta, not {value!r}")
-    if value < timedelta(0) or (value == timedelta(0) and not zero):
-        least = "zero or more" if zero else "more than zero"
-        raise ValueError(f"{name} must be {least}, not {value}")
+        raise ValueError(f"bad cron expression {_shown(cron)}: {exc}") from None
 
 
 def tick_id(schedule_id: str, tick: datetime) -> str:

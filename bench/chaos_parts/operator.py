@@ -97,7 +97,7 @@ class Operator:
         if job.script == "admin-retry" and record.status == r.FAILED:
             self.client.retry(job.eid)
             return True
-        if job.script == "event-during" and record.waiting_for == "go":
+        if job.script == "event-during" and record.waiting_for == "event:go":
             self.client.offer_event(job.eid, "go", plan.payload(job))
             return True
         if job.script == "event-late" and _timed_out(self.client, job.eid, record):

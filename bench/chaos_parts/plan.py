@@ -157,7 +157,7 @@ ACTED = frozenset({"event-during", "admin-retry", "cancel"})
 def _act(env: TestEnv, job: Job) -> bool:
     """Do the job's script if its moment has come; True once done."""
     record = env.get(job.eid)
-    if job.script == "event-during" and record.waiting_for == "go":
+    if job.script == "event-during" and record.waiting_for == "event:go":
         env.offer_event(job.eid, "go", payload(job))
         return True
     if job.script == "admin-retry" and record.status == r.FAILED:

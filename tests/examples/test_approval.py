@@ -24,7 +24,7 @@ def start(make_env):
 def test_approved_expense_is_paid(make_env):
     env, calls, eid = start(make_env)
     rec = env.get(eid)
-    assert (rec.status, rec.waiting_for) == ("waiting", "manager-decision")
+    assert (rec.status, rec.waiting_for) == ("waiting", "event:manager-decision")
     env.advance(timedelta(hours=5))
     env.offer_event(eid, "manager-decision", {"approved": True})
     env.run_until_idle()

@@ -31,7 +31,7 @@ def test_happy_path_sleeps_waits_for_the_event_and_fans_out(make_env):
 
     env.advance(timedelta(hours=24))
     rec = env.get(eid)
-    assert (rec.status, rec.waiting_for) == ("waiting", "email-verified")
+    assert (rec.status, rec.waiting_for) == ("waiting", "event:email-verified")
     assert rec.wake_at == start + timedelta(hours=72)  # the event's deadline
 
     env.advance(timedelta(hours=1))

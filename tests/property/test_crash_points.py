@@ -191,8 +191,9 @@ def drive(env: TestEnv, eid: str, plan: list[Op]) -> bool:
         rec = env.get(eid)
         if rec.is_final:
             return True
-        if rec.status == "waiting" and rec.waiting_for in late:
-            env.offer_event(eid, rec.waiting_for, payload(rec.waiting_for))
+        awaited = (rec.waiting_for or "").removeprefix("event:")
+        if rec.status == "waiting" and awaited in late:
+            env.offer_event(eid, awaited, payload(awaited))
             env.run_until_idle()
             continue
         wake = env.store.next_wake(env.registry.names())

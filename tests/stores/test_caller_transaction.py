@@ -103,7 +103,7 @@ def test_sqlite_refuses_another_kind_and_another_file(
         client.schedule(ship, "o", connection=elsewhere)
     with pytest.raises(ValueError, match="in-memory database"):
         client.schedule(ship, "o", connection=sqlite3.connect(":memory:"))
-    with pytest.raises(TypeError, match="must be a sqlite3.Connection .* not builtins.str"):
+    with pytest.raises(TypeError, match=r"must be a sqlite3.Connection .* not builtins.str"):
         client.schedule(ship, "o", connection="app.db")
     assert client.list() == []
     assert elsewhere.execute("SELECT name FROM sqlite_master").fetchall() == []
@@ -138,12 +138,14 @@ def test_postgres_refuses_another_kind_and_another_database(
 
     store, url = pg
     client = zart.Client(store, REGISTRY)
-    with pytest.raises(TypeError, match="must be a psycopg .* not sqlite3.Connection"):
+    with pytest.raises(TypeError, match=r"must be a psycopg .* not sqlite3.Connection"):
         client.schedule(ship, "o", connection=sqlite3.connect(tmp_path / "x.db"))
     other = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-    with psycopg.connect(other) as conn:
-        with pytest.raises(ValueError, match="connection to database 'postgres'.*missing"):
-            client.schedule(ship, "o", connection=conn)
+    with (
+        psycopg.connect(other) as conn,
+        pytest.raises(ValueError, match=r"connection to database 'postgres'.*missing"),
+    ):
+        client.schedule(ship, "o", connection=conn)
     assert client.list() == []
 
 

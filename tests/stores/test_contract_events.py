@@ -31,7 +31,7 @@ def test_event_wakes_waiting_execution(store: Any, clock: ManualClock) -> None:
     c = claim_one(store)
     assert store.commit(c.lease, Commit(outcome=r.Suspend(event="go"))) is True
     rec = store.get("e1")
-    assert rec.status == r.WAITING and rec.wake_at is None and rec.waiting_for == "go"
+    assert rec.status == r.WAITING and rec.wake_at is None and rec.waiting_for == "event:go"
     store.offer_event("e1", "other", 1)
     assert store.get("e1").status == r.WAITING
     clock.to(3)
@@ -111,3 +111,21 @@ def test_a_wait_on_a_topic_with_a_message_there_stays_due(store: Any, clock: Man
     c = claim_one(store)
     assert store.commit(c.lease, Commit(outcome=r.Suspend(topic="a"))) is False
     assert store.get("e1").status == r.PENDING
+
+
+def test_an_event_named_like_another_kind_of_wait_wakes_only_event_waits(
+    store: Any, clock: ManualClock
+) -> None:
+    """An event called "children" or "topic:q" is an event: a parent waiting
+    on its children, or an execution waiting on topic q, sleeps on."""
+    store.create(NewExecution(id="e1", task_name="t"))
+    store.create(NewExecution(id="e2", task_name="t"))
+    first, second = claim_all(store)
+    store.commit(first.lease, Commit(outcome=r.Suspend(topic="q")))
+    store.commit(second.lease, Commit(outcome=r.Suspend(event="children")))
+    assert store.get("e1").waiting_for == "topic:q"
+    assert store.get("e2").waiting_for == "event:children"
+    store.offer_event("e1", "topic:q", None)
+    assert store.get("e1").status == r.WAITING
+    store.offer_event("e2", "children", None)
+    assert store.get("e2").status == r.PENDING

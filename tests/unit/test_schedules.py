@@ -4,6 +4,7 @@ arguments, and what a firing does under each overlap policy."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,9 +58,9 @@ def test_a_wall_clock_time_repeated_by_fall_back_fires_once() -> None:
 def test_an_hourly_cron_keeps_real_hours_through_both_changes() -> None:
     hourly = s.When(cron="0 * * * *", every=None, timezone="Europe/Paris")
     spring = ticks(hourly, paris(2026, 3, 29, 0, 30), 4)
-    assert [b - a for a, b in zip(spring, spring[1:], strict=False)] == [timedelta(hours=1)] * 3
+    assert [b - a for a, b in itertools.pairwise(spring)] == [timedelta(hours=1)] * 3
     fall = ticks(hourly, paris(2026, 10, 25, 0, 30), 5)
-    assert [b - a for a, b in zip(fall, fall[1:], strict=False)] == [timedelta(hours=1)] * 4
+    assert [b - a for a, b in itertools.pairwise(fall)] == [timedelta(hours=1)] * 4
     assert paris(2026, 10, 25, 2, 0, fold=1) in fall  # the repeated hour ticks too: it is real
 
 
@@ -95,9 +96,11 @@ GOOD: dict[str, Any] = {
         ({"timezone": "../etc/passwd"}, ValueError, "unknown time zone"),
         ({"timezone": None}, TypeError, "timezone must be"),
         ({"overlap": "queue"}, ValueError, "unknown overlap policy 'queue': one of skip"),
-        ({"catchup": timedelta(seconds=-1)}, ValueError, "catchup must be zero or more"),
-        ({"catchup": 60}, TypeError, "catchup must be a timedelta"),
-        ({"jitter": timedelta(seconds=-5)}, ValueError, "jitter must be zero or more"),
+        ({"catchup": timedelta(seconds=-1)}, ValueError, "catchup must not be negative, got -1 s"),
+        ({"catchup": "1h"}, TypeError, "catchup must be a timedelta or seconds"),
+        ({"jitter": timedelta(seconds=-5)}, ValueError, "jitter must not be negative"),
+        ({"paused": "yes"}, TypeError, "paused must be True or False, not 'yes'"),
+        ({"cron": "x" * 100_000}, ValueError, r"bad cron expression 'x{56}\.\.\.: Wrong number"),
     ],
 )
 def test_bad_arguments_name_what_is_wrong(changes: dict[str, Any], error: type, says: str) -> None:
@@ -105,10 +108,24 @@ def test_bad_arguments_name_what_is_wrong(changes: dict[str, Any], error: type, 
         s.check(**{**GOOD, **changes})
 
 
-@pytest.mark.parametrize("every", [timedelta(0), timedelta(seconds=-1)])
-def test_an_interval_must_be_positive(every: timedelta) -> None:
-    with pytest.raises(ValueError, match="every must be more than zero"):
+@pytest.mark.parametrize(
+    ("every", "says"),
+    [
+        (timedelta(0), "every must be more than zero"),
+        (0, "every must be more than zero"),
+        (timedelta(seconds=-1), "every must not be negative, got -1 s"),
+        (float("nan"), "every must be finite"),
+    ],
+)
+def test_an_interval_must_be_positive(every: Any, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
         s.check(**{**GOOD, "cron": None, "every": every})
+
+
+def test_durations_may_be_seconds() -> None:
+    given = s.check(**{**GOOD, "cron": None, "every": 90, "catchup": 60, "jitter": 1.5})
+    assert given.when.every == timedelta(seconds=90)
+    assert (given.catchup, given.jitter) == (timedelta(minutes=1), timedelta(seconds=1.5))
 
 
 def test_tick_ids_and_jitter_are_the_same_everywhere() -> None:

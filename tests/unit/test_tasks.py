@@ -792,7 +792,7 @@ def test_class_form_with_every_task_context_method() -> None:
         assert env.get(eid).status == "sleeping"  # sleep-2
         env.advance(timedelta(minutes=10))
         rec = env.get(eid)
-        assert rec.status == "waiting" and rec.waiting_for == "approval"
+        assert rec.status == "waiting" and rec.waiting_for == "event:approval"
         env.offer_event(eid, "approval", {"by": "boss"})
         env.run_until_idle()
         rec = env.get(eid)

@@ -18,7 +18,7 @@ from .. import records as r
 from .. import views
 from ..client import Client
 from ..errors import ExecutionNotFound
-from ..stores.rules import CHILDREN, topic_key
+from ..stores.rules import CHILDREN, event_key, topic_key
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -26,6 +26,7 @@ CHILDREN_SHOWN = 50
 SCHEDULES_SHOWN = 500
 ACTIVE_STATUSES = tuple(s for s in r.STATUSES if s not in r.FINAL_STATUSES)
 _TOPIC = topic_key("")
+_EVENT = event_key("")
 
 
 class PageError(Exception):
@@ -134,7 +135,9 @@ def waiting(record: r.ExecutionRecord) -> dict[str, Any] | None:
         return {"kind": "children", "name": None, "until": until}
     if what is not None and what.startswith(_TOPIC):
         return {"kind": "message", "name": what[len(_TOPIC) :], "until": until}
-    return {"kind": "event", "name": what, "until": until}
+    if what is not None and what.startswith(_EVENT):
+        return {"kind": "event", "name": what[len(_EVENT) :], "until": until}
+    return {"kind": "timer", "name": None, "until": until}  # a deadline alone
 
 
 def error(document: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -47,6 +47,7 @@ class _Execution:
     parent_id: str | None = None
     parent_step: str | None = None
     root_id: str | None = None
+    trace: dict[str, str] | None = None
     output: str | None = None
     error: str | None = None
     state: str | None = None
@@ -151,6 +152,7 @@ class MemoryStore(MemorySchedules):
             parent_id=new.parent_id,
             parent_step=new.parent_step,
             root_id=new.root_id,
+            trace=new.trace,
         )
         self._logs[(new.id, 1)] = {}
         self._events[new.id] = {}
@@ -577,6 +579,7 @@ class MemoryStore(MemorySchedules):
             parent_id=e.parent_id,
             parent_step=e.parent_step,
             root_id=e.root_id,
+            trace=e.trace,
             created_at=e.created_at,
             updated_at=e.updated_at,
             wake_at=e.wake_at,

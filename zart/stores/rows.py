@@ -34,8 +34,9 @@ EXECUTION_COLUMNS = (
     "wake_at",
     "waiting_for",
     "format_version",
+    "trace",
 )
-_DOCUMENTS = frozenset({"input", "output", "error", "state"})
+_DOCUMENTS = frozenset({"input", "output", "error", "state", "trace"})
 _TIMES = frozenset({"created_at", "updated_at", "wake_at"})
 
 
@@ -151,6 +152,7 @@ def new_params(new: r.NewExecution) -> dict[str, Any]:
         "parent_step": new.parent_step,
         "root_id": new.root_id,
         "format_version": r.FORMAT_VERSION,
+        "trace": dump(new.trace),
     }
 
 

@@ -12,7 +12,7 @@ The row an execution is:
   or one waiting with no deadline, has none. A running one holds its lease
   until ``wake_at``; past it, another worker may claim it.
 - ``waiting_for``: what wakes a waiting execution besides its deadline (see
-  ``waits_for``).
+  ``waits_for``): ``event:<name>``, ``topic:<topic>`` or ``children``.
 - ``token``: bumped by every claim and every cancel; each write of a lease
   holder is fenced by it (status running and the same token).
 - ``record_status``: for a child, what its schedule record in the parent's
@@ -32,6 +32,7 @@ from .. import records as r
 from ..errors import EventRejected, ForkRefused, MessageRejected, RetryRefused
 
 CHILDREN = "children"  # waiting_for: the awaited children
+_EVENT = "event:"  # waiting_for: the event of this name
 _TOPIC = "topic:"  # waiting_for: a message on this topic
 CANCEL_ERROR = {"kind": "error", "type": "Cancelled", "message": "cancelled"}
 
@@ -39,10 +40,16 @@ CANCEL_ERROR = {"kind": "error", "type": "Cancelled", "message": "cancelled"}
 def waits_for(suspend: r.Suspend) -> str | None:
     """What, besides its deadline, wakes an execution that suspended so."""
     if suspend.event is not None:
-        return suspend.event
+        return event_key(suspend.event)
     if suspend.topic is not None:
         return _TOPIC + suspend.topic
     return CHILDREN if suspend.children else None
+
+
+def event_key(name: str) -> str:
+    """``waiting_for`` of an execution waiting for the event ``name`` (a
+    prefix of its own: an event may be called "children" or "topic:x")."""
+    return _EVENT + name
 
 
 def topic_key(topic: str) -> str:
@@ -166,7 +173,7 @@ def accepts_message(execution_id: str, topic: str, status: str) -> None:
 
 
 def woken_by_event(status: str, waiting_for: str | None, name: str) -> bool:
-    return status == r.WAITING and waiting_for == name
+    return status == r.WAITING and waiting_for == event_key(name)
 
 
 def woken_by_message(status: str, waiting_for: str | None, topic: str) -> bool:

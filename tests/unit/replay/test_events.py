@@ -45,7 +45,7 @@ def test_waiting_event_wakes_the_execution(zart_env: TestEnv) -> None:
     eid = zart_env.schedule(wf)
     zart_env.run_until_idle()
     rec = zart_env.get(eid)
-    assert rec.status == "waiting" and rec.waiting_for == "approval"
+    assert rec.status == "waiting" and rec.waiting_for == "event:approval"
     zart_env.advance(timedelta(days=365))  # no timeout: waits forever
     assert zart_env.get(eid).status == "waiting"
     zart_env.offer_event(eid, "other", 1)
@@ -120,7 +120,7 @@ def test_timed_out_wait_stays_timed_out_after_the_event_arrives(zart_env: TestEn
     zart_env.run_until_idle()
     zart_env.advance(timedelta(hours=1))
     assert outcomes == ["timed out"]
-    assert zart_env.get(eid).waiting_for == "continue"
+    assert zart_env.get(eid).waiting_for == "event:continue"
     zart_env.offer_event(eid, "approval", "late yes")  # too late
     zart_env.restart()
     zart_env.offer_event(eid, "continue", 1)

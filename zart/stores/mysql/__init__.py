@@ -82,6 +82,10 @@ def _t(when: datetime | None) -> datetime | None:
     return None if when is None else when.astimezone(UTC).replace(tzinfo=None)
 
 
+# What a claim's rows hold after the execution's columns.
+_TOKEN, _SEQ, _SERVER_TIME = range(len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 3)
+
+
 def _aware(when: Any) -> datetime | None:
     return None if when is None else when.replace(tzinfo=UTC)
 
@@ -357,13 +361,13 @@ class MySQLStore(MySQLSchedules):
     def _claimed(self, chosen: Sequence[Any], out: list[Result], sent: float) -> list[Claimed]:
         taken = {row[0]: row for row in out[1].rows}
         if self._given_clock is None:
-            self._server_clock.read(_aware(out[1].rows[0][20]) or self.now(), sent)
-        heads = [(eid, taken[eid][19]) for eid, *_ in chosen]
+            self._server_clock.read(_aware(out[1].rows[0][_SERVER_TIME]) or self.now(), sent)
+        heads = [(eid, taken[eid][_SEQ]) for eid, *_ in chosen]
         logs = _logs(heads, out[2].rows, out[3].rows, out[4].rows)
         return [
             Claimed(
                 record=_record(taken[eid]),
-                lease=Lease(execution_id=eid, token=taken[eid][18]),
+                lease=Lease(execution_id=eid, token=taken[eid][_TOKEN]),
                 log=logs[eid],
                 due_at=_aware(due_at),
             )
@@ -417,7 +421,7 @@ class MySQLStore(MySQLSchedules):
             "id": execution_id,
             "name": name,
             "payload": rows.dump(payload),
-            "waiting_for": name,
+            "waiting_for": rules.event_key(name),
             "now": _t(self.now()),
         }
 

@@ -58,20 +58,20 @@ INSERT INTO {schema_version} (version) VALUES (%(version)s);
 -- name: create
 INSERT INTO {executions}
     (id, task_name, kind, status, input, parent_id, parent_step, root_id,
-     created_at, updated_at, wake_at, format_version)
+     created_at, updated_at, wake_at, format_version, trace)
 VALUES (%(id)s, %(task_name)s, %(kind)s, 'pending', %(input)s, %(parent_id)s, %(parent_step)s,
-        %(root_id)s, %(now)s, %(now)s, %(now)s, %(format_version)s);
+        %(root_id)s, %(now)s, %(now)s, %(now)s, %(format_version)s, %(trace)s);
 
 -- name: create_leased
 INSERT INTO {executions}
     (id, task_name, kind, status, input, parent_id, parent_step, root_id,
-     created_at, updated_at, wake_at, token, owner, format_version)
+     created_at, updated_at, wake_at, token, owner, format_version, trace)
 VALUES (%(id)s, %(task_name)s, %(kind)s, 'running', %(input)s, %(parent_id)s, %(parent_step)s,
-        %(root_id)s, %(now)s, %(now)s, %(until)s, 1, %(worker)s, %(format_version)s);
+        %(root_id)s, %(now)s, %(now)s, %(until)s, 1, %(worker)s, %(format_version)s, %(trace)s);
 
 -- name: get
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions} WHERE id = %(id)s;
 
 -- name: status_of
@@ -134,7 +134,7 @@ UPDATE {executions}
 -- name: taken
 SELECT e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
        e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
-       e.waiting_for, e.format_version, e.token, e.seq, UTC_TIMESTAMP(6),
+       e.waiting_for, e.format_version, e.trace, e.token, e.seq, UTC_TIMESTAMP(6),
        EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
        OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
        OR EXISTS (SELECT 1 FROM {messages} m
@@ -242,9 +242,9 @@ SELECT run, attempt, parent_id, awaited FROM {executions}
 -- name: insert_child
 INSERT INTO {executions}
     (id, task_name, kind, status, input, parent_id, parent_step, root_id, created_at,
-     updated_at, wake_at, format_version)
+     updated_at, wake_at, format_version, trace)
 VALUES (%(id)s, %(task_name)s, %(kind)s, 'pending', %(input)s, %(parent_id)s, %(parent_step)s,
-        %(root_id)s, %(now)s, %(now)s, %(now)s, %(format_version)s)
+        %(root_id)s, %(now)s, %(now)s, %(now)s, %(format_version)s, %(trace)s)
 ON DUPLICATE KEY UPDATE id = id;
 
 -- name: rerun_facts
@@ -409,34 +409,34 @@ UPDATE {executions}
 
 -- name: list_all
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_status
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE status = %(status)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE task_name = %(task)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_status_and_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE task_name = %(task)s AND status = %(status)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_parent
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE parent_id = %(parent_id)s
    AND (%(status)s IS NULL OR status = %(status)s)
@@ -446,7 +446,7 @@ SELECT id, task_name, kind, status, input, output, error, state, attempt, run, p
 -- An id prefix: :pattern is the prefix with \, % and _ escaped, then %.
 -- name: list_by_search
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE id LIKE %(pattern)s
    AND (%(status)s IS NULL OR status = %(status)s)

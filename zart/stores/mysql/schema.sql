@@ -1,4 +1,4 @@
--- zart on MySQL/MariaDB: the schema a new database gets (version 1).
+-- zart on MySQL/MariaDB: the schema a new database gets (version 2).
 -- Older databases reach the same schema through migrations/ (a test holds
 -- the two together).
 --

@@ -441,7 +441,9 @@ class PostgresStore(PostgresSchedules):
 
     # -- events, messages, cancel, retry ------------------------------------------
     def offer_event(self, execution_id: str, name: str, payload: Any) -> bool:
-        params = self._base(id=execution_id, name=name, payload=_json(payload), waiting_for=name)
+        params = self._base(
+            id=execution_id, name=name, payload=_json(payload), waiting_for=rules.event_key(name)
+        )
 
         def op(conn: Conn) -> bool:
             with transaction(conn):

@@ -194,6 +194,7 @@ def _children(children: Sequence[r.NewExecution]) -> dict[str, Any]:
         "inputs": [rows.dump(c.input) for c in children],
         "steps": [c.parent_step for c in children],
         "roots": [c.root_id for c in children],
+        "traces": [rows.dump(c.trace) for c in children],
         "format_version": r.FORMAT_VERSION,
     }
 

@@ -33,30 +33,30 @@ SELECT pg_notify(%(channel)s, '');
 WITH created AS (
     INSERT INTO {executions}
         (id, task_name, kind, status, input, parent_id, parent_step, root_id,
-         created_at, updated_at, wake_at, format_version)
+         created_at, updated_at, wake_at, format_version, trace)
     VALUES (%(id)s, %(task_name)s, %(kind)s, 'pending', %(input)s::json, %(parent_id)s::text,
             %(parent_step)s::text, %(root_id)s::text, %(now)s, %(now)s, %(now)s,
-            %(format_version)s)
+            %(format_version)s, %(trace)s::json)
     ON CONFLICT (id) DO NOTHING
     RETURNING id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-              parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+              parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
 )
 SELECT created.*, pg_notify(%(channel)s, '') FROM created;
 
 -- name: create_leased
 INSERT INTO {executions}
     (id, task_name, kind, status, input, parent_id, parent_step, root_id,
-     created_at, updated_at, wake_at, token, owner, format_version)
+     created_at, updated_at, wake_at, token, owner, format_version, trace)
 VALUES (%(id)s, %(task_name)s, %(kind)s, 'running', %(input)s::json, %(parent_id)s::text,
         %(parent_step)s::text, %(root_id)s::text, %(now)s, %(now)s, %(until)s, 1, %(worker)s,
-        %(format_version)s)
+        %(format_version)s, %(trace)s::json)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version;
+          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace;
 
 -- name: get
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions} WHERE id = %(id)s;
 
 -- name: status_of
@@ -87,7 +87,7 @@ UPDATE {executions} e
   FROM due WHERE e.id = due.id
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
-          e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
+          e.waiting_for, e.format_version, e.trace, e.token, e.seq, e.row_order, due.due_at,
           clock_timestamp(),
           EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
           OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
@@ -119,7 +119,7 @@ UPDATE {executions} e
   FROM due WHERE e.id = due.id
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
-          e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
+          e.waiting_for, e.format_version, e.trace, e.token, e.seq, e.row_order, due.due_at,
           clock_timestamp(),
           EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
           OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
@@ -140,7 +140,7 @@ UPDATE {executions} e
   FROM due WHERE e.id = due.id
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
-          e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
+          e.waiting_for, e.format_version, e.trace, e.token, e.seq, e.row_order, due.due_at,
           clock_timestamp(),
           EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
           OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
@@ -161,7 +161,7 @@ UPDATE {executions} e
   FROM due WHERE e.id = due.id
 RETURNING e.id, e.task_name, e.kind, e.status, e.input, e.output, e.error, e.state, e.attempt,
           e.run, e.parent_id, e.parent_step, e.root_id, e.created_at, e.updated_at, e.wake_at,
-          e.waiting_for, e.format_version, e.token, e.seq, e.row_order, due.due_at,
+          e.waiting_for, e.format_version, e.trace, e.token, e.seq, e.row_order, due.due_at,
           clock_timestamp(),
           EXISTS (SELECT 1 FROM {records} x WHERE x.execution_id = e.id AND x.run = e.run)
           OR EXISTS (SELECT 1 FROM {events} v WHERE v.execution_id = e.id)
@@ -335,12 +335,12 @@ ON CONFLICT (execution_id, run, name) DO UPDATE SET
 -- name: insert_children
 INSERT INTO {executions}
     (id, task_name, kind, status, input, parent_id, parent_step, root_id, created_at,
-     updated_at, wake_at, format_version)
+     updated_at, wake_at, format_version, trace)
 SELECT c.id, c.task_name, c.kind, 'pending', c.input, %(id)s, c.parent_step, c.root_id,
-       %(now)s, %(now)s, %(now)s, %(format_version)s
+       %(now)s, %(now)s, %(now)s, %(format_version)s, c.trace
   FROM unnest(%(child_ids)s::text[], %(tasks)s::text[], %(kinds)s::text[], %(inputs)s::json[],
-              %(steps)s::text[], %(roots)s::text[])
-       AS c(id, task_name, kind, input, parent_step, root_id)
+              %(steps)s::text[], %(roots)s::text[], %(traces)s::json[])
+       AS c(id, task_name, kind, input, parent_step, root_id, trace)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: rerun_facts
@@ -498,34 +498,34 @@ RETURNING parent_id, awaited;
 
 -- name: list_all
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_status
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE status = %(status)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE task_name = %(task)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_status_and_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE task_name = %(task)s AND status = %(status)s
  ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: list_by_parent
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE parent_id = %(parent_id)s
    AND (%(status)s::text IS NULL OR status = %(status)s)
@@ -534,7 +534,7 @@ SELECT id, task_name, kind, status, input, output, error, state, attempt, run, p
 
 -- name: list_by_search
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM {executions}
  WHERE starts_with(id, %(search)s)
    AND (%(status)s::text IS NULL OR status = %(status)s)
@@ -657,9 +657,9 @@ SELECT id, status FROM {executions} WHERE id = ANY(%(ids)s::text[]);
 -- name: insert_ticks
 WITH created AS (
     INSERT INTO {executions}
-        (id, task_name, kind, status, input, created_at, updated_at, wake_at, format_version)
+        (id, task_name, kind, status, input, created_at, updated_at, wake_at, format_version, trace)
     SELECT t.id, t.task_name, 'workflow', 'pending', t.input, %(now)s, %(now)s, %(now)s,
-           %(format_version)s
+           %(format_version)s, NULL
       FROM unnest(%(ids)s::text[], %(task_names)s::text[], %(inputs)s::json[])
            AS t (id, task_name, input)
     ON CONFLICT (id) DO NOTHING

@@ -1,4 +1,4 @@
--- zart on PostgreSQL: the schema a new database gets (version 7).
+-- zart on PostgreSQL: the schema a new database gets (version 8).
 -- Older databases reach the same schema through migrations/ (a test holds
 -- the two together).
 --

@@ -427,7 +427,11 @@ class SqliteStore(SqliteSchedules):
             params = {"id": execution_id, "name": name, "payload": rows.dump(payload), "now": t}
             if self._run(conn, "insert_event", params).rowcount == 0:
                 return False  # the first payload offered under a name wins
-            self._run(conn, "wake_on", {"id": execution_id, "waiting_for": name, "now": t})
+            self._run(
+                conn,
+                "wake_on",
+                {"id": execution_id, "waiting_for": rules.event_key(name), "now": t},
+            )
         self._ring()
         return True
 

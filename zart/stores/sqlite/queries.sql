@@ -25,26 +25,26 @@ PRAGMA data_version;
 
 -- name: insert_execution
 INSERT INTO executions (id, num, task_name, kind, status, input, parent_id, parent_step, root_id,
-                        created_at, updated_at, wake_at, format_version)
+                        created_at, updated_at, wake_at, format_version, trace)
 VALUES (:id, (SELECT coalesce(max(num), 0) + 1 FROM executions), :task_name, :kind, 'pending',
-        :input, :parent_id, :parent_step, :root_id, :now, :now, :now, :format_version)
+        :input, :parent_id, :parent_step, :root_id, :now, :now, :now, :format_version, :trace)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version;
+          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace;
 
 -- name: insert_leased_execution
 INSERT INTO executions (id, num, task_name, kind, status, input, parent_id, parent_step, root_id,
-                        created_at, updated_at, wake_at, token, owner, format_version)
+                        created_at, updated_at, wake_at, token, owner, format_version, trace)
 VALUES (:id, (SELECT coalesce(max(num), 0) + 1 FROM executions), :task_name, :kind, 'running',
         :input, :parent_id, :parent_step, :root_id, :now, :now, :until, 1, :worker,
-        :format_version)
+        :format_version, :trace)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version;
+          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace;
 
 -- name: get
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM executions WHERE id = :id;
 
 -- name: status_of
@@ -94,7 +94,7 @@ UPDATE executions
        waiting_for = NULL, updated_at = :now
  WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version,
+          parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace,
           token, num, seq,
           EXISTS (SELECT 1 FROM steps s
                    WHERE s.key BETWEEN num << 32 AND (num << 32) + 4294967295)
@@ -194,9 +194,9 @@ SELECT num, run, attempt, parent_id FROM executions
 
 -- name: insert_child
 INSERT INTO executions (id, num, task_name, kind, status, input, parent_id, parent_step, root_id,
-                        created_at, updated_at, wake_at, format_version)
+                        created_at, updated_at, wake_at, format_version, trace)
 VALUES (:id, (SELECT coalesce(max(num), 0) + 1 FROM executions), :task_name, :kind, 'pending',
-        :input, :parent_id, :parent_step, :root_id, :now, :now, :now, :format_version)
+        :input, :parent_id, :parent_step, :root_id, :now, :now, :now, :format_version, :trace)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: rerun_facts
@@ -327,34 +327,34 @@ RETURNING parent_id, awaited;
 
 -- name: list_all
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM executions
  ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: list_by_status
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM executions
  WHERE status = :status
  ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: list_by_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM executions
  WHERE task_name = :task
  ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: list_by_status_and_task
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM executions
  WHERE task_name = :task AND status = :status
  ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: list_by_parent
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM executions
  WHERE parent_id = :parent_id
    AND (:status IS NULL OR status = :status) AND (:task IS NULL OR task_name = :task)
@@ -362,7 +362,7 @@ SELECT id, task_name, kind, status, input, output, error, state, attempt, run, p
 
 -- name: list_by_search
 SELECT id, task_name, kind, status, input, output, error, state, attempt, run, parent_id,
-       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version
+       parent_step, root_id, created_at, updated_at, wake_at, waiting_for, format_version, trace
   FROM executions
  WHERE id >= :search AND id < :search || char(1114111)
    AND (:status IS NULL OR status = :status) AND (:task IS NULL OR task_name = :task)

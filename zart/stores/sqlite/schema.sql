@@ -1,4 +1,4 @@
--- zart on SQLite: the schema a new database gets (version 6).
+-- zart on SQLite: the schema a new database gets (version 7).
 -- Older databases reach the same schema through migrations/ (a test holds
 -- the two together).
 --
