@@ -125,22 +125,7 @@ class Interpreter(WaitRules, ChildRules):
         self._running: tuple[Step, int, datetime, History] | None = None
         self._now = record.created_at
         self._gen: Generator[Any, Any, Any] | None = None
-        self.ctx = TaskContext(
-            execution_id=record.id,
-            task_name=record.task_name,
-            input=record.input,
-            attempt=record.attempt,
-            max_retries=handler.max_retries(),
-            max_payload=max_payload,
-        )
-        self.info = ExecutionInfo(
-            execution_id=record.id,
-            task_name=record.task_name,
-            data=record.input,
-            current_attempt=record.attempt,
-            max_retries=handler.max_retries(),
-            run=record.run,
-        )
+        self.ctx, self.info = _contexts(handler, record, max_payload)
 
     # -- entry points ------------------------------------------------------
     def start(self, now: datetime) -> Decision:
@@ -465,3 +450,27 @@ def _not_a_command(task: str, value: Any) -> InvalidCommand:
 
 
 __all__ = ["Interpreter", "describe", "describe_record", "forgot_yield", "later"]
+
+
+def _contexts(
+    handler: TaskHandler, record: r.ExecutionRecord, max_payload: int | None
+) -> tuple[TaskContext, ExecutionInfo]:
+    """What the workflow body is given (``ctx``) and what ``zart.context()``
+    tells while it runs."""
+    ctx = TaskContext(
+        execution_id=record.id,
+        task_name=record.task_name,
+        input=record.input,
+        attempt=record.attempt,
+        max_retries=handler.max_retries(),
+        max_payload=max_payload,
+    )
+    info = ExecutionInfo(
+        execution_id=record.id,
+        task_name=record.task_name,
+        data=record.input,
+        current_attempt=record.attempt,
+        max_retries=handler.max_retries(),
+        run=record.run,
+    )
+    return ctx, info

@@ -24,6 +24,7 @@ from ..records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecution
 from ..serde import DEFAULT_MAX_PAYLOAD, dumps, loads
 from . import rules
 from .memory_schedules import MemorySchedules
+from .memory_workers import MemoryWorkers
 
 
 def _dump(value: Any) -> str | None:
@@ -78,7 +79,7 @@ class _Message:
     consumed: bool = False
 
 
-class MemoryStore(MemorySchedules):
+class MemoryStore(MemorySchedules, MemoryWorkers):
     """A thread-safe store in this process's memory (tests, scripts)."""
 
     def __init__(
@@ -97,8 +98,8 @@ class MemoryStore(MemorySchedules):
         self._events: dict[str, dict[str, str | None]] = {}
         self._messages: dict[str, list[_Message]] = {}
         self._message_ids = 0
-        self._workers: dict[str, r.WorkerInfo] = {}
         MemorySchedules.__init__(self)
+        MemoryWorkers.__init__(self)
 
     # -- lifecycle -------------------------------------------------------
     def migrate(self) -> None:
@@ -451,39 +452,6 @@ class MemoryStore(MemorySchedules):
             for e in self._executions.values():
                 found[(e.task_name, e.status)] = found.get((e.task_name, e.status), 0) + 1
             return found
-
-    # -- live workers ----------------------------------------------------------
-    def register_worker(self, info: r.WorkerInfo) -> None:
-        with self._lock:
-            now = self.now()
-            gone = now - rules.DEAD_WORKERS_KEPT
-            self._workers = {k: w for k, w in self._workers.items() if w.expires_at > gone}
-            self._workers[info.id] = attrs.evolve(
-                info, heartbeat_at=now, started_at=now, expires_at=now + rules.worker_lease(info)
-            )
-
-    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
-        with self._lock:
-            known = self._workers.get(worker_id)
-            if known is None:
-                return False
-            now = self.now()
-            self._workers[worker_id] = attrs.evolve(
-                known, heartbeat_at=now, expires_at=now + lease, inflight=inflight
-            )
-            return True
-
-    def remove_worker(self, worker_id: str) -> None:
-        with self._lock:
-            self._workers.pop(worker_id, None)
-
-    def workers(self) -> builtins.list[r.WorkerInfo]:
-        with self._lock:
-            now = self.now()
-            return [
-                attrs.evolve(w, alive=rules.worker_alive(w.expires_at, now))
-                for _, w in sorted(self._workers.items())
-            ]
 
     def expire_leases(self) -> None:
         """Test aid: every running execution's lease ends now (a restart)."""

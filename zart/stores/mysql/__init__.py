@@ -65,7 +65,11 @@ from .connection import (
     send,
 )
 from .schedules import MySQLSchedules
+from .values import aware as _aware
+from .values import logs as _logs
+from .values import naive as _t
 from .wake import Listener, Ringer
+from .workers import MySQLWorkers
 
 log = logging.getLogger("zart")
 PACKAGE = "zart.stores.mysql"
@@ -77,17 +81,8 @@ _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 Steps = list[tuple[str, dict[str, Any] | None]]
 
 
-def _t(when: datetime | None) -> datetime | None:
-    """A time as the store keeps it: naive UTC (DATETIME(6) has no zone)."""
-    return None if when is None else when.astimezone(UTC).replace(tzinfo=None)
-
-
 # What a claim's rows hold after the execution's columns.
 _TOKEN, _SEQ, _SERVER_TIME = range(len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 3)
-
-
-def _aware(when: Any) -> datetime | None:
-    return None if when is None else when.replace(tzinfo=UTC)
 
 
 def _record(row: Sequence[Any]) -> ExecutionRecord:
@@ -122,7 +117,7 @@ def statements(prefix: str, channel: str) -> dict[str, str]:
     }
 
 
-class MySQLStore(MySQLSchedules):
+class MySQLStore(MySQLSchedules, MySQLWorkers):
     """A store in a MySQL or MariaDB database. ``prefix`` (for table names)
     lets several stores share one database without seeing each other."""
 
@@ -508,29 +503,6 @@ class MySQLStore(MySQLSchedules):
             self._ring()
         return int(woken)
 
-    # -- live workers ----------------------------------------------------------
-    def register_worker(self, info: r.WorkerInfo) -> None:
-        now = self.now()
-        params = rows.worker_params(info, _t(now), _t(now + rules.worker_lease(info)))
-        gone = {"gone": _t(now - rules.DEAD_WORKERS_KEPT)}
-        self._do("register_worker", [("drop_dead_workers", gone), ("register_worker", params)])
-
-    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
-        now = self.now()
-        params: dict[str, Any] = {"id": worker_id, "now": _t(now), "inflight": inflight}
-        params["expires_at"] = _t(now + lease)
-        return self._do("beat_worker", [("beat_worker", params)])[0].rowcount > 0
-
-    def remove_worker(self, worker_id: str) -> None:
-        self._do("remove_worker", [("remove_worker", {"id": worker_id})])
-
-    def workers(self) -> builtins.list[r.WorkerInfo]:
-        now = self.now()
-        return [rows.worker(row, _aware, now) for row in self._rows("workers", None)]
-
-    def status_counts(self) -> dict[tuple[str, str], int]:
-        return {(task, status): n for task, status, n in self._rows("status_counts", None)}
-
     # -- reads -----------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:
         found = self._rows("get", {"id": execution_id})
@@ -613,35 +585,8 @@ def _created(
         updated_at=now,
         wake_at=wake_at,
         format_version=r.FORMAT_VERSION,
+        trace=new.trace,
     )
-
-
-def _logs(
-    heads: Sequence[tuple[str, int]],
-    records: Sequence[Sequence[Any]],
-    events: Sequence[Sequence[Any]],
-    messages: Sequence[Sequence[Any]],
-) -> dict[str, Log]:
-    """The logs of (id, last seq) from the rows of the load statements."""
-    found: dict[str, dict[str, StepRecord]] = {eid: {} for eid, _ in heads}
-    for row in records:
-        found[row[0]][row[1]] = rows.record(row[1:], _aware)
-    offered: dict[str, dict[str, Any]] = {eid: {} for eid, _ in heads}
-    for eid, name, payload in events:
-        offered[eid][name] = rows.load(payload)
-    queues: dict[str, dict[str, builtins.list[r.Message]]] = {eid: {} for eid, _ in heads}
-    for eid, mid, topic, payload in messages:
-        message = r.Message(id=mid, topic=topic, payload=rows.load(payload))
-        queues[eid].setdefault(topic, []).append(message)
-    return {
-        eid: Log(
-            records=found[eid],
-            events=offered[eid],
-            messages={t: tuple(q) for t, q in queues[eid].items()},
-            last_seq=max(seq, *(x.seq for x in found[eid].values()), 0),
-        )
-        for eid, seq in heads
-    }
 
 
 def _like_prefix(text: str) -> str:

@@ -35,7 +35,7 @@ _WHICH = (
 def create_in(store: MySQLStore, connection: Any, new: r.NewExecution) -> None:
     """Insert ``new`` through ``connection`` (not committed here); refuse,
     writing nothing, a connection of another kind or to another database."""
-    from . import _t
+    from .values import naive as _t
 
     if not isinstance(connection, Connection):
         raise TypeError(

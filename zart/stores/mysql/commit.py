@@ -29,8 +29,9 @@ from ... import records as r
 from ...errors import ExecutionNotFound, LeaseLost, StoreError
 from ...records import Commit, Lease
 from .. import rows, rules
-from . import Steps, _t
+from . import Steps
 from .connection import BatchError, Conn, Result
+from .values import naive as _t
 
 if TYPE_CHECKING:
     from . import MySQLStore

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 from ... import records as r
 from ...errors import ExecutionAlreadyExists, ExecutionNotFound
 from .. import rows, rules
-from . import Steps, _created, _logs, _record, _t
+from . import Steps, _created, _record
 from .connection import DUPLICATE_KEY, BatchError, Conn, errno
+from .values import logs as _logs
+from .values import naive as _t
 
 if TYPE_CHECKING:
     from . import MySQLStore

@@ -20,13 +20,13 @@ from .connection import DUPLICATE_KEY, BatchError, Conn, Result, errno
 
 
 def _t(when: datetime | None) -> datetime | None:
-    from . import _t as naive
+    from .values import naive
 
     return naive(when)
 
 
 def _schedule(row: Any) -> r.ScheduleRecord:
-    from . import _aware
+    from .values import aware as _aware
 
     return rows.schedule(row, _aware)
 
@@ -142,7 +142,7 @@ class MySQLSchedules:
             self.cancel(execution_id)
         if started:
             self._ring()
-        from . import _aware
+        from .values import aware as _aware
 
         return r.Fired(started=tuple(started), next_fire_at=_aware(upcoming))
 

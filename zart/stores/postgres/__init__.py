@@ -62,6 +62,7 @@ from .connection import (
 )
 from .listen import Listener
 from .schedules import PostgresSchedules
+from .workers import PostgresWorkers
 
 log = logging.getLogger("zart")
 PACKAGE = "zart.stores.postgres"
@@ -71,6 +72,7 @@ FINAL = sorted(r.FINAL_STATUSES)
 _TOKEN, _SEQ, _ORDER, _DUE_AT, _SERVER_TIME, _HAS_LOG = range(
     len(rows.EXECUTION_COLUMNS), len(rows.EXECUTION_COLUMNS) + 6
 )
+_CREATED_AT = rows.EXECUTION_COLUMNS.index("created_at")
 # Statements planned for their values at every run, never prepared. psycopg
 # prepares a statement after five runs, and the server may then keep one
 # generic plan for any values: for a listing by task that is a walk of
@@ -108,7 +110,7 @@ def _record(row: Sequence[Any]) -> ExecutionRecord:
     return rows.execution(row, _same)
 
 
-class PostgresStore(PostgresSchedules):
+class PostgresStore(PostgresSchedules, PostgresWorkers):
     """A store in a PostgreSQL database. ``schema`` and ``prefix`` (for table
     names) let several stores share one database without seeing each other."""
 
@@ -344,32 +346,36 @@ class PostgresStore(PostgresSchedules):
             taken = self._exec(conn, query, params).fetchall()
             if not taken:
                 return []
-            taken.sort(key=lambda row: (row[_DUE_AT], row[13], row[_ORDER]))
             if self._given_clock is None:
                 self._server_clock.read(taken[0][_SERVER_TIME], sent)
-            records = [_record(row) for row in taken]
-            # A new execution (the most claimed) has no log: no read for it.
-            logs = self._logs(
-                conn,
-                [
-                    (x.id, x.run, row[_SEQ])
-                    for x, row in zip(records, taken, strict=True)
-                    if row[_HAS_LOG]
-                ],
-            )
-            for x, row in zip(records, taken, strict=True):
-                logs.setdefault(x.id, Log(records={}, events={}, last_seq=row[_SEQ]))
-            return [
-                Claimed(
-                    record=x,
-                    lease=Lease(execution_id=x.id, token=row[_TOKEN]),
-                    log=logs[x.id],
-                    due_at=row[_DUE_AT],
-                )
-                for x, row in zip(records, taken, strict=True)
-            ]
+            return self._claimed(conn, taken)
 
         return self._run("claim", op)  # type: ignore[no-any-return]
+
+    def _claimed(self, conn: Conn, taken: builtins.list[Any]) -> builtins.list[Claimed]:
+        """The claims of the rows a claim took, in claim order, with their logs."""
+        taken.sort(key=lambda row: (row[_DUE_AT], row[_CREATED_AT], row[_ORDER]))
+        records = [_record(row) for row in taken]
+        # A new execution (the most claimed) has no log: no read for it.
+        logs = self._logs(
+            conn,
+            [
+                (x.id, x.run, row[_SEQ])
+                for x, row in zip(records, taken, strict=True)
+                if row[_HAS_LOG]
+            ],
+        )
+        for x, row in zip(records, taken, strict=True):
+            logs.setdefault(x.id, Log(records={}, events={}, last_seq=row[_SEQ]))
+        return [
+            Claimed(
+                record=x,
+                lease=Lease(execution_id=x.id, token=row[_TOKEN]),
+                log=logs[x.id],
+                due_at=row[_DUE_AT],
+            )
+            for x, row in zip(records, taken, strict=True)
+        ]
 
     def load(self, execution_id: str, run: int | None = None) -> Log:
         def op(conn: Conn) -> Log:
@@ -524,35 +530,6 @@ class PostgresStore(PostgresSchedules):
     def wake_stranded(self) -> int:
         row = self._one("wake_stranded", self._base())
         return int(row[0]) if row else 0
-
-    # -- live workers ----------------------------------------------------------
-    def register_worker(self, info: r.WorkerInfo) -> None:
-        now = self.now()
-        params = rows.worker_params(info, now, now + rules.worker_lease(info))
-
-        def op(conn: Conn) -> None:
-            with transaction(conn):
-                self._exec(conn, "drop_dead_workers", {"gone": now - rules.DEAD_WORKERS_KEPT})
-                self._exec(conn, "register_worker", params)
-
-        self._run("register_worker", op)
-
-    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
-        now = self.now()
-        params = {"id": worker_id, "now": now, "expires_at": now + lease, "inflight": inflight}
-        return self._one("beat_worker", params) is not None
-
-    def remove_worker(self, worker_id: str) -> None:
-        self._run(
-            "remove_worker", lambda conn: self._exec(conn, "remove_worker", {"id": worker_id})
-        )
-
-    def workers(self) -> builtins.list[r.WorkerInfo]:
-        now = self.now()
-        return [rows.worker(row, _same, now) for row in self._all("workers", {})]
-
-    def status_counts(self) -> dict[tuple[str, str], int]:
-        return {(task, status): n for task, status, n in self._all("status_counts", {})}
 
     # -- reads -----------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:

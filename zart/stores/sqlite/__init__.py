@@ -35,6 +35,7 @@ from . import caller_tx, fork
 from .connection import FAILURES, SYNC_MODES, Conn, Connections, Q
 from .schedules import SqliteSchedules
 from .watch import Doorbell
+from .workers import SqliteWorkers
 
 _URL_OPTIONS = ("synchronous", "busy_timeout", "max_payload")
 _SEQ_LIMIT = 1 << 32
@@ -53,7 +54,7 @@ def _record(row: Sequence[Any]) -> ExecutionRecord:
     return rows.execution(row, rows.from_micros)
 
 
-class SqliteStore(SqliteSchedules):
+class SqliteStore(SqliteSchedules, SqliteWorkers):
     """A store in one SQLite file, safe for many threads and processes."""
 
     def __init__(
@@ -482,40 +483,6 @@ class SqliteStore(SqliteSchedules):
         if woken:
             self._ring()
         return int(woken)
-
-    # -- live workers ----------------------------------------------------------
-    def register_worker(self, info: r.WorkerInfo) -> None:
-        now = self.now()
-        params = rows.worker_params(info, _t(now), _t(now + rules.worker_lease(info)))
-        with self._db.tx(write=True) as conn:
-            self._run(conn, "drop_dead_workers", {"gone": _t(now - rules.DEAD_WORKERS_KEPT)})
-            self._run(conn, "register_worker", params)
-
-    def beat_worker(self, worker_id: str, inflight: int, lease: timedelta) -> bool:
-        now = self.now()
-        params = {
-            "id": worker_id,
-            "now": _t(now),
-            "expires_at": _t(now + lease),
-            "inflight": inflight,
-        }
-        with self._db.tx() as conn:
-            return bool(self._run(conn, "beat_worker", params).rowcount)
-
-    def remove_worker(self, worker_id: str) -> None:
-        with self._db.tx() as conn:
-            self._run(conn, "remove_worker", {"id": worker_id})
-
-    def workers(self) -> builtins.list[r.WorkerInfo]:
-        now = self.now()
-        with self._db.tx() as conn:
-            return [
-                rows.worker(row, rows.from_micros, now) for row in self._run(conn, "workers", {})
-            ]
-
-    def status_counts(self) -> dict[tuple[str, str], int]:
-        with self._db.tx() as conn:
-            return {(task, status): n for task, status, n in self._run(conn, "status_counts", {})}
 
     # -- reads -----------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:
