@@ -197,6 +197,22 @@ def fire(schedule: r.ScheduleRecord, last_status: str | None, now: datetime) -> 
     )
 
 
+def fired(
+    schedule: r.ScheduleRecord, firing: Firing, started: list[str], now: datetime
+) -> r.ScheduleRecord:
+    """The schedule after ``firing``, which started the executions
+    ``started`` (those of its ticks that did not exist yet)."""
+    return attrs.evolve(
+        schedule,
+        next_tick=firing.next_tick,
+        next_fire_at=firing.next_fire_at,
+        last_tick=firing.last_tick,
+        last_execution_id=started[-1] if started else schedule.last_execution_id,
+        buffered_tick=firing.buffered,
+        updated_at=now,
+    )
+
+
 def _overlap(
     schedule: r.ScheduleRecord, kept: list[datetime], running: bool
 ) -> tuple[list[datetime], bool, datetime | None]:
@@ -223,11 +239,15 @@ def first(
     return tick, fire_at(schedule_id, tick, jitter)
 
 
-def resumed(schedule: r.ScheduleRecord, now: datetime) -> tuple[datetime, datetime]:
-    """A resumed schedule's next tick and fire time: from ``now`` on (the
-    ticks that came due while it was paused are not caught up)."""
-    when = When(cron=schedule.cron, every=schedule.every, timezone=schedule.timezone)
-    return first(when, schedule.id, schedule.jitter, now)
+def paused(schedule: r.ScheduleRecord, pause: bool, now: datetime) -> r.ScheduleRecord:
+    """The schedule paused, or resumed: from its next tick after ``now``
+    (the ticks that came due while it was paused are not caught up)."""
+    changed = attrs.evolve(schedule, paused=pause, updated_at=now)
+    if schedule.paused and not pause:
+        when = When(cron=schedule.cron, every=schedule.every, timezone=schedule.timezone)
+        tick, fire_at = first(when, schedule.id, schedule.jitter, now)
+        changed = attrs.evolve(changed, next_tick=tick, next_fire_at=fire_at)
+    return changed
 
 
 def tick_execution(schedule: r.ScheduleRecord, tick: datetime) -> r.NewExecution:

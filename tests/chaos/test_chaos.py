@@ -57,16 +57,9 @@ class _Cluster:
 
 
 def _checked(env: TestEnv, jobs: list[plan.Job], expected: Any, audit_path: str) -> checks.Report:
-    return checks.check(
-        env.client,
-        jobs,
-        expected,
-        audit_path,
-        _Cluster(),
-        None,
-        ended=True,
-        took=1.0,  # type: ignore[arg-type]
-    )
+    """The checks over ``env``'s store, as after a run without kills."""
+    cluster: Any = _Cluster()
+    return checks.check(env.client, jobs, expected, audit_path, cluster, None, ended=True, took=1.0)
 
 
 def test_the_checks_catch_a_lost_outcome_a_stuck_execution_and_unexplained_re_runs(
@@ -92,28 +85,10 @@ def test_the_checks_catch_a_lost_outcome_a_stuck_execution_and_unexplained_re_ru
                     conn.executemany(
                         "INSERT INTO audit VALUES (?, ?, 0, 1, 'ok')", [(rerun, "work-0")] * 5
                     )
-            report = checks.check(
-                env.client,
-                jobs,
-                expected,
-                audit_path,
-                _Cluster(),
-                None,
-                ended=True,
-                took=1.0,  # type: ignore[arg-type]
-            )
+            report = _checked(env, jobs, expected, audit_path)
             left = env.client.schedule("chaos-cancelled", 1, execution_id="left-waiting")
             env.run_until_idle()
-            stuck = checks.check(
-                env.client,
-                jobs,
-                expected,
-                audit_path,
-                _Cluster(),
-                None,
-                ended=True,
-                took=1.0,  # type: ignore[arg-type]
-            )
+            stuck = _checked(env, jobs, expected, audit_path)
             assert not stuck.ok and stuck.stuck[0].startswith(left)
         return report
 

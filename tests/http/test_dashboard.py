@@ -8,20 +8,17 @@ store, virtual clock).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 from markupsafe import escape
 
-from zart.http.dashboard import make_dashboard
 from zart.http.dashboard_render import TEMPLATES, ago, duration, environment
 from zart.records import WorkerInfo
 from zart.testing import TestEnv
 
 from .dashboard_support import (
-    REGISTRY,
     XSS,
     Browser,
     Page,
@@ -32,18 +29,6 @@ from .dashboard_support import (
     scripted_flow,
     waiting_approval,
 )
-
-
-@pytest.fixture
-def env() -> Iterator[TestEnv]:
-    with TestEnv(REGISTRY) as env:
-        yield env
-
-
-@pytest.fixture
-def browser(env: TestEnv) -> Browser:
-    return Browser(make_dashboard(env.client))
-
 
 # -- pages ------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ with the token; security headers; a mount under a prefix.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -24,18 +23,6 @@ from .dashboard_support import (
     page_csrf,
     waiting_approval,
 )
-
-
-@pytest.fixture
-def env() -> Iterator[TestEnv]:
-    with TestEnv(REGISTRY) as env:
-        yield env
-
-
-@pytest.fixture
-def browser(env: TestEnv) -> Browser:
-    return Browser(make_dashboard(env.client))
-
 
 # -- actions ------------------------------------------------------------------------
 

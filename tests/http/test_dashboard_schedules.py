@@ -6,7 +6,6 @@ CSRF, read-only mode, escaping."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -27,17 +26,6 @@ from .dashboard_support import (
     waiting_approval,
     waiting_inbox,
 )
-
-
-@pytest.fixture
-def env() -> Iterator[TestEnv]:
-    with TestEnv(REGISTRY) as env:
-        yield env
-
-
-@pytest.fixture
-def browser(env: TestEnv) -> Browser:
-    return Browser(make_dashboard(env.client))
 
 
 def two_schedules(env: TestEnv) -> None:

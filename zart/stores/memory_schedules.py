@@ -51,10 +51,7 @@ class MemorySchedules:
     def pause_schedule(self, schedule_id: str, paused: bool) -> r.ScheduleRecord:
         with self._lock:
             found, now = self.get_schedule(schedule_id), self.now()
-            changed = attrs.evolve(found, paused=paused, updated_at=now)
-            if not paused and found.paused:
-                tick, fire_at = schedules.resumed(found, now)
-                changed = attrs.evolve(changed, next_tick=tick, next_fire_at=fire_at)
+            changed = schedules.paused(found, paused, now)
             self._schedules[schedule_id] = changed
             self._changed.notify_all()
             return changed
@@ -100,15 +97,7 @@ class MemorySchedules:
             new = schedules.tick_execution(schedule, tick)
             with contextlib.suppress(ExecutionAlreadyExists):  # a trigger at that instant
                 started.append(self.create(new).id)
-        self._schedules[schedule.id] = attrs.evolve(
-            schedule,
-            next_tick=firing.next_tick,
-            next_fire_at=firing.next_fire_at,
-            last_tick=firing.last_tick,
-            last_execution_id=started[-1] if started else last,
-            buffered_tick=firing.buffered,
-            updated_at=now,
-        )
+        self._schedules[schedule.id] = schedules.fired(schedule, firing, started, now)
         return started
 
     def _status(self, execution_id: str) -> str | None:

@@ -134,7 +134,7 @@ class Store(Protocol):
         ...
 
     def pause_schedule(self, schedule_id: str, paused: bool) -> ScheduleRecord:
-        """Pause, or resume from now on (``schedules.resumed``)."""
+        """Pause, or resume from now on (``schedules.paused``)."""
         ...
 
     def delete_schedule(self, schedule_id: str) -> bool:

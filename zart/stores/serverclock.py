@@ -1,7 +1,6 @@
 """The database server's clock, for the stores that keep time by it.
 
-A store on a server (MySQL; PostgreSQL keeps a copy of its own in
-``postgres/connection.py``) reads the server's time now and then, from
+A store on a server (PostgreSQL, MySQL) reads the server's time now and then, from
 statements that run anyway (claims, heartbeats), and carries it forward
 with this process's monotonic clock in between. Leases, timers and
 deadlines then agree across machines whose wall clocks do not, and a local

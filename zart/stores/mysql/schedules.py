@@ -86,10 +86,7 @@ class MySQLSchedules:
             now = self.now()
             out = self._send(conn, [("begin", None), ("lock_schedule", {"id": schedule_id})])
             found = _found(out[1].rows, schedule_id)
-            changed = attrs.evolve(found, paused=paused, updated_at=now)
-            if found.paused and not paused:
-                tick, fire_at = schedules.resumed(found, now)
-                changed = attrs.evolve(changed, next_tick=tick, next_fire_at=fire_at)
+            changed = schedules.paused(found, paused, now)
             self._send(conn, [("update_schedule", _params(changed)), ("commit", None)])
             return changed
 
@@ -180,14 +177,6 @@ def _fire(
         new = schedules.tick_execution(schedule, tick)
         if _start(store, conn, new, now):
             started.append(new.id)
-    changed = attrs.evolve(
-        schedule,
-        next_tick=firing.next_tick,
-        next_fire_at=firing.next_fire_at,
-        last_tick=firing.last_tick,
-        last_execution_id=started[-1] if started else last,
-        buffered_tick=firing.buffered,
-        updated_at=now,
-    )
+    changed = schedules.fired(schedule, firing, started, now)
     store._send(conn, [("update_schedule", _params(changed))])
     return started

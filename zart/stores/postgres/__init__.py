@@ -50,10 +50,10 @@ from ...records import Claimed, Commit, ExecutionRecord, Lease, Log, NewExecutio
 from ...serde import DEFAULT_MAX_PAYLOAD, dumps
 from .. import rows, rules, sqlfiles
 from ..connect import redact
+from ..serverclock import ServerClock
 from .connection import (
     Conn,
     Pool,
-    ServerClock,
     conninfo,
     render,
     split_url,

@@ -1,12 +1,8 @@
 """PostgreSQL plumbing: the URL, the pool, running an operation with its
-retries, LISTEN for wake-ups, and the server's clock.
+retries, LISTEN for wake-ups.
 
-The store's clock is the server's: ``ServerClock`` reads ``clock_timestamp()``
-and carries it forward with this process's monotonic clock, re-read from
-every claim and heartbeat. Leases, timers and deadlines then agree across
-machines whose wall clocks do not, and a local clock stepped by NTP (or
-simply wrong) changes nothing. A skew above ``SKEW_WARNING`` between this
-machine and the server is logged.
+The store's clock is the server's (``zart.stores.serverclock``), read from
+``clock_timestamp()`` in every claim and heartbeat.
 """
 
 from __future__ import annotations
@@ -16,9 +12,7 @@ import logging
 import re
 import select
 import threading
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -41,7 +35,6 @@ OWN_PARAMS = ("schema", "prefix", "max_payload")
 # Deadlocks and serialization failures roll the whole transaction back, so
 # running it again is safe; they are rare, so a few tries are plenty.
 CONFLICT_RETRIES = 5
-SKEW_WARNING = 2.0  # seconds between this machine's clock and the server's
 OPEN_TX = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
 # What the server (or psycopg, before sending) refuses in a write's values:
 # data exceptions (SQLSTATE class 22, NUL in text included) and program
@@ -105,46 +98,6 @@ def render(template: str, schema: str | None, prefix: str) -> bytes:
         else:
             names[key] = sql.Identifier(prefix + key)
     return sql.SQL(template).format(**names).as_bytes(None)
-
-
-class ServerClock:
-    """The server's time, carried forward by this process's monotonic clock."""
-
-    def __init__(self, where: str) -> None:
-        self._where = where
-        self._base: datetime | None = None
-        self._base_mono = 0.0
-        self._lock = threading.Lock()
-        self._warned_skew = False
-
-    @property
-    def known(self) -> bool:
-        return self._base is not None
-
-    def now(self) -> datetime:
-        with self._lock:
-            if self._base is None:
-                return datetime.now(UTC)
-            return self._base + timedelta(seconds=time.monotonic() - self._base_mono)
-
-    def read(self, server_now: datetime, sent_at: float | None = None) -> None:
-        """Take the server's ``clock_timestamp()``; ``sent_at`` (monotonic),
-        when the statement that read it was sent, halves the round trip."""
-        arrived = time.monotonic()
-        midpoint = arrived if sent_at is None else (sent_at + arrived) / 2
-        with self._lock:
-            self._base, self._base_mono = server_now, midpoint
-        skew = (datetime.now(UTC) - server_now).total_seconds()
-        if abs(skew) > SKEW_WARNING and not self._warned_skew:
-            self._warned_skew = True
-            log.warning(
-                "this machine's clock is %+.1f s off the database server's (%s); zart "
-                "uses the server's for leases and timers",
-                skew,
-                self._where,
-            )
-        elif abs(skew) <= SKEW_WARNING:
-            self._warned_skew = False
 
 
 def configure(conn: Conn) -> None:

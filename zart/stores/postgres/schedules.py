@@ -70,10 +70,7 @@ class PostgresSchedules:
             now = self.now()
             with transaction(conn):
                 found = _found(_get(self, conn, schedule_id, lock=True), schedule_id)
-                changed = attrs.evolve(found, paused=paused, updated_at=now)
-                if found.paused and not paused:
-                    tick, fire_at = schedules.resumed(found, now)
-                    changed = attrs.evolve(changed, next_tick=tick, next_fire_at=fire_at)
+                changed = schedules.paused(found, paused, now)
                 self._exec(conn, "update_schedule", _params(changed))
                 self._exec(conn, "notify", self._base())
             return changed

@@ -58,10 +58,7 @@ class SqliteSchedules:
         now = self.now()
         with self._db.tx(write=True) as conn:
             found = _found(self, conn, schedule_id)
-            changed = attrs.evolve(found, paused=paused, updated_at=now)
-            if found.paused and not paused:
-                tick, fire_at = schedules.resumed(found, now)
-                changed = attrs.evolve(changed, next_tick=tick, next_fire_at=fire_at)
+            changed = schedules.paused(found, paused, now)
             self._run(conn, "update_schedule", rows.schedule_params(changed, _t))
         self._ring()
         return changed
@@ -130,14 +127,6 @@ def _fire(
         params = {**rows.new_params(new), "now": _t(now)}
         if store._run(conn, "insert_execution", params).fetchone() is not None:
             started.append(new.id)
-    changed = attrs.evolve(
-        schedule,
-        next_tick=firing.next_tick,
-        next_fire_at=firing.next_fire_at,
-        last_tick=firing.last_tick,
-        last_execution_id=started[-1] if started else last,
-        buffered_tick=firing.buffered,
-        updated_at=now,
-    )
+    changed = schedules.fired(schedule, firing, started, now)
     store._run(conn, "update_schedule", rows.schedule_params(changed, _t))
     return started
