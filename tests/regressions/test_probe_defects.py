@@ -27,7 +27,6 @@ import zart
 import zart.clock
 from tests.store_kinds import STORE_KINDS, open_store
 from zart.stores import serverclock
-from zart.stores.postgres import connection as pg_connection
 from zart.stores.protocol import Store
 
 LIMIT = 1000
@@ -159,7 +158,6 @@ def machine_ahead(honest: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stor
     """A store on ``honest``'s database, opened on a machine whose clock runs
     30 s ahead (its clock left to the default: the server's)."""
     monkeypatch.setattr(zart.clock, "utcnow", lambda: real_now() + AHEAD)
-    monkeypatch.setattr(pg_connection, "datetime", _Ahead)
     monkeypatch.setattr(serverclock, "datetime", _Ahead)
     if honest.url.startswith("postgres"):
         ahead: Any = type(honest)(honest.url, schema=honest.schema)

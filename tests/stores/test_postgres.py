@@ -46,10 +46,9 @@ from zart.errors import (
     WriteRejected,
 )
 from zart.records import Commit, NewExecution, RecordWrite, SetState
-from zart.stores import sqlfiles
+from zart.stores import serverclock, sqlfiles
 from zart.stores.connect import connect
 from zart.stores.postgres import FINAL, PACKAGE, PostgresStore
-from zart.stores.postgres import connection as pg_connection
 from zart.stores.postgres.commit import _arrays
 from zart.stores.postgres.connection import render, split_url, stale
 
@@ -558,7 +557,7 @@ def test_the_store_clock_is_the_servers_whatever_this_machines_says(
     s = PostgresStore(url, schema=schema)  # no clock given: the server's
     s.migrate()
     monkeypatch.setattr(zart.clock, "utcnow", lambda: datetime.now(UTC) + timedelta(seconds=30))
-    monkeypatch.setattr(pg_connection, "datetime", _Ahead)
+    monkeypatch.setattr(serverclock, "datetime", _Ahead)
     short = timedelta(seconds=20)  # shorter than the skew: a local clock would see it pass
     thief = PostgresStore(url, schema=schema)
     try:
