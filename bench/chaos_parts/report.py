@@ -17,9 +17,13 @@ Written by `bench/chaos.py --report` (see its docstring and
 `bench/chaos_parts/`): worker processes (threaded and asyncio) SIGKILLed
 every 1-3 s under a mixed workload (sequential flaky steps, sleeps, events
 before, during and after their deadline, fan-outs of 20 children, child
-workflows, business errors, cancellations, operator retries), then checked.
-Lost, duplicate records and stuck must be 0; side effects re-run must stay
-within what the kills explain.
+workflows, business errors, cancellations, operator retries, carts taking
+messages until checkout, and recurring schedules ticking every 2 s), then
+checked against an undisturbed run of the same jobs. On PostgreSQL with
+database faults: the server restarted twice, held down 30 s, and the
+workers' connections terminated every 5-15 s. Lost, duplicate records and
+stuck must be 0; side effects re-run must stay within what the kills
+explain (each kill can re-run at most the steps its worker had in flight).
 """
 
 

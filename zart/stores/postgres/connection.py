@@ -154,6 +154,13 @@ class Pool:
         self._name = name
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Conn] | None = None
+        # psycopg_pool warns once per connection it finds dead: after a
+        # server restart, a line for each. zart says once per outage that
+        # the store failed and when it answers again; the pool's lines
+        # stay quiet unless the application set that logger's level.
+        pool_log = logging.getLogger("psycopg.pool")
+        if pool_log.level == logging.NOTSET:
+            pool_log.setLevel(logging.ERROR)
 
     def direct(self) -> Conn:
         """A connection outside the pool (migrations, checks)."""
