@@ -227,13 +227,27 @@ class Client:
         document = to_json(payload, f"payload of event {name!r}", limit=self.store.max_payload)
         return self.store.offer_event(execution_id, name, document)
 
-    def send(self, execution_id: str, topic: str, message: Any = None) -> int:
+    def send(
+        self,
+        execution_id: str,
+        topic: str,
+        message: Any = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> int:
         """Send a message on ``topic``; ``zart.receive`` takes them in order,
-        each once. Its id in the order of sending."""
+        each once. Its id in the order of sending.
+
+        With ``idempotency_key``, a send tried again (after a timeout or a
+        lost answer) stores the message once: a key the execution has seen
+        answers the first message's id and stores nothing, even once the
+        execution has ended."""
         _check_id(execution_id)
         _check_id(topic, "topic")
+        if idempotency_key is not None:
+            _check_id(idempotency_key, "idempotency_key")
         document = to_json(message, f"message on topic {topic!r}", limit=self.store.max_payload)
-        return self.store.send(execution_id, topic, document)
+        return self.store.send(execution_id, topic, document, idempotency_key)
 
     # -- reading -------------------------------------------------------------
     def get(self, execution_id: str) -> ExecutionRecord:

@@ -197,8 +197,15 @@ class TestEnv:
     def offer_event(self, execution_id: str, name: str, payload: Any = None) -> bool:
         return self.client.offer_event(execution_id, name, payload)
 
-    def send(self, execution_id: str, topic: str, message: Any = None) -> int:
-        return self.client.send(execution_id, topic, message)
+    def send(
+        self,
+        execution_id: str,
+        topic: str,
+        message: Any = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> int:
+        return self.client.send(execution_id, topic, message, idempotency_key=idempotency_key)
 
     def get(self, execution_id: str) -> ExecutionRecord:
         return self.client.get(execution_id)

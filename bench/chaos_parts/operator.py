@@ -32,6 +32,7 @@ class Operator:
         self.rng = random.Random(seed + 1)
         self.pending: dict[str, tuple[plan.Job, float]] = {}
         self.outbox: dict[str, list[str]] = {}  # messages still to send, by job
+        self.retried: set[str] = set()  # jobs whose retry was asked for
 
     def schedule_all(self, spread: float) -> None:
         start = time.monotonic()
@@ -95,8 +96,11 @@ class Operator:
             self.client.cancel(job.eid)
             return True
         if job.script == "admin-retry" and record.status == r.FAILED:
+            self.retried.add(job.eid)
             self.client.retry(job.eid)
             return True
+        if job.script == "admin-retry" and job.eid in self.retried:
+            return True  # the retry got there, its answer did not
         if job.script == "event-during" and record.waiting_for == "event:go":
             self.client.offer_event(job.eid, "go", plan.payload(job))
             return True
@@ -109,8 +113,11 @@ class Operator:
     def _send_next(self, job: plan.Job) -> bool:
         """Send the job's next message, the next one a random while later."""
         queue = self.outbox[job.eid]
-        self.client.send(job.eid, "cart", queue[0])
-        queue.pop(0)  # sent: a retry after a failure here would send it twice
+        # Keyed by its place in the cart: a send tried again after a lost
+        # answer (a terminated connection) stores nothing new.
+        key = f"{job.eid}:{len(plan.messages(job)) - len(queue)}"
+        self.client.send(job.eid, "cart", queue[0], idempotency_key=key)
+        queue.pop(0)
         self.pending[job.eid] = (job, time.monotonic() + self.rng.uniform(0.0, 1.0))
         return not queue
 

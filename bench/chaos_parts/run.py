@@ -84,7 +84,7 @@ def _run(
         stop.set()
         for thread in threads:
             thread.join()
-    codes = cluster.stop()
+        codes = cluster.stop()  # no worker outlives a harness that failed
     took = time.monotonic() - started
     report = checks.check(
         client, jobs, expected, audit_path, cluster, faults, ended=ended, took=took

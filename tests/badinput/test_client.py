@@ -98,6 +98,9 @@ NAMES = [
     Entry("offer_event-name", "event name", lambda c, v: c.offer_event("waiting", v, 1)),
     Entry("send-id", "execution_id", lambda c, v: c.send(v, "inbox", 1)),
     Entry("send-topic", "topic", lambda c, v: c.send("waiting", v, 1)),
+    Entry(
+        "send-key", "idempotency_key", lambda c, v: c.send("waiting", "inbox", 1, idempotency_key=v)
+    ),
     Entry("get", "execution_id", lambda c, v: c.get(v)),
     Entry("history", "execution_id", lambda c, v: c.history(v)),
     Entry("list-task", "task", lambda c, v: c.list(task=v)),

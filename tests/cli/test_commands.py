@@ -250,6 +250,18 @@ def test_send_delivers_a_message_on_a_topic(zart_cli: Zart, url: str) -> None:
     assert zart_cli.ok("status", "i1", "--json").json()["output"] == {"n": 1}  # oldest first
 
 
+def test_send_with_a_key_sent_again_stores_nothing_new(zart_cli: Zart, url: str) -> None:
+    zart_cli.ok("schedule", "inbox", "--id", "i1")
+    drive(url)
+    sent = [
+        zart_cli.ok("send", "i1", "in", "--data", '{"n": 1}', "--key", "n-1", "--json").json()
+        for _ in range(2)
+    ]
+    assert sent[0]["message_id"] == sent[1]["message_id"]
+    drive(url)
+    assert zart_cli.ok("status", "i1", "--json").json()["output"] == {"n": 1}
+
+
 # -- cancel, retry ------------------------------------------------------------------
 
 

@@ -249,6 +249,25 @@ def test_message_is_received_by_the_workflow(http: Http, client: zart.Client) ->
     assert client.get(eid).output == {"sku": 7}
 
 
+def test_a_message_posted_again_with_its_idempotency_key_is_stored_once(
+    http: Http, client: zart.Client
+) -> None:
+    eid = client.schedule("inbox", None)
+    keyed = {"headers": {"Idempotency-Key": "order-7:1"}}
+    first = http.post(f"/api/v1/messages/{eid}/items", {"sku": 7}, **keyed)
+    again = http.post(f"/api/v1/messages/{eid}/items", {"sku": 7}, **keyed)
+    assert first.status == again.status == 201
+    assert first.json["message_id"] == again.json["message_id"]
+    assert [m.payload for m in client.store.load(eid).messages["items"]] == [{"sku": 7}]
+    run_until_idle(client)
+    assert client.get(eid).output == {"sku": 7}
+    # It got there before the workflow ended: posting it again is no conflict.
+    late = http.post(f"/api/v1/messages/{eid}/items", {"sku": 7}, **keyed)
+    assert (late.status, late.json["message_id"]) == (201, first.json["message_id"])
+    refused = http.post(f"/api/v1/messages/{eid}/items", 1, headers={"Idempotency-Key": " "})
+    assert refused.status == 422 and "idempotency_key" in refused.json["message"]
+
+
 def test_cancel_ends_the_execution(http: Http, client: zart.Client) -> None:
     eid = client.schedule("approval", None)
     answer = http.post(path(eid) + "/cancel")

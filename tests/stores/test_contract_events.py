@@ -91,6 +91,35 @@ def test_consumed_messages_are_gone_from_the_next_load(store: Any, clock: Manual
     assert [m.payload for m in store.load("e1").messages["a"]] == [2]
 
 
+def test_a_send_tried_again_with_its_key_stores_the_message_once(
+    store: Any, clock: ManualClock
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"))
+    store.create(NewExecution(id="e2", task_name="t"))
+    first = store.send("e1", "a", 1, "k1")
+    assert store.send("e1", "a", 1, "k1") == first  # the answer was lost: sent again
+    second = store.send("e1", "a", 2, "k2")
+    unkeyed = [store.send("e1", "a", 3), store.send("e1", "a", 3)]  # no key: each one stored
+    other = store.send("e2", "a", 1, "k1")  # a key is the execution's own
+    assert len({first, second, *unkeyed, other}) == 5
+    assert [m.payload for m in store.load("e1").messages["a"]] == [1, 2, 3, 3]
+    assert [m.id for m in store.load("e2").messages["a"]] == [other]
+
+
+def test_a_keyed_send_stored_before_the_execution_ended_is_no_error(
+    store: Any, clock: ManualClock
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"))
+    sent = store.send("e1", "a", "checkout", "last")
+    c = claim_one(store)
+    store.commit(c.lease, Commit(consumed=(sent,), outcome=r.Complete(output=None)))
+    assert store.send("e1", "a", "checkout", "last") == sent  # it got there: nothing to refuse
+    with pytest.raises(MessageRejected):
+        store.send("e1", "a", "more", "new")
+    with pytest.raises(ExecutionNotFound):
+        store.send("nope", "a", 1, "last")
+
+
 def test_a_message_wakes_an_execution_waiting_on_its_topic(store: Any, clock: ManualClock) -> None:
     store.create(NewExecution(id="e1", task_name="t"))
     c = claim_one(store)

@@ -167,7 +167,7 @@ def event(session: Session) -> int:
 def send(session: Session) -> int:
     args = session.args
     data = read_data(args.data)
-    message_id = session.client().send(args.id, args.topic, data)
+    message_id = session.client().send(args.id, args.topic, data, idempotency_key=args.key)
     if args.json:
         document = {"execution_id": args.id, "topic": args.topic, "message_id": message_id}
         output.print_json(document)

@@ -264,6 +264,11 @@ def _add_actions(sub: Any, common: argparse.ArgumentParser) -> None:
     _execution_id(send)
     send.add_argument("topic", metavar="TOPIC", help="the topic zart.receive takes it from")
     _data(send, "the message")
+    send.add_argument(
+        "--key",
+        metavar="KEY",
+        help="an idempotency key: a send tried again with the same key stores nothing new",
+    )
     _json(send, "the message's id")
     send.set_defaults(fn=commands.send)
     cancel = _command(sub, common, "cancel", "cancel an execution and its unfinished children")

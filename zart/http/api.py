@@ -240,8 +240,9 @@ class Api:
         eid = execution_id(params)
         topic = params["topic"]
         payload = request.json(self.max_body)
+        key = request.header("Idempotency-Key")
         with invalid_is_422():
-            message_id = self.client.send(eid, topic, payload)
+            message_id = self.client.send(eid, topic, payload, idempotency_key=key)
         document = {"execution_id": eid, "topic": topic, "message_id": message_id}
         return json_response(201, document)
 

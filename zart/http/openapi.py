@@ -310,6 +310,13 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 
 EXECUTION_ID = _path_param("execution_id", "the execution's id")
 SCHEDULE_ID = _path_param("schedule_id", "the schedule's id")
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a send tried again with the same key stores nothing new",
+    "schema": NAME,
+}
 _ANY_BODY = {
     "required": False,
     "description": "any JSON value (no body: null)",
@@ -483,7 +490,7 @@ OTHER_PATHS: dict[str, Any] = {
         "post": _operation(
             "send message",
             _answers(_ok("201", "queued on the topic", "MessageSent"), *_DELIVERY),
-            parameters=[EXECUTION_ID, _path_param("topic", "the topic", NAME)],
+            parameters=[EXECUTION_ID, _path_param("topic", "the topic", NAME), IDEMPOTENCY_KEY],
             requestBody=_ANY_BODY,
         )
     },

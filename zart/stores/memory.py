@@ -98,6 +98,7 @@ class MemoryStore(MemorySchedules, MemoryWorkers):
         self._events: dict[str, dict[str, str | None]] = {}
         self._messages: dict[str, list[_Message]] = {}
         self._message_ids = 0
+        self._message_keys: dict[tuple[str, str], int] = {}  # (execution, key) -> message
         MemorySchedules.__init__(self)
         MemoryWorkers.__init__(self)
 
@@ -363,11 +364,17 @@ class MemoryStore(MemorySchedules, MemoryWorkers):
             self._changed.notify_all()
             return True
 
-    def send(self, execution_id: str, topic: str, payload: Any) -> int:
+    def send(
+        self, execution_id: str, topic: str, payload: Any, idempotency_key: str | None = None
+    ) -> int:
         with self._lock:
             e = self._get(execution_id)
+            if idempotency_key is not None and (e.id, idempotency_key) in self._message_keys:
+                return self._message_keys[e.id, idempotency_key]
             rules.accepts_message(execution_id, topic, e.status)
             self._message_ids += 1
+            if idempotency_key is not None:
+                self._message_keys[e.id, idempotency_key] = self._message_ids
             self._messages[execution_id].append(
                 _Message(id=self._message_ids, topic=topic, payload=_dump(payload))
             )

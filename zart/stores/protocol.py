@@ -31,6 +31,8 @@ stateful property test hold the others to it):
   ``ExecutionNotFound``; final executions ``EventRejected``.
 - ``send``: append a message on a topic (``MessageRejected`` when final);
   wake the execution if it waits on that topic. Returns the message's id.
+  A send whose ``idempotency_key`` the execution has seen stores nothing
+  and returns the first message's id, even once the execution has ended.
 - ``cancel``: the execution and its unfinished descendants end cancelled,
   leases voided. False when it had ended already.
 - ``retry``: a failed, cancelled or stalled execution runs again (next
@@ -108,7 +110,9 @@ class Store(Protocol):
 
     def offer_event(self, execution_id: str, name: str, payload: Any) -> bool: ...
 
-    def send(self, execution_id: str, topic: str, payload: Any) -> int: ...
+    def send(
+        self, execution_id: str, topic: str, payload: Any, idempotency_key: str | None = None
+    ) -> int: ...
 
     def cancel(self, execution_id: str) -> bool: ...
 

@@ -438,17 +438,23 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
             self._ring()
         return offered  # type: ignore[no-any-return]
 
-    def send(self, execution_id: str, topic: str, payload: Any) -> int:
+    def send(
+        self, execution_id: str, topic: str, payload: Any, idempotency_key: str | None = None
+    ) -> int:
         params = {
             "id": execution_id,
             "topic": topic,
             "payload": rows.dump(payload),
             "waiting_for": rules.topic_key(topic),
             "now": _t(self.now()),
+            "key": idempotency_key,
         }
 
         def op(conn: Conn) -> tuple[int, bool]:
-            status, _ = self._locked(conn, execution_id)
+            status, sent = self._locked(conn, execution_id, ("message_by_key", params))
+            if sent is not None:
+                self._send(conn, [("rollback", None)])
+                return int(sent), False
             rules.accepts_message(execution_id, topic, status)
             out = self._send(
                 conn,
@@ -461,19 +467,20 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
             )
             return int(out[1].rows[0][0]), out[2].rowcount > 0
 
-        message_id, woken = self._run("send", op, retry=False)
+        # Without a key a send cannot tell a lost answer from a lost send.
+        message_id, woken = self._run("send", op, retry=idempotency_key is not None)
         if woken:
             self._ring()
         return message_id  # type: ignore[no-any-return]
 
     def _locked(self, conn: Conn, execution_id: str, *also: tuple[str, Any]) -> tuple[str, Any]:
         """In a new transaction, the execution's status (its row locked) and
-        the first value the statement ``also`` answers."""
+        the first value the statement ``also`` answers (None if no row)."""
         out = self._send(conn, [("begin", None), ("lock_status", {"id": execution_id}), *also])
-        row = out[1].first()
+        row, found = out[1].first(), (out[2].first() if also else None)
         if row is None:
             raise ExecutionNotFound(execution_id)
-        return str(row[0]), (out[2].rows[0][0] if also else None)
+        return str(row[0]), (found[0] if found else None)
 
     def cancel(self, execution_id: str) -> bool:
         from .commit import cancel

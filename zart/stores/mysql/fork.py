@@ -73,6 +73,9 @@ def _copies(plan: rules.Fork, t: object) -> Steps:
         )
     for topic, payload in plan.messages:
         steps.append(
-            ("insert_message", {"id": eid, "topic": topic, "payload": rows.dump(payload), "now": t})
+            (
+                "insert_message",
+                {"id": eid, "topic": topic, "payload": rows.dump(payload), "now": t, "key": None},
+            )
         )
     return steps

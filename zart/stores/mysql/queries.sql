@@ -374,9 +374,13 @@ UPDATE {executions}
    SET status = 'pending', wake_at = %(now)s, waiting_for = NULL, updated_at = %(now)s
  WHERE id = %(id)s AND status = 'waiting' AND waiting_for = %(waiting_for)s;
 
+-- The message a send with this idempotency key stored before, if any.
+-- name: message_by_key
+SELECT id FROM {messages} WHERE execution_id = %(id)s AND idempotency_key = %(key)s;
+
 -- name: insert_message
-INSERT INTO {messages} (execution_id, topic, payload, created_at)
-VALUES (%(id)s, %(topic)s, %(payload)s, %(now)s);
+INSERT INTO {messages} (execution_id, topic, payload, created_at, idempotency_key)
+VALUES (%(id)s, %(topic)s, %(payload)s, %(now)s, %(key)s);
 
 -- name: message_id
 SELECT LAST_INSERT_ID();

@@ -104,8 +104,10 @@ CREATE TABLE {messages} (
     payload      LONGTEXT     CHECK (JSON_VALID(payload)),
     consumed     BOOLEAN      NOT NULL DEFAULT FALSE,
     created_at   DATETIME(6)  NOT NULL,
+    idempotency_key VARCHAR(255) NULL,  -- unique within the execution: a send tried again stores once
     PRIMARY KEY (id),
-    KEY {name_messages_open} (execution_id, consumed, topic, id)
+    KEY {name_messages_open} (execution_id, consumed, topic, id),
+    UNIQUE KEY {name_messages_key} (execution_id, idempotency_key)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = {collation};
 
 CREATE TABLE {workers} (

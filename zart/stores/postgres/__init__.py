@@ -464,19 +464,28 @@ class PostgresStore(PostgresSchedules, PostgresWorkers):
         # answer False for the offer that was in fact the first.
         return self._run("offer_event", op, retry=False)  # type: ignore[no-any-return]
 
-    def send(self, execution_id: str, topic: str, payload: Any) -> int:
-        params = self._base(
-            id=execution_id, topic=topic, payload=_json(payload), waiting_for=rules.topic_key(topic)
-        )
+    def send(
+        self, execution_id: str, topic: str, payload: Any, idempotency_key: str | None = None
+    ) -> int:
+        waiting_for = rules.topic_key(topic)
+        params = self._base(id=execution_id, topic=topic, waiting_for=waiting_for)
+        params.update(payload=_json(payload), key=idempotency_key)
 
         def op(conn: Conn) -> int:
             with transaction(conn):
-                rules.accepts_message(execution_id, topic, self._locked_status(conn, execution_id))
+                status = self._locked_status(conn, execution_id)
+                if idempotency_key is not None and (
+                    sent := self._exec(conn, "message_by_key", params).fetchone()
+                ):
+                    return int(sent[0])
+                rules.accepts_message(execution_id, topic, status)
                 (message_id,) = self._answer(conn, "insert_message", params)
                 self._exec(conn, "wake_on", params)
             return int(message_id)
 
-        return self._run("send", op, retry=False)  # type: ignore[no-any-return]
+        # Without a key a send cannot tell a lost answer from a lost send.
+        keyed = idempotency_key is not None
+        return self._run("send", op, retry=keyed)  # type: ignore[no-any-return]
 
     def _locked_status(self, conn: Conn, execution_id: str) -> str:
         row = self._exec(conn, "lock_status", {"id": execution_id}).fetchone()

@@ -45,7 +45,7 @@ def _copy(store: PostgresStore, conn: Conn, plan: rules.Fork) -> None:
         params = {"id": eid, "name": name, "payload": rows.dump(payload), "now": now}
         store._exec(conn, "insert_event", params)
     for topic, payload in plan.messages:
-        params = {"id": eid, "topic": topic, "payload": rows.dump(payload), "now": now}
+        params = {"id": eid, "topic": topic, "payload": rows.dump(payload), "now": now, "key": None}
         store._exec(conn, "insert_message", params)
 
 

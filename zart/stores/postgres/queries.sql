@@ -465,9 +465,13 @@ WITH woken AS (
 )
 SELECT count(pg_notify(%(channel)s, '')) FROM woken;
 
+-- The message a send with this idempotency key stored before, if any.
+-- name: message_by_key
+SELECT id FROM {messages} WHERE execution_id = %(id)s AND idempotency_key = %(key)s;
+
 -- name: insert_message
-INSERT INTO {messages} (execution_id, topic, payload, created_at)
-VALUES (%(id)s, %(topic)s, %(payload)s::json, %(now)s)
+INSERT INTO {messages} (execution_id, topic, payload, created_at, idempotency_key)
+VALUES (%(id)s, %(topic)s, %(payload)s::json, %(now)s, %(key)s)
 RETURNING id;
 
 -- An execution and its unfinished descendants (a finished child's subtree

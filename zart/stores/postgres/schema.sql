@@ -101,9 +101,12 @@ CREATE TABLE {messages} (
     topic           text        NOT NULL,
     payload         json,
     consumed        boolean     NOT NULL DEFAULT false,
-    created_at      timestamptz NOT NULL
+    created_at      timestamptz NOT NULL,
+    idempotency_key text  -- unique within the execution: a send tried again stores once
 );
 CREATE INDEX {name_messages_open} ON {messages} (execution_id, topic, id) WHERE NOT consumed;
+CREATE UNIQUE INDEX {name_messages_key} ON {messages} (execution_id, idempotency_key)
+ WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE {workers} (
     id              text        PRIMARY KEY,

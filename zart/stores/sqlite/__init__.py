@@ -436,11 +436,19 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
         self._ring()
         return True
 
-    def send(self, execution_id: str, topic: str, payload: Any) -> int:
+    def send(
+        self, execution_id: str, topic: str, payload: Any, idempotency_key: str | None = None
+    ) -> int:
         t = _t(self.now())
         with self._db.tx(write=True) as conn:
-            rules.accepts_message(execution_id, topic, _status(conn, execution_id))
-            params = {"id": execution_id, "topic": topic, "payload": rows.dump(payload), "now": t}
+            status = _status(conn, execution_id)
+            key = {"id": execution_id, "key": idempotency_key}
+            if idempotency_key is not None and (
+                sent := self._run(conn, "message_by_key", key).fetchone()
+            ):
+                return int(sent[0])
+            rules.accepts_message(execution_id, topic, status)
+            params = {**key, "topic": topic, "payload": rows.dump(payload), "now": t}
             (message_id,) = self._run(conn, "insert_message", params).fetchone()
             wake = {"id": execution_id, "waiting_for": rules.topic_key(topic), "now": t}
             self._run(conn, "wake_on", wake)

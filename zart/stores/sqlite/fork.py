@@ -38,7 +38,13 @@ def fork(store: SqliteStore, execution_id: str, from_step: str, new_id: str) -> 
             params = {"id": new_id, "name": name, "payload": rows.dump(payload), "now": now}
             store._run(conn, "insert_event", params)
         for topic, payload in plan.messages:
-            params = {"id": new_id, "topic": topic, "payload": rows.dump(payload), "now": now}
+            params = {
+                "id": new_id,
+                "topic": topic,
+                "payload": rows.dump(payload),
+                "now": now,
+                "key": None,
+            }
             store._run(conn, "insert_message", params)
     store._ring()
     return rows.execution(created, rows.from_micros)

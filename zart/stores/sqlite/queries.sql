@@ -298,9 +298,13 @@ ON CONFLICT (execution_id, name) DO NOTHING;
 UPDATE executions SET status = 'pending', wake_at = :now, waiting_for = NULL, updated_at = :now
  WHERE id = :id AND status = 'waiting' AND waiting_for = :waiting_for;
 
+-- The message a send with this idempotency key stored before, if any.
+-- name: message_by_key
+SELECT id FROM messages WHERE execution_id = :id AND idempotency_key = :key;
+
 -- name: insert_message
-INSERT INTO messages (execution_id, topic, payload, created_at)
-VALUES (:id, :topic, :payload, :now)
+INSERT INTO messages (execution_id, topic, payload, created_at, idempotency_key)
+VALUES (:id, :topic, :payload, :now, :key)
 RETURNING id;
 
 -- An execution and its unfinished descendants; a final child's subtree is left alone.

@@ -94,9 +94,11 @@ CREATE TABLE messages (
     topic        TEXT NOT NULL,
     payload      TEXT,
     consumed     INTEGER NOT NULL DEFAULT 0,
-    created_at   INTEGER NOT NULL
+    created_at   INTEGER NOT NULL,
+    idempotency_key TEXT  -- unique within the execution: a send tried again stores once
 );
 CREATE INDEX messages_open ON messages (execution_id, topic, id) WHERE consumed = 0;
+CREATE UNIQUE INDEX messages_key ON messages (execution_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE workers (
     id           TEXT PRIMARY KEY,

@@ -1,0 +1,6 @@
+-- zart on SQLite, version 8: a message may carry an idempotency key, unique
+-- within its execution, so that a send tried again after a lost answer
+-- stores the message once.
+
+ALTER TABLE messages ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX messages_key ON messages (execution_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
