@@ -18,7 +18,7 @@ import json
 import math
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from json.encoder import encode_basestring
@@ -317,12 +317,15 @@ def to_json(value: Any, what: str, *, limit: int | None = DEFAULT_MAX_PAYLOAD) -
         raise SerializationError(what, kind, forgot_yield(value))
     try:
         plain = converter.unstructure(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SerializationError(what, kind, _describe(exc)) from None
+    try:
         # The dump/load pair is the proof: whatever survives it is exactly
         # what a store will hand back, tuples turned to lists and all.
         text = dumps(plain)
         document = json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise SerializationError(what, kind, _describe(exc)) from None
+        raise SerializationError(what, kind, _non_finite(plain) or _describe(exc)) from None
     if ("\\u0000" in text and _DUMPED_NUL.search(text)) or (
         not text.isascii() and _SURROGATE.search(text)
     ):
@@ -337,27 +340,39 @@ def _check_size(what: str, size: int, limit: int) -> None:
         raise PayloadTooLarge(what, size, limit)
 
 
-def _refusal(document: Any) -> str:
-    """Why ``document`` is refused: its first string (in document order, a
-    dict's keys before its values) holding a character zart does not store,
-    what that character is and where it sits, as `` at ['key'][0]``."""
+def _nodes(document: Any) -> Iterator[tuple[Any, str, bool]]:
+    """Every value of ``document`` and every dict key, in document order (a
+    dict's keys before its values), each with where it sits (``['key'][0]``,
+    empty at the top) and whether it is a key."""
     stack: list[tuple[Any, str]] = [(document, "")]
     while stack:
         node, path = stack.pop()
-        where = f" at {path}" if path else ""
-        if isinstance(node, str):
-            char = unstorable_char(node)
-            if char is not None:
-                return f"a string holds {unstorable_reason(char)}{where}"
-        elif isinstance(node, dict):
-            for key in node:
-                char = unstorable_char(key)
-                if char is not None:
-                    return f"a string holds {unstorable_reason(char)} in a key{where}"
+        yield node, path, False
+        if isinstance(node, dict):
+            yield from ((key, path, True) for key in node)
             stack.extend((item, f"{path}[{key!r}]") for key, item in reversed(node.items()))
         elif isinstance(node, list):
             stack.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(node))))
+
+
+def _refusal(document: Any) -> str:
+    """Why ``document`` is refused: its first string holding a character
+    zart does not store, what that character is and where it sits."""
+    for node, path, is_key in _nodes(document):
+        char = unstorable_char(node) if isinstance(node, str) else None
+        if char is not None:
+            return f"a string holds {unstorable_reason(char)}{' in a key' if is_key else ''}" + (
+                f" at {path}" if path else ""
+            )
     return "a string holds a character zart does not store"
+
+
+def _non_finite(document: Any) -> str | None:
+    """Where ``document`` holds a NaN or an infinity, which JSON cannot."""
+    for node, path, _ in _nodes(document):
+        if type(node) is float and not math.isfinite(node):
+            return f"{node} is not valid JSON" + (f" at {path}" if path else "")
+    return None
 
 
 # Values where a declared type belongs (``output=5``, ``type="int"``): refused

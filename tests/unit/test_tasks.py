@@ -416,8 +416,11 @@ def test_input_that_is_not_json_fails_at_schedule() -> None:
     with TestEnv() as env:
         with pytest.raises(zart.SerializationError, match="'anything'"):
             env.schedule(anything, object())
-        with pytest.raises(zart.SerializationError):
+        with pytest.raises(zart.SerializationError, match="nan is not valid JSON"):
             env.schedule(anything, float("nan"))
+        # Deep inside a value, the message says where.
+        with pytest.raises(zart.SerializationError, match=r"inf is not valid JSON at \['a'\]\[1\]"):
+            env.schedule(anything, {"a": [1, float("inf")]})
         assert env.list() == []
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
 import attrs
 
@@ -214,7 +214,18 @@ def _query(environ: Environ) -> dict[str, list[str]]:
         raw = text.encode("latin-1").decode("utf-8")
         return parse_qs(raw, keep_blank_values=True, errors="strict", max_num_fields=100)
     except (UnicodeError, ValueError) as exc:
-        raise bad_request(f"malformed query string: {exc}") from None
+        raise bad_request(f"malformed query string: {_not_utf8(text) or exc}") from None
+
+
+def _not_utf8(text: str) -> str | None:
+    """Which parameter of a query string is not UTF-8, if one is."""
+    for field in text.split("&"):
+        try:
+            unquote_plus(field.encode("latin-1").decode("utf-8"), errors="strict")
+        except UnicodeError:
+            name = unquote_plus(field.split("=", 1)[0], errors="replace")
+            return f"query parameter {name!r} is not UTF-8"
+    return None
 
 
 def path_segments(environ: Environ) -> tuple[str, ...]:
