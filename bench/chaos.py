@@ -57,6 +57,8 @@ def main(argv: list[str]) -> int:
     chosen, report_it = settings(argv)
     report = run(chosen)
     print("\n".join(report.lines()))
+    if report.logs:
+        print(f"worker logs kept in   {report.logs}")
     if report_it:
         write_report(report, chosen)
     return 0 if report.ok else 1

@@ -57,6 +57,7 @@ class Report:
     took: float = 0.0
     ended: bool = True
     worker_exit_codes: list[int] = attrs.Factory(list)
+    logs: str | None = None  # where a failed run's worker logs were kept
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -50,7 +51,13 @@ def run(settings: Settings) -> checks.Report:
     with tempfile.TemporaryDirectory(prefix="zart-chaos-") as tmp:
         folder = Path(tmp)
         with database(settings.store, folder) as (url, faults):
-            return _run(settings, jobs, expected, url, faults, folder)
+            report = _run(settings, jobs, expected, url, faults, folder)
+        if not report.ok:  # what the workers said goes with the verdict
+            kept = Path(tempfile.mkdtemp(prefix="zart-chaos-logs-"))
+            for log in folder.glob("worker-*.log"):
+                shutil.copy(log, kept / log.name)
+            report.logs = str(kept)
+        return report
 
 
 def _run(

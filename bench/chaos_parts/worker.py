@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
 import zart
 
@@ -23,12 +24,18 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     app.WORK_SECONDS = 0.05
-    store = zart.connect(args.db)
     config = zart.WorkerConfig(concurrency=args.concurrency, lease=args.lease, poll_interval=0.5)
-    if args.mode == "asyncio":
-        asyncio.run(zart.AsyncWorker(store, registry, config).run())
-    else:
-        zart.Worker(store, registry, config).run()
+    try:
+        store = zart.connect(args.db)
+        if args.mode == "asyncio":
+            asyncio.run(zart.AsyncWorker(store, registry, config).run())
+        else:
+            zart.Worker(store, registry, config).run()
+    except zart.StoreError as exc:
+        # As `zart worker` does: a worker that never reached its store (it
+        # started in an outage) ends with one line; the harness starts another.
+        logging.getLogger("zart").error("worker ended: %s", exc)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
