@@ -1588,3 +1588,17 @@ def test_unknown_database_raises_store_error(url: str) -> None:
     s = PostgresStore(f"{base}/zart_no_such_database_{uuid.uuid4().hex[:6]}", connect_timeout=2)
     with pytest.raises(StoreError, match="does not exist"):
         s.get("x")
+
+
+def test_psycopg_cleanup_errors_stay_quiet_and_its_other_warnings_do_not(
+    store: PostgresStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One such line per connection in an outage: zart says once that the
+    # store failed, so those lines would only bury it.
+    driver = logging.getLogger("psycopg")
+    with caplog.at_level(logging.WARNING):
+        driver.warning("error ignored terminating %r: %s", "<Pipeline [BAD]>", "server closed")
+        driver.warning("error ignored in rollback on %s: %s", "<Connection>", "no connection")
+        driver.warning("some other warning")
+    assert [rec.getMessage() for rec in caplog.records] == ["some other warning"]
+    assert logging.getLogger("psycopg.pool").level == logging.ERROR

@@ -135,6 +135,29 @@ def transaction(conn: Conn) -> Iterator[None]:
         raise
 
 
+class _CleanupErrors(logging.Filter):
+    """psycopg's "error ignored ..." warnings: a pipeline, transaction or
+    rollback whose cleanup failed after the error zart raises anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored ")
+
+
+_CLEANUP_ERRORS = _CleanupErrors()
+
+
+def _quiet_per_connection_lines() -> None:
+    """In an outage psycopg and its pool warn once per connection (each
+    dead connection found, each cleanup that failed after the error). zart
+    says once per outage that the store failed, and when it answers again.
+    The pool's warnings stay quiet unless the application set that logger's
+    level; the cleanup lines are filtered out of psycopg's own logger."""
+    pool_log = logging.getLogger("psycopg.pool")
+    if pool_log.level == logging.NOTSET:
+        pool_log.setLevel(logging.ERROR)
+    logging.getLogger("psycopg").addFilter(_CLEANUP_ERRORS)  # once, however many stores
+
+
 class Pool:
     """A psycopg pool of autocommit connections, opened on first use, and
     operations run on it with their retries."""
@@ -154,13 +177,7 @@ class Pool:
         self._name = name
         self._lock = threading.Lock()
         self._pool: ConnectionPool[Conn] | None = None
-        # psycopg_pool warns once per connection it finds dead: after a
-        # server restart, a line for each. zart says once per outage that
-        # the store failed and when it answers again; the pool's lines
-        # stay quiet unless the application set that logger's level.
-        pool_log = logging.getLogger("psycopg.pool")
-        if pool_log.level == logging.NOTSET:
-            pool_log.setLevel(logging.ERROR)
+        _quiet_per_connection_lines()
 
     def direct(self) -> Conn:
         """A connection outside the pool (migrations, checks)."""
