@@ -86,7 +86,7 @@ class Report:
             f"stuck                 {few(self.stuck)}",
             f"orphaned children     {few(self.orphans)}",
             f"side effects re-run   {self.effects_rerun} "
-            f"(the kills explain up to {self.rerun_bound})",
+            f"(kills and faults explain up to {self.rerun_bound})",
             f"outage log lines      {self.outage_lines} "
             f"({self.connection_noise} per-connection lines)",
             f"time taken            {self.took:.1f} s",
