@@ -17,6 +17,7 @@ Unix epoch, so ``every=timedelta(hours=1)`` ticks on the hour.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from datetime import UTC, datetime, timedelta
@@ -59,11 +60,19 @@ class When:
             steps = math.floor((moment - _EPOCH) / self.every) + 1
             return _EPOCH + self.every * steps
         assert self.cron is not None
-        local = moment.astimezone(ZoneInfo(self.timezone)).replace(microsecond=0)
-        tick: datetime = next(iter(CronSim(self.cron, local)))
-        while tick <= moment:  # the same second, or an older fold
-            tick = next(iter(CronSim(self.cron, tick)))
-        return tick.astimezone(UTC)
+        return _next_cron(self.cron, self.timezone, moment)
+
+
+# Many schedules share an expression and come due at the same tick (every
+# per-minute schedule at each minute): a worker firing them computes the
+# next tick once, not once per schedule.
+@functools.lru_cache(maxsize=1024)
+def _next_cron(cron: str, timezone: str, moment: datetime) -> datetime:
+    local = moment.astimezone(ZoneInfo(timezone)).replace(microsecond=0)
+    tick: datetime = next(iter(CronSim(cron, local)))
+    while tick <= moment:  # the same second, or an older fold
+        tick = next(iter(CronSim(cron, tick)))
+    return tick.astimezone(UTC)
 
 
 @attrs.frozen(kw_only=True)
