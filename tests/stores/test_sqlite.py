@@ -979,4 +979,34 @@ def test_without_inotify_polling_data_version_ends_the_wait(
 
     monkeypatch.setattr(store, "_data_version", noting)
     assert store.wake_mechanism == "data_version polling"
+    baseline.clear()  # the doorbell read it once when made; the waiter's reads count
     _wait_ends_on_another_process_commit(store, path, baseline.is_set)
+
+
+@pytest.mark.parametrize("mechanism", ["inotify", "data_version polling"])
+def test_a_commit_between_a_look_and_the_wait_after_it_ends_that_wait(
+    store: SqliteStore, path: str, mechanism: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by bench/schedules.py: the first message sent to a new worker's
+    # waiting execution took a second (the wait's timeout) to be heard,
+    # because the watch began only at the first wait, after the commit.
+    if mechanism == "data_version polling":
+        monkeypatch.setattr(watch, "_Inotify", _refused)
+    elif not sys.platform.startswith("linux"):
+        pytest.skip("inotify is Linux's")
+    worker, other = store, SqliteStore(path)  # other: its own connections, as another process
+    try:
+        lease = timedelta(seconds=30)
+        assert worker.claim(worker="w", tasks=["t"], lease=lease, limit=1) == []  # a look
+        other.create(NewExecution(id="e1", task_name="t"))  # another process's commit
+        started = time.monotonic()
+        worker.wait(DEADLINE)
+        assert time.monotonic() - started < DEADLINE / 2  # heard, not timed out
+        assert worker.wake_mechanism == mechanism
+        assert [c.record.id for c in worker.claim(worker="w", tasks=["t"], lease=lease, limit=1)]
+    finally:
+        other.close()
+
+
+def _refused(folder: str) -> None:
+    raise OSError(24, "inotify refused (as when the watch limit is reached)")

@@ -194,6 +194,9 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
     ) -> list[Claimed]:
         if limit <= 0 or (tasks is not None and not tasks):
             return []
+        # The watch begins before the first look, so that a commit made
+        # between a look that found nothing and the wait after it is heard.
+        self._doorbell()
         now = self.now()
         params = {
             "now": _t(now),

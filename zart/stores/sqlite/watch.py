@@ -97,6 +97,10 @@ class Doorbell:
                 self._inotify = _Inotify(path)
             except OSError as exc:
                 log.info("SQLite %s: no inotify (%s); polling data_version instead", path, exc)
+        # Without a watch, a wait compares against the version its previous
+        # wait ended at (or this one), not the version when it began: a
+        # commit between a look and the wait after it then ends the wait.
+        self._version = None if self._inotify is not None else data_version()
 
     @property
     def mechanism(self) -> str:
@@ -138,15 +142,16 @@ class Doorbell:
                 if self._rings != seen:
                     return False
             return False
-        version = self._data_version()
-        while deadline - time.monotonic() > 0:
+        while True:
+            if (version := self._data_version()) != self._version:
+                self._version = version
+                return True
+            if deadline - time.monotonic() <= 0:
+                return False
             with self._cond:
                 if self._rings != seen:
                     return False
                 self._cond.wait(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
-            if self._data_version() != version:
-                return True
-        return False
 
     def close(self) -> None:
         """Wake every waiter; stop watching now, or when the watching thread
