@@ -45,4 +45,15 @@ def family(n: int) -> Generator[Any, Any, int]:
     return (yield doubled(n).named("kid-1"))
 
 
-registry = zart.TaskRegistry([doubled, approval, inbox, doomed, family])
+@zart.durable("cli-undo")
+def undo(failure: zart.Failure) -> Generator[Any, Any, str]:
+    return f"undone {failure.execution_id}"
+    yield  # a workflow
+
+
+@zart.durable("cli-guarded", on_failure=zart.on_failure(undo, on_cancel=True))
+def guarded(order: str) -> Generator[Any, Any, Any]:
+    return (yield zart.wait_event("go"))
+
+
+registry = zart.TaskRegistry([doubled, approval, inbox, doomed, family, undo, guarded])

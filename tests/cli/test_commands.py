@@ -275,6 +275,19 @@ def test_cancel_ends_an_execution_once(zart_cli: Zart, url: str) -> None:
     assert zart_cli.ok("status", "a1", "--json").json()["status"] == "cancelled"
 
 
+def test_cancel_with_the_app_starts_its_on_cancel_handler(zart_cli: Zart, url: str) -> None:
+    for eid in ("g1", "g2"):
+        zart_cli.ok("schedule", "cli-guarded", "--data", '"o-1"', "--id", eid)
+    drive(url)
+    zart_cli.ok("cancel", "g1")  # without the code, nothing knows the handler
+    zart_cli.ok("cancel", "g2", "--app", APP)
+    drive(url)
+    for parent, handlers in (("g1", []), ("g2", ["g2:on-cancel@0"])):
+        listed = zart_cli.ok("list", "--parent", parent, "--json").json()["executions"]
+        assert [e["id"] for e in listed] == handlers
+    assert zart_cli.ok("status", "g2:on-cancel@0", "--json").json()["output"] == "undone g2"
+
+
 def test_retry_runs_a_failed_execution_again(zart_cli: Zart, url: str) -> None:
     zart_cli.ok("schedule", "doomed", "--data", '"kaboom"', "--id", "d1")
     drive(url)

@@ -178,7 +178,7 @@ def send(session: Session) -> int:
 
 def cancel(session: Session) -> int:
     args = session.args
-    done = session.client().cancel(args.id)
+    done = session.client(app=args.app).cancel(args.id)
     if args.json:
         output.print_json({"execution_id": args.id, "cancelled": done})
     else:

@@ -273,6 +273,7 @@ def _add_actions(sub: Any, common: argparse.ArgumentParser) -> None:
     send.set_defaults(fn=commands.send)
     cancel = _command(sub, common, "cancel", "cancel an execution and its unfinished children")
     _execution_id(cancel)
+    _app(cancel, "start the failure handler this app's workflow runs on cancel (on_cancel=True)")
     _json(cancel, "whether it was cancelled")
     cancel.set_defaults(fn=commands.cancel)
     retry = _command(sub, common, "retry", "run a failed, cancelled or stalled execution again")
