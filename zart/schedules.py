@@ -60,7 +60,8 @@ class When:
             steps = math.floor((moment - _EPOCH) / self.every) + 1
             return _EPOCH + self.every * steps
         assert self.cron is not None
-        return _next_cron(self.cron, self.timezone, moment)
+        # In UTC: two local times a fold apart compare equal, one instant each.
+        return _next_cron(self.cron, self.timezone, moment.astimezone(UTC))
 
 
 # Many schedules share an expression and come due at the same tick (every

@@ -325,7 +325,10 @@ def to_json(value: Any, what: str, *, limit: int | None = DEFAULT_MAX_PAYLOAD) -
         text = dumps(plain)
         document = json.loads(text)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise SerializationError(what, kind, _non_finite(plain) or _describe(exc)) from None
+        nan = isinstance(exc, ValueError) and "Out of range float" in str(exc)
+        raise SerializationError(
+            what, kind, (nan and _non_finite(plain)) or _describe(exc)
+        ) from None
     if ("\\u0000" in text and _DUMPED_NUL.search(text)) or (
         not text.isascii() and _SURROGATE.search(text)
     ):

@@ -106,6 +106,16 @@ def test_a_send_tried_again_with_its_key_stores_the_message_once(
     assert [m.id for m in store.load("e2").messages["a"]] == [other]
 
 
+def test_a_key_used_again_on_another_topic_is_refused_and_stores_nothing(
+    store: Any, clock: ManualClock
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"))
+    store.send("e1", "cart", "pen", "k1")
+    with pytest.raises(ValueError, match="idempotency_key 'k1' was used for a message on topic"):
+        store.send("e1", "checkout", "go", "k1")
+    assert list(store.load("e1").messages) == ["cart"]
+
+
 def test_a_keyed_send_stored_before_the_execution_ended_is_no_error(
     store: Any, clock: ManualClock
 ) -> None:

@@ -596,6 +596,23 @@ def test_killed_connections_are_replaced(url: str, store: MySQLStore) -> None:
     store.wait(0)  # ... and a new one opened
 
 
+@pytest.mark.parametrize("key", [None, "cart:1"])
+def test_a_send_killed_mid_way_is_retried_only_with_a_key(
+    url: str, store: MySQLStore, key: str | None
+) -> None:
+    store.create(NewExecution(id="e1", task_name="t"))
+    with _holding_row(url, "e1"):
+        t, out = in_thread(lambda: store.send("e1", "cart", "pen", key))
+        query(url, f"KILL CONNECTION {_blocked(url)}")
+    t.join(30)
+    sent = store.load("e1").messages.get("cart", [])
+    if key is None:
+        assert isinstance(out.get("error"), StoreError) and sent == []
+    else:
+        assert [m.id for m in sent] == [out["value"]]
+        assert store.send("e1", "cart", "pen", key) == out["value"]
+
+
 def test_a_commit_whose_connection_is_killed_while_it_waits_is_retried_once(
     url: str, store: MySQLStore
 ) -> None:

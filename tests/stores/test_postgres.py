@@ -1408,6 +1408,27 @@ def test_connection_killed_mid_offer_raises_store_error_and_writes_nothing(
     assert store.offer_event("e1", "go", {"x": 2}) is True
 
 
+@pytest.mark.parametrize("key", [None, "cart:1"])
+def test_a_send_killed_mid_way_is_retried_only_with_a_key(
+    url: str, store: PostgresStore, app_name: str, key: str | None
+) -> None:
+    # A send cannot tell a lost answer from a lost send: with a key the store
+    # tries again (and stores the message once); without one it says so.
+    store.create(NewExecution(id="e1", task_name="t"))
+    holder = _holding_row(url, store, "e1")
+    t, out = in_thread(lambda: store.send("e1", "cart", "pen", key))
+    _kill_when_blocked(url, app_name)
+    holder.rollback()
+    holder.close()
+    t.join(30)
+    sent = store.load("e1").messages.get("cart", [])
+    if key is None:
+        assert isinstance(out.get("error"), StoreError) and sent == []
+    else:
+        assert [m.id for m in sent] == [out["value"]]
+        assert store.send("e1", "cart", "pen", key) == out["value"]  # and once more: the same
+
+
 def _kill(url: str, app_name: str) -> int:
     with admin(url) as conn:
         killed = conn.execute(

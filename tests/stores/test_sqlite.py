@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -1010,3 +1011,28 @@ def test_a_commit_between_a_look_and_the_wait_after_it_ends_that_wait(
 
 def _refused(folder: str) -> None:
     raise OSError(24, "inotify refused (as when the watch limit is reached)")
+
+
+def test_polling_waits_from_different_threads_end_only_on_a_commit(
+    store: SqliteStore, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # data_version numbers compare only on the connection that read them:
+    # waits taken from different threads (as AsyncWorker's pool does) must
+    # not mistake one thread's number for a commit.
+    monkeypatch.setattr(watch, "_Inotify", _refused)
+    other = SqliteStore(path)
+    try:
+        lease = timedelta(seconds=30)
+        store.claim(worker="w", tasks=["t"], lease=lease, limit=1)
+        for n in range(3):
+            other.create(NewExecution(id=f"e{n}", task_name="t"))
+        store.wait(0)  # the commits above: heard
+        ended_early = []
+        for _ in range(4):
+            with ThreadPoolExecutor(max_workers=1) as pool:  # a new thread each time
+                started = time.monotonic()
+                pool.submit(store.wait, 0.2).result()
+                ended_early.append(time.monotonic() - started < 0.2)
+        assert ended_early == [False] * 4  # nobody committed: each wait ran out
+    finally:
+        other.close()

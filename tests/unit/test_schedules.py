@@ -200,3 +200,14 @@ def test_buffer_one_keeps_only_the_newest_tick_and_starts_it_once_free() -> None
         T0 + timedelta(minutes=5),
     )
     assert free.start == (T0,) and free.buffered is None and free.next_tick == T0 + HOUR
+
+
+def test_the_next_tick_of_a_repeated_local_hour_follows_its_own_instant() -> None:
+    # 02:30 twice on 2030-10-27 in Paris: fold 0 is 00:30Z, fold 1 is 01:30Z.
+    # They compare equal as datetimes, so the cached answer of one must
+    # not serve the other.
+    hourly = s.When(cron="0 * * * *", every=None, timezone="Europe/Paris")
+    first = datetime(2030, 10, 27, 2, 30, tzinfo=PARIS)
+    second = first.replace(fold=1)
+    assert hourly.next_after(first) == datetime(2030, 10, 27, 1, 0, tzinfo=UTC)
+    assert hourly.next_after(second) == datetime(2030, 10, 27, 2, 0, tzinfo=UTC)

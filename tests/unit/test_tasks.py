@@ -421,6 +421,9 @@ def test_input_that_is_not_json_fails_at_schedule() -> None:
         # Deep inside a value, the message says where.
         with pytest.raises(zart.SerializationError, match=r"inf is not valid JSON at \['a'\]\[1\]"):
             env.schedule(anything, {"a": [1, float("inf")]})
+        # A value JSON cannot hold is named first, not a NaN beside it.
+        with pytest.raises(zart.SerializationError, match="object is not JSON serializable"):
+            env.schedule(anything, [object(), float("nan")])
         assert env.list() == []
 
 

@@ -98,7 +98,7 @@ class MemoryStore(MemorySchedules, MemoryWorkers):
         self._events: dict[str, dict[str, str | None]] = {}
         self._messages: dict[str, list[_Message]] = {}
         self._message_ids = 0
-        self._message_keys: dict[tuple[str, str], int] = {}  # (execution, key) -> message
+        self._message_keys: dict[tuple[str, str], tuple[int, str]] = {}  # -> (id, topic)
         MemorySchedules.__init__(self)
         MemoryWorkers.__init__(self)
 
@@ -370,11 +370,12 @@ class MemoryStore(MemorySchedules, MemoryWorkers):
         with self._lock:
             e = self._get(execution_id)
             if idempotency_key is not None and (e.id, idempotency_key) in self._message_keys:
-                return self._message_keys[e.id, idempotency_key]
+                first = self._message_keys[e.id, idempotency_key]
+                return rules.sent_before(idempotency_key, topic, first)
             rules.accepts_message(execution_id, topic, e.status)
             self._message_ids += 1
             if idempotency_key is not None:
-                self._message_keys[e.id, idempotency_key] = self._message_ids
+                self._message_keys[e.id, idempotency_key] = (self._message_ids, topic)
             self._messages[execution_id].append(
                 _Message(id=self._message_ids, topic=topic, payload=_dump(payload))
             )

@@ -32,7 +32,8 @@ stateful property test hold the others to it):
 - ``send``: append a message on a topic (``MessageRejected`` when final);
   wake the execution if it waits on that topic. Returns the message's id.
   A send whose ``idempotency_key`` the execution has seen stores nothing
-  and returns the first message's id, even once the execution has ended.
+  and returns the first message's id, even once the execution has ended;
+  the same key on another topic raises ``ValueError`` (``rules.sent_before``).
 - ``cancel``: the execution and its unfinished descendants end cancelled,
   leases voided. False when it had ended already.
 - ``retry``: a failed, cancelled or stalled execution runs again (next

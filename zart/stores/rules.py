@@ -167,6 +167,19 @@ def accepts_event(execution_id: str, name: str, status: str) -> None:
         raise EventRejected(execution_id, name, status)
 
 
+def sent_before(key: str, topic: str, first: tuple[int, str]) -> int:
+    """A send whose idempotency key the execution has seen stores nothing
+    and answers the first message's id; the key on another topic is a
+    mistake, not a retry."""
+    message_id, first_topic = first
+    if first_topic != topic:
+        raise ValueError(
+            f"idempotency_key {key!r} was used for a message on topic {first_topic!r}, "
+            f"not {topic!r}"
+        )
+    return message_id
+
+
 def accepts_message(execution_id: str, topic: str, status: str) -> None:
     if status in r.FINAL_STATUSES:
         raise MessageRejected(execution_id, topic, status)

@@ -423,7 +423,7 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
         def op(conn: Conn) -> tuple[bool, bool]:
             status, there = self._locked(conn, execution_id, ("event_there", params))
             rules.accepts_event(execution_id, name, status)
-            if there:  # the first payload offered under a name wins
+            if there and there[0]:  # the first payload offered under a name wins
                 self._send(conn, [("rollback", None)])
                 return False, False
             out = self._send(
@@ -452,9 +452,9 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
 
         def op(conn: Conn) -> tuple[int, bool]:
             status, sent = self._locked(conn, execution_id, ("message_by_key", params))
-            if sent is not None:
+            if idempotency_key is not None and sent is not None:
                 self._send(conn, [("rollback", None)])
-                return int(sent), False
+                return rules.sent_before(idempotency_key, topic, sent), False
             rules.accepts_message(execution_id, topic, status)
             out = self._send(
                 conn,
@@ -475,12 +475,12 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
 
     def _locked(self, conn: Conn, execution_id: str, *also: tuple[str, Any]) -> tuple[str, Any]:
         """In a new transaction, the execution's status (its row locked) and
-        the first value the statement ``also`` answers (None if no row)."""
+        the first row the statement ``also`` answers (None if none)."""
         out = self._send(conn, [("begin", None), ("lock_status", {"id": execution_id}), *also])
         row, found = out[1].first(), (out[2].first() if also else None)
         if row is None:
             raise ExecutionNotFound(execution_id)
-        return str(row[0]), (found[0] if found else None)
+        return str(row[0]), found
 
     def cancel(self, execution_id: str) -> bool:
         from .commit import cancel

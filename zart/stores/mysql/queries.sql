@@ -376,7 +376,7 @@ UPDATE {executions}
 
 -- The message a send with this idempotency key stored before, if any.
 -- name: message_by_key
-SELECT id FROM {messages} WHERE execution_id = %(id)s AND idempotency_key = %(key)s;
+SELECT id, topic FROM {messages} WHERE execution_id = %(id)s AND idempotency_key = %(key)s;
 
 -- name: insert_message
 INSERT INTO {messages} (execution_id, topic, payload, created_at, idempotency_key)

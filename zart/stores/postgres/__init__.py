@@ -477,7 +477,7 @@ class PostgresStore(PostgresSchedules, PostgresWorkers):
                 if idempotency_key is not None and (
                     sent := self._exec(conn, "message_by_key", params).fetchone()
                 ):
-                    return int(sent[0])
+                    return rules.sent_before(idempotency_key, topic, sent)
                 rules.accepts_message(execution_id, topic, status)
                 (message_id,) = self._answer(conn, "insert_message", params)
                 self._exec(conn, "wake_on", params)

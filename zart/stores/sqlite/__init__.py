@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import threading
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -83,6 +84,7 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
         self._db = Connections(path, self.url, mode, seconds)
         self._db.get()  # a path that cannot be opened fails here, not in a worker
         self._bell: Doorbell | None = None
+        self._bell_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SqliteStore:
@@ -125,10 +127,11 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
         return self._clock()
 
     def _doorbell(self) -> Doorbell:
-        if self._bell is None:
-            watched = None if self._db.memory else self.path
-            self._bell = Doorbell(watched, self._data_version)
-        return self._bell
+        with self._bell_lock:  # one watch per store, however many threads ask first
+            if self._bell is None:
+                watched = None if self._db.memory else self.path
+                self._bell = Doorbell(watched, self._data_version)
+            return self._bell
 
     def wait(self, timeout: float) -> None:
         self._doorbell().wait(timeout)
@@ -138,8 +141,7 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
             self._bell.ring()
 
     def _data_version(self) -> int:
-        with self._db.tx(check=False) as conn:
-            return int(conn.execute(Q["data_version"]).fetchone()[0])
+        return self._db.data_version(Q["data_version"])
 
     @property
     def synchronous(self) -> str:
@@ -449,7 +451,7 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
             if idempotency_key is not None and (
                 sent := self._run(conn, "message_by_key", key).fetchone()
             ):
-                return int(sent[0])
+                return rules.sent_before(idempotency_key, topic, sent)
             rules.accepts_message(execution_id, topic, status)
             params = {**key, "topic": topic, "payload": rows.dump(payload), "now": t}
             (message_id,) = self._run(conn, "insert_message", params).fetchone()

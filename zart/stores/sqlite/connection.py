@@ -77,6 +77,8 @@ class Connections:
         self._lock = threading.Lock()
         self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
         self._shared: _Handle | None = None
+        self._version: _Handle | None = None
+        self._version_lock = threading.Lock()
         self._generation = 0
         self.checked = False
 
@@ -93,6 +95,19 @@ class Connections:
             with self._lock:
                 self._handles.add(handle)
         return handle.conn
+
+    def data_version(self, statement: str) -> int:
+        """``statement`` (``PRAGMA data_version``) on one connection kept for
+        it: the number means something only beside what the same connection
+        read before, and a store's waits come from any of its threads."""
+        with self._version_lock, self.guard:
+            key = (_forks, self._generation)
+            handle = self._version
+            if handle is None or handle.key != key:
+                handle = self._version = _Handle(self.get() if self.memory else self._open(), key)
+                with self._lock:
+                    self._handles.add(handle)  # closed with the others
+            return int(handle.conn.execute(statement).fetchone()[0])
 
     def _open(self) -> Conn:
         try:

@@ -300,7 +300,7 @@ UPDATE executions SET status = 'pending', wake_at = :now, waiting_for = NULL, up
 
 -- The message a send with this idempotency key stored before, if any.
 -- name: message_by_key
-SELECT id FROM messages WHERE execution_id = :id AND idempotency_key = :key;
+SELECT id, topic FROM messages WHERE execution_id = :id AND idempotency_key = :key;
 
 -- name: insert_message
 INSERT INTO messages (execution_id, topic, payload, created_at, idempotency_key)
