@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from typing import Any
 
 _HEADER = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.M)
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -49,15 +50,30 @@ def latest_version(package: str) -> int:
 
 
 def listing(
-    *, status: str | None, task: str | None, parent_id: str | None, search: str | None
-) -> str:
-    """The list statement (its name in both SQL stores' query files) whose
-    index the filters given drive: an id prefix, else a parent, else status
-    and task (one index each for a status, a task, and the two together)."""
+    *,
+    status: str | None,
+    task: str | None,
+    parent_id: str | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[str, dict[str, Any]]:
+    """The list statement (its name in every SQL store's query file) whose
+    index the filters given drive, and its parameters: an id prefix, else a
+    parent, else status and task (one index each for a status, a task, and
+    the two together)."""
+    params = {
+        "status": status,
+        "task": task,
+        "parent_id": parent_id,
+        "search": search,
+        "limit": limit,
+        "offset": offset,
+    }
     if search is not None:
-        return "list_by_search"
+        return "list_by_search", params
     if parent_id is not None:
-        return "list_by_parent"
+        return "list_by_parent", params
     if task is not None:
-        return "list_by_task" if status is None else "list_by_status_and_task"
-    return "list_all" if status is None else "list_by_status"
+        return ("list_by_task" if status is None else "list_by_status_and_task"), params
+    return ("list_all" if status is None else "list_by_status"), params

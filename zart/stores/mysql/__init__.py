@@ -527,15 +527,10 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
         limit: int = 50,
         offset: int = 0,
     ) -> builtins.list[ExecutionRecord]:
-        params = {
-            "status": status,
-            "task": task,
-            "parent_id": parent_id,
-            "pattern": None if search is None else _like_prefix(search),
-            "limit": limit,
-            "offset": offset,
-        }
-        query = sqlfiles.listing(status=status, task=task, parent_id=parent_id, search=search)
+        query, params = sqlfiles.listing(
+            status=status, task=task, parent_id=parent_id, search=search, limit=limit, offset=offset
+        )
+        params["pattern"] = None if search is None else _like_prefix(search)
         return [_record(row) for row in self._rows(query, params)]
 
     def counts(self, task: str | None = None) -> dict[str, int]:

@@ -557,15 +557,9 @@ class PostgresStore(PostgresSchedules, PostgresWorkers):
         limit: int = 50,
         offset: int = 0,
     ) -> builtins.list[ExecutionRecord]:
-        params = {
-            "status": status,
-            "task": task,
-            "parent_id": parent_id,
-            "search": search,
-            "limit": limit,
-            "offset": offset,
-        }
-        query = sqlfiles.listing(status=status, task=task, parent_id=parent_id, search=search)
+        query, params = sqlfiles.listing(
+            status=status, task=task, parent_id=parent_id, search=search, limit=limit, offset=offset
+        )
         return [_record(row) for row in self._all(query, params)]
 
     def counts(self, task: str | None = None) -> dict[str, int]:

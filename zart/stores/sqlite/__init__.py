@@ -515,15 +515,9 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
         limit: int = 50,
         offset: int = 0,
     ) -> builtins.list[ExecutionRecord]:
-        params = {
-            "status": status,
-            "task": task,
-            "parent_id": parent_id,
-            "search": search,
-            "limit": limit,
-            "offset": offset,
-        }
-        query = sqlfiles.listing(status=status, task=task, parent_id=parent_id, search=search)
+        query, params = sqlfiles.listing(
+            status=status, task=task, parent_id=parent_id, search=search, limit=limit, offset=offset
+        )
         with self._db.tx() as conn:
             return [_record(row) for row in self._run(conn, query, params)]
 
