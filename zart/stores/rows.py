@@ -4,7 +4,7 @@ kept as JSON text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,6 +121,36 @@ def record(row: Sequence[Any], time: Callable[[Any], datetime | None]) -> r.Step
     for name in ("wake_at", "started_at", "created_at", "updated_at"):
         fields[name] = time(fields[name])
     return r.StepRecord(**fields)
+
+
+def logs(
+    heads: Sequence[tuple[str, int]],
+    records: Iterable[Sequence[Any]],
+    events: Iterable[Sequence[Any]],
+    messages: Iterable[Sequence[Any]],
+    time: Callable[[Any], datetime | None],
+) -> dict[str, r.Log]:
+    """The logs of (id, last seq) from the rows of the server stores' load
+    statements: records (execution id first), events and messages."""
+    found: dict[str, dict[str, r.StepRecord]] = {eid: {} for eid, _ in heads}
+    for row in records:
+        found[row[0]][row[1]] = record(row[1:], time)
+    offered: dict[str, dict[str, Any]] = {eid: {} for eid, _ in heads}
+    for eid, name, payload in events:
+        offered[eid][name] = load(payload)
+    queues: dict[str, dict[str, list[r.Message]]] = {eid: {} for eid, _ in heads}
+    for eid, mid, topic, payload in messages:
+        message = r.Message(id=mid, topic=topic, payload=load(payload))
+        queues[eid].setdefault(topic, []).append(message)
+    return {
+        eid: r.Log(
+            records=found[eid],
+            events=offered[eid],
+            messages={t: tuple(q) for t, q in queues[eid].items()},
+            last_seq=max(seq, *(x.seq for x in found[eid].values()), 0),
+        )
+        for eid, seq in heads
+    }
 
 
 def record_params(write: r.RecordWrite, time: Callable[[datetime | None], Any]) -> dict[str, Any]:

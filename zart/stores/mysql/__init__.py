@@ -66,7 +66,6 @@ from .connection import (
 )
 from .schedules import MySQLSchedules
 from .values import aware as _aware
-from .values import logs as _logs
 from .values import naive as _t
 from .wake import Listener, Ringer
 from .workers import MySQLWorkers
@@ -358,7 +357,7 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
         if self._given_clock is None:
             self._server_clock.read(_aware(out[1].rows[0][_SERVER_TIME]) or self.now(), sent)
         heads = [(eid, taken[eid][_SEQ]) for eid, *_ in chosen]
-        logs = _logs(heads, out[2].rows, out[3].rows, out[4].rows)
+        logs = rows.logs(heads, out[2].rows, out[3].rows, out[4].rows, _aware)
         return [
             Claimed(
                 record=_record(taken[eid]),
@@ -383,7 +382,9 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
         head = out[0].first()
         if head is None:
             raise ExecutionNotFound(execution_id)
-        return _logs([(execution_id, head[1])], out[1].rows, out[2].rows, out[3].rows)[execution_id]
+        return rows.logs([(execution_id, head[1])], out[1].rows, out[2].rows, out[3].rows, _aware)[
+            execution_id
+        ]
 
     # -- committing ------------------------------------------------------------
     def commit(self, lease: Lease, commit: Commit) -> bool:

@@ -12,7 +12,7 @@ from ...errors import ExecutionAlreadyExists, ExecutionNotFound
 from .. import rows, rules
 from . import Steps, _created, _record
 from .connection import DUPLICATE_KEY, BatchError, Conn, errno
-from .values import logs as _logs
+from .values import aware
 from .values import naive as _t
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def fork(store: MySQLStore, execution_id: str, from_step: str, new_id: str) -> r
         if out[1].first() is None:
             raise ExecutionNotFound(execution_id)
         head = out[3].rows[0]
-        log = _logs([(execution_id, head[1])], out[4].rows, out[5].rows, out[6].rows)
+        log = rows.logs([(execution_id, head[1])], out[4].rows, out[5].rows, out[6].rows, aware)
         plan = rules.fork(
             _record(out[2].rows[0]), log[execution_id], from_step=from_step, new_id=new_id
         )

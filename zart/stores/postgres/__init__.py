@@ -400,25 +400,8 @@ class PostgresStore(PostgresSchedules, PostgresWorkers):
             )
             events = self._exec(conn, "load_events", {"ids": ids})
             messages = self._exec(conn, "load_messages", {"ids": ids})
-        found: dict[str, dict[str, StepRecord]] = {eid: {} for eid in ids}
-        for row in recs.fetchall():
-            found[row[0]][row[1]] = rows.record(row[1:], _same)
-        offered: dict[str, dict[str, Any]] = {eid: {} for eid in ids}
-        for eid, name, payload in events.fetchall():
-            offered[eid][name] = rows.load(payload)
-        queues: dict[str, dict[str, builtins.list[r.Message]]] = {eid: {} for eid in ids}
-        for eid, mid, topic, payload in messages.fetchall():
-            message = r.Message(id=mid, topic=topic, payload=rows.load(payload))
-            queues[eid].setdefault(topic, []).append(message)
-        return {
-            eid: Log(
-                records=found[eid],
-                events=offered[eid],
-                messages={t: tuple(q) for t, q in queues[eid].items()},
-                last_seq=max(seq, *(x.seq for x in found[eid].values()), 0),
-            )
-            for eid, _, seq in heads
-        }
+        seqs = [(eid, seq) for eid, _, seq in heads]
+        return rows.logs(seqs, recs.fetchall(), events.fetchall(), messages.fetchall(), _same)
 
     # -- committing ------------------------------------------------------------
     def commit(self, lease: Lease, commit: Commit) -> bool:
