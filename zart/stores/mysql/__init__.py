@@ -246,7 +246,7 @@ class MySQLStore(MySQLSchedules, MySQLWorkers):
     def _ring(self) -> None:
         """Work may be due now: wake this process's waiters and, through the
         bell, every other's."""
-        self._listener.local()
+        self._listener.ring()
         self._ringer.ring()
 
     def now(self) -> datetime:

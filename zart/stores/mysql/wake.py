@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import StoreError
+from ..waiting import OneWatcher
 from .connection import INTERRUPTED, BatchError, Conn, Result, errno
 
 log = logging.getLogger("zart")
@@ -42,54 +43,24 @@ UNKNOWN_THREAD = 1094  # KILL of a connection that ended meanwhile
 FLUSH_TIMEOUT = 2.0  # seconds close() gives a ring still to send
 
 
-class Listener:
+class Listener(OneWatcher):
     """The waiting side: one connection, one thread at a time on it.
 
-    One thread blocks on the server; the others wait on a condition and
-    return with it (or with a ring of this process). Whenever the
-    connection is (re)opened, what rang while nobody listened is unknown,
-    so ``wait`` returns at once: the caller's next claim looks for itself.
+    One thread blocks on the server; the others wait on it (``OneWatcher``),
+    or on a ring of this process. Whenever the connection is (re)opened,
+    what rang while nobody listened is unknown, so ``wait`` returns at once:
+    the caller's next claim looks for itself.
     """
 
     def __init__(self, connect: Callable[[], Conn], send: Send, where: str) -> None:
+        super().__init__()
         self._connect = connect
         self._send = send
         self._where = where
-        self._cond = threading.Condition()
-        self._news = 0  # bumped when anything happened, so waiters see it
-        self._busy = False
-        self._drop_pending = False
         self._conn: Conn | None = None
         self._seen: int | None = None  # the bell as read before the last look for work
 
-    def local(self) -> None:
-        """This process committed something: waiters on the condition return."""
-        with self._cond:
-            self._news += 1
-            self._cond.notify_all()
-
-    def wait(self, timeout: float) -> None:
-        deadline = time.monotonic() + max(0.0, timeout)
-        with self._cond:
-            seen = self._news
-            while self._busy and self._news == seen:
-                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
-                    return
-            if self._news != seen:
-                return
-            self._busy = True
-        heard = False
-        try:
-            heard = self._listen(deadline, seen)
-        finally:
-            with self._cond:
-                self._busy = False
-                self._news += heard
-                if self._drop_pending:
-                    self._drop()
-                self._cond.notify_all()
-
-    def _listen(self, deadline: float, seen: int) -> bool:
+    def _watch(self, deadline: float, seen: int) -> bool:
         """Sleep on the server until rung or ``deadline``; whether rung."""
         if self._conn is None:
             try:
@@ -97,12 +68,8 @@ class Listener:
                 self._seen = self._bell(self._conn)
             except (StoreError, BatchError) as exc:
                 log.warning("zart: cannot wait for wake-ups on %s: %s", self._where, exc)
-                self._drop()
-                # Hold the caller for its timeout rather than let a worker
-                # loop spin on connection errors while the server is away.
-                with self._cond:
-                    while self._news == seen and (left := deadline - time.monotonic()) > 0:
-                        self._cond.wait(left)
+                self._release()
+                self._hold(deadline, seen)
                 return False
             return True
         params = {"seen": self._seen, "seconds": round(max(0.0, deadline - time.monotonic()), 6)}
@@ -111,7 +78,7 @@ class Listener:
         except BatchError as exc:
             if errno(exc.cause) != INTERRUPTED:
                 log.info("zart: wake-up connection lost, reconnecting next time: %s", exc)
-                self._drop()
+                self._release()
                 return True
             woke, rung = 1, self._seen  # killed by a ringer (MariaDB's answer)
         if not woke:
@@ -134,26 +101,14 @@ class Listener:
             return self._bell(self._conn)
         except BatchError as exc:
             if errno(exc.cause) != INTERRUPTED:
-                self._drop()
+                self._release()
             return None
 
-    def _drop(self) -> None:
-        self._drop_pending = False
+    def _release(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
-
-    def close(self) -> None:
-        """Wake every waiter; close the connection now, or when the thread
-        blocked on it returns (closing it under that thread is unsafe)."""
-        with self._cond:
-            self._news += 1
-            self._cond.notify_all()
-            if self._busy:
-                self._drop_pending = True
-            else:
-                self._drop()
 
 
 class Ringer:

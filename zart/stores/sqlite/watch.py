@@ -21,9 +21,10 @@ import os
 import select
 import struct
 import sys
-import threading
 import time
 from collections.abc import Callable
+
+from ..waiting import OneWatcher
 
 log = logging.getLogger("zart")
 
@@ -79,17 +80,13 @@ class _Inotify:
             os.close(self.fd)
 
 
-class Doorbell:
+class Doorbell(OneWatcher):
     """What ``SqliteStore.wait`` waits on: this process's commits (rung
     directly) and other processes' (heard through the file). One waiting
-    thread at a time watches the file; the others wait on a condition and
-    return when it hears something."""
+    thread at a time watches the file; the others wait on it (``OneWatcher``)."""
 
     def __init__(self, path: str | None, data_version: Callable[[], int]) -> None:
-        self._cond = threading.Condition()
-        self._rings = 0
-        self._watching = False
-        self._closing = False
+        super().__init__()
         self._data_version = data_version
         self._inotify: _Inotify | None = None
         if path is not None and sys.platform.startswith("linux"):
@@ -106,32 +103,6 @@ class Doorbell:
     def mechanism(self) -> str:
         return "inotify" if self._inotify is not None else "data_version polling"
 
-    def ring(self) -> None:
-        with self._cond:
-            self._rings += 1
-            self._cond.notify_all()
-
-    def wait(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            seen = self._rings
-            while self._watching and self._rings == seen:
-                if not self._cond.wait(max(0.0, deadline - time.monotonic())):
-                    return
-            if self._rings != seen:
-                return
-            self._watching = True
-        heard = False
-        try:
-            heard = self._watch(deadline, seen)
-        finally:
-            with self._cond:
-                self._watching = False
-                self._rings += heard
-                if self._closing:
-                    self._close_watch()
-                self._cond.notify_all()
-
     def _watch(self, deadline: float, seen: int) -> bool:
         """Wait for a commit of another process (or a ring) until ``deadline``."""
         if self._inotify is not None:
@@ -139,7 +110,7 @@ class Doorbell:
             while (left := deadline - time.monotonic()) > 0:
                 if self._inotify.wait(min(left, 0.05)):
                     return True
-                if self._rings != seen:
+                if self._news != seen:
                     return False
             return False
         while True:
@@ -149,23 +120,11 @@ class Doorbell:
             if deadline - time.monotonic() <= 0:
                 return False
             with self._cond:
-                if self._rings != seen:
+                if self._news != seen:
                     return False
                 self._cond.wait(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
 
-    def close(self) -> None:
-        """Wake every waiter; stop watching now, or when the watching thread
-        returns (closing a descriptor under a thread polling it is unsafe)."""
-        with self._cond:
-            self._rings += 1
-            self._cond.notify_all()
-            if self._watching:
-                self._closing = True
-            else:
-                self._close_watch()
-
-    def _close_watch(self) -> None:
-        self._closing = False
+    def _release(self) -> None:
         if self._inotify is not None:
             self._inotify.close()
             self._inotify = None
