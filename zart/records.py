@@ -352,6 +352,16 @@ class Commit:
     outcome: Outcome | None = None
 
     @property
+    def only_record(self) -> RecordWrite | None:
+        """The record of a commit that writes one record and nothing else
+        (a step's commit, the common case every store writes in one
+        statement); None for any other commit."""
+        rest = self.children or self.rerun_children or self.consumed
+        if len(self.records) != 1 or rest or self.state is not None or self.outcome is not None:
+            return None
+        return self.records[0]
+
+    @property
     def writes(self) -> bool:
         """Whether there is anything to write at all."""
         return bool(

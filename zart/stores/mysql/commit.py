@@ -43,12 +43,12 @@ def apply_commit(store: MySQLStore, lease: Lease, commit: Commit) -> bool:
     """``Store.commit`` on MySQL."""
     now = store.now()
     outcome = commit.outcome
-    rest = (commit.children, commit.rerun_children, commit.consumed)
-    if len(commit.records) == 1 and not any(rest) and commit.state is None and outcome is None:
-        params = _record_params(lease, commit.records[0], now)
+    if (only := commit.only_record) is not None:
+        params = _record_params(lease, only, now)
         if not store._do("commit", [("write_record", params)])[0].rowcount:
             raise LeaseLost(lease.execution_id)
         return True
+    rest = (commit.children, commit.rerun_children, commit.consumed)
     if isinstance(outcome, r.Complete | r.Fail) and not any(rest):
         steps = _end_steps(lease, commit, outcome, now)
         done = _fenced(store, lease, lambda conn: _ending(store, conn, steps, lease))

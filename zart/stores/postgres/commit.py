@@ -37,13 +37,13 @@ def apply_commit(store: PostgresStore, lease: Lease, commit: Commit) -> bool:
     """``Store.commit`` on PostgreSQL."""
     now = store.now()
     outcome = commit.outcome
-    rest = (commit.children, commit.rerun_children, commit.consumed)
-    if len(commit.records) == 1 and not any(rest) and commit.state is None and outcome is None:
-        params = {**rows.record_params(commit.records[0], _same), "id": lease.execution_id}
+    if (only := commit.only_record) is not None:
+        params = {**rows.record_params(only, _same), "id": lease.execution_id}
         params.update(token=lease.token, now=now)
         if store._one("commit_record", params) is None:
             raise LeaseLost(lease.execution_id)
         return True
+    rest = (commit.children, commit.rerun_children, commit.consumed)
     if isinstance(outcome, r.Complete | r.Fail) and not any(rest):
         _end(store, lease, commit, outcome, now)
         return True

@@ -261,13 +261,12 @@ class SqliteStore(SqliteSchedules, SqliteWorkers):
     # -- committing ------------------------------------------------------------
     def commit(self, lease: Lease, commit: Commit) -> bool:
         now = self.now()
-        rest = commit.children or commit.rerun_children or commit.consumed or commit.state
-        if len(commit.records) == 1 and not (rest or commit.outcome):
+        if (only := commit.only_record) is not None:
             # The common step commit: one statement in autocommit. A writing
             # statement takes the write lock before it reads, so the fence it
             # folds in and its upsert are one atomic transaction.
             with self._db.guard:
-                self._upsert(self._db.get(), lease, commit.records[0], now)
+                self._upsert(self._db.get(), lease, only, now)
             self._ring()
             return True
         with self._db.tx(write=True) as conn:
