@@ -3,6 +3,9 @@ a fan-out."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,3 +87,26 @@ def fan_out(
     clock.to(1)
     store.commit(c.lease, Commit(records=recs, children=kids, outcome=wait_all))
     return c
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Until ``check()`` holds; a failed assertion after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        threading.Event().wait(0.01)  # a poll interval, not a wait for the outcome
+
+
+def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """``fn`` run on a thread of its own; its ``value`` or ``error`` lands in the dict."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out

@@ -22,7 +22,17 @@ from typing import Any
 import pytest
 
 from tests.mysql import admin, in_database, mysql_url_or_skip, scratch_database
-from tests.stores.scenario import LEASE, ManualClock, at, claim_all, claim_one, fan_out, step_write
+from tests.stores.scenario import (
+    LEASE,
+    ManualClock,
+    at,
+    claim_all,
+    claim_one,
+    eventually,
+    fan_out,
+    in_thread,
+    step_write,
+)
 from zart import records as r
 from zart.errors import (
     ExecutionAlreadyExists,
@@ -70,27 +80,6 @@ def query(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         cursor = conn.cursor()
         cursor.execute(sql, args or None)
         return list(cursor.fetchall())
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        threading.Event().wait(0.01)  # a poll interval, not a wait for the outcome
-
-
-def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    out: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as exc:
-            out["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, out
 
 
 def round_trips(store: MySQLStore, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:

@@ -33,7 +33,9 @@ from tests.stores.scenario import (
     at,
     claim_all,
     claim_one,
+    eventually,
     fan_out,
+    in_thread,
     step_write,
 )
 from zart import records as r
@@ -90,27 +92,6 @@ def admin(url: str) -> psycopg.Connection[Any]:
 
 def with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        threading.Event().wait(0.01)  # a poll interval, not a wait for the outcome
-
-
-def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    out: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as exc:
-            out["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, out
 
 
 def statements_sent(store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
