@@ -44,6 +44,7 @@ class Database:
     flush_flag = ""  # the setting that turns the flush off
     count_unit = "statements"  # what (b) counts per client.run
     wake_mechanism = "LISTEN/NOTIFY"  # how (d)'s idle worker is woken
+    warm_up = 0  # untimed commits a baseline connection makes first
 
     def open_store(self) -> Any:
         raise NotImplementedError
@@ -58,6 +59,21 @@ class Database:
         raise NotImplementedError
 
     def baseline_concurrent(self, threads: int, per_thread: int) -> float:
+        """Seconds for ``threads`` connections doing ``per_thread`` single-row
+        INSERT+COMMITs each, all at once."""
+        conns = [self._connect() for _ in range(threads)]
+        try:
+            for c in conns:
+                self._loop(c, self.warm_up)
+            return run_threads([functools.partial(self._loop, c, per_thread) for c in conns])
+        finally:
+            for c in conns:
+                c.close()
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _loop(self, conn: Any, commits: int) -> None:
         raise NotImplementedError
 
     def unflushed_store(self) -> Any:
@@ -175,14 +191,6 @@ class SqliteDatabase(Database):
             self._loop(conn, commits)
             return time.perf_counter() - start
 
-    def baseline_concurrent(self, threads: int, per_thread: int) -> float:
-        conns = [self._connect() for _ in range(threads)]
-        try:
-            return run_threads([functools.partial(self._loop, c, per_thread) for c in conns])
-        finally:
-            for c in conns:
-                c.close()
-
     def cleanup(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -212,6 +220,7 @@ def _postgres_processes() -> dict[int, list[str]]:
 class PostgresDatabase(Database):
     name = "PostgreSQL"
     flush_flag = "synchronous_commit=off"
+    warm_up = 10  # past psycopg's prepare threshold, as the store is
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -298,20 +307,10 @@ class PostgresDatabase(Database):
 
     def baseline(self, commits: int, durable: bool = True) -> float:
         with self._connect(durable) as conn:
-            self._loop(conn, 10)  # past psycopg's prepare threshold, as the store is
+            self._loop(conn, self.warm_up)
             start = time.perf_counter()
             self._loop(conn, commits)
             return time.perf_counter() - start
-
-    def baseline_concurrent(self, threads: int, per_thread: int) -> float:
-        conns = [self._connect() for _ in range(threads)]
-        try:
-            for c in conns:
-                self._loop(c, 10)
-            return run_threads([functools.partial(self._loop, c, per_thread) for c in conns])
-        finally:
-            for c in conns:
-                c.close()
 
     def describe(self) -> str:
         with self._connect() as conn:
@@ -377,6 +376,7 @@ class MySQLDatabase(Database):
 
     name = "MySQL"
     flush_flag = "innodb_flush_log_at_trx_commit=2"
+    warm_up = 10
     count_unit = "round trips"
     wake_mechanism = "SLEEP + KILL QUERY, bell"
 
@@ -460,20 +460,10 @@ class MySQLDatabase(Database):
             if not durable:
                 stack.enter_context(self._flushing(2))
             conn = stack.enter_context(self._connect())
-            self._loop(conn, 10)
+            self._loop(conn, self.warm_up)
             start = time.perf_counter()
             self._loop(conn, commits)
             return time.perf_counter() - start
-
-    def baseline_concurrent(self, threads: int, per_thread: int) -> float:
-        conns = [self._connect() for _ in range(threads)]
-        try:
-            for c in conns:
-                self._loop(c, 10)
-            return run_threads([functools.partial(self._loop, c, per_thread) for c in conns])
-        finally:
-            for c in conns:
-                c.close()
 
     def unflushed_store(self) -> Any:
         """The store, with the server not flushing at commit until it is closed."""
